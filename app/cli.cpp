@@ -1,0 +1,143 @@
+#include "app/cli.hpp"
+
+#include <charconv>
+#include <lmdb.h>
+
+#include <caf/config.hpp>
+
+namespace echopilot::app {
+
+namespace {
+
+std::optional<std::uint16_t> parse_port(const std::string& s, bool allow_zero = false) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc{} || end != s.data() + s.size() || (value == 0 && !allow_zero)
+      || value > 65535)
+    return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+bool valid_peer(const std::string& s) {
+  auto colon = s.rfind(':');
+  return colon != std::string::npos && colon > 0 && parse_port(s.substr(colon + 1));
+}
+
+std::variant<command, usage_error> parse_serve(const std::vector<std::string>& args) {
+  serve_command cmd;
+  auto& o = cmd.options;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto flag = args[i];
+    std::string value;
+    auto eq = flag.find('=');
+    bool inline_value = flag.rfind("--", 0) == 0 && eq != std::string::npos;
+    if (inline_value) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    static const char* known[] = {"--config", "--data-dir", "--bind",       "--port",
+                                  "--region", "--peer",     "--cluster-port"};
+    bool is_known = false;
+    for (auto k : known)
+      is_known = is_known || flag == k;
+    if (!is_known)
+      return usage_error{"serve: unknown option '" + flag + "' (see 'echopilot help serve')"};
+    if (!inline_value) {
+      if (i + 1 >= args.size())
+        return usage_error{"serve: option " + flag + " needs a value"};
+      value = args[++i];
+    }
+    if (value.empty())
+      return usage_error{"serve: option " + flag + " needs a non-empty value"};
+    if (flag == "--config") {
+      o.config = value;
+    } else if (flag == "--data-dir") {
+      o.data_dir = value;
+    } else if (flag == "--bind") {
+      o.bind = value;
+    } else if (flag == "--region") {
+      o.region = value;
+    } else if (flag == "--port" || flag == "--cluster-port") {
+      // --port 0: the system picks a free port (tests use it).
+      auto port = parse_port(value, flag == "--port");
+      if (!port)
+        return usage_error{"serve: " + flag + " must be a port number from "
+                           + (flag == "--port" ? "0" : "1") + " to 65535, not '" + value + "'"};
+      (flag == "--port" ? o.port : o.cluster_port) = *port;
+    } else if (flag == "--peer") {
+      if (!valid_peer(value))
+        return usage_error{"serve: --peer must be HOST:PORT, not '" + value + "'"};
+      o.peers.push_back(value);
+    }
+  }
+  return command{cmd};
+}
+
+} // namespace
+
+std::variant<command, usage_error> parse_command_line(const std::vector<std::string>& args) {
+  if (args.empty())
+    return command{help_command{}};
+  auto& first = args[0];
+  if (first == "--version" || first == "version") {
+    if (args.size() > 1)
+      return usage_error{first + " takes no arguments"};
+    return command{version_command{}};
+  }
+  if (first == "help" || first == "--help" || first == "-h") {
+    if (args.size() > 2)
+      return usage_error{"help takes at most one topic"};
+    auto topic = args.size() == 2 ? args[1] : std::string{};
+    if (!help_text(topic))
+      return usage_error{"help: no such subcommand '" + topic + "' (see 'echopilot help')"};
+    return command{help_command{topic}};
+  }
+  if (first == "serve")
+    return parse_serve(args);
+  return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
+}
+
+std::optional<std::string> help_text(const std::string& topic) {
+  if (topic.empty())
+    return std::string{
+      "echopilot: the EchoPilot node and its operator tools\n"
+      "\n"
+      "usage: echopilot <subcommand> [options]\n"
+      "\n"
+      "subcommands:\n"
+      "  serve      run a node (see 'echopilot help serve')\n"
+      "  help       this text, or 'echopilot help <subcommand>'\n"
+      "  --version  print the version and exit\n"};
+  if (topic == "serve")
+    return std::string{
+      "usage: echopilot serve [--config FILE] [--data-dir DIR] [--bind ADDR] [--port N]\n"
+      "                       [--region NAME] [--cluster-port N] [--peer HOST:PORT]...\n"
+      "\n"
+      "Runs a node: the actor system and its supervision tree. Prints one line\n"
+      "when it is up. SIGTERM or SIGINT stops it in order (children in reverse\n"
+      "start order) and it exits 0.\n"
+      "\n"
+      "  --config FILE       configuration file (default configs/echopilot.json)\n"
+      "  --data-dir DIR      data directory (default ./data; env ECHOPILOT_DATA_DIR)\n"
+      "  --bind ADDR         HTTP address (default 127.0.0.1; env ECHOPILOT_BIND)\n"
+      "  --port N            HTTP port, 0 for any free one (default 8080; env ECHOPILOT_PORT)\n"
+      "  --region NAME       region name (default local; env ECHOPILOT_REGION)\n"
+      "  --cluster-port N    port for peer regions\n"
+      "  --peer HOST:PORT    a peer region's cluster address (repeatable)\n"};
+  if (topic == "help")
+    return std::string{"usage: echopilot help [subcommand]\n"};
+  return std::nullopt;
+}
+
+std::string version_text() {
+  std::string out = "echopilot " ECHOPILOT_VERSION " (CAF ";
+  out += std::to_string(CAF_MAJOR_VERSION) + "." + std::to_string(CAF_MINOR_VERSION) + "."
+         + std::to_string(CAF_PATCH_VERSION);
+  out += ", LMDB ";
+  out += std::to_string(MDB_VERSION_MAJOR) + "." + std::to_string(MDB_VERSION_MINOR) + "."
+         + std::to_string(MDB_VERSION_PATCH);
+  out += ")";
+  return out;
+}
+
+} // namespace echopilot::app

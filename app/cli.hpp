@@ -1,0 +1,48 @@
+// The command line of the `echopilot` binary (CONTRACT.md, "The binary").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace echopilot::app {
+
+/// `echopilot serve` options as given on the command line; unset ones fall
+/// back to the environment, then the config file, then the embedded defaults.
+struct serve_options {
+  std::optional<std::string> config;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> bind;
+  std::optional<std::uint16_t> port;
+  std::optional<std::string> region;
+  std::optional<std::uint16_t> cluster_port;
+  std::vector<std::string> peers; // HOST:PORT
+};
+
+struct version_command {};
+struct help_command {
+  std::string topic; // empty: overview
+};
+struct serve_command {
+  serve_options options;
+};
+
+using command = std::variant<version_command, help_command, serve_command>;
+
+/// A command line that could not be understood: a one-line reason.
+struct usage_error {
+  std::string message;
+};
+
+/// Parses argv (without the program name).
+std::variant<command, usage_error> parse_command_line(const std::vector<std::string>& args);
+
+/// The help text of `topic` ("" for the overview), or nothing if unknown.
+std::optional<std::string> help_text(const std::string& topic);
+
+/// "echopilot 0.1.0 (CAF 0.17.6, LMDB 0.9.24, ...)".
+std::string version_text();
+
+} // namespace echopilot::app

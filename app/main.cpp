@@ -1,0 +1,57 @@
+// echopilot: parses the command line and hands over; no logic here.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/cli.hpp"
+#include "app/node.hpp"
+#include "app/settings.hpp"
+
+namespace {
+
+template <class... Fs>
+struct overload : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overload(Fs...) -> overload<Fs...>;
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace echopilot::app;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = parse_command_line(args);
+  if (auto err = std::get_if<usage_error>(&parsed)) {
+    std::fprintf(stderr, "echopilot: %s\n", err->message.c_str());
+    return 2;
+  }
+  return std::visit(
+    overload{
+      [](const version_command&) {
+        std::printf("%s\n", version_text().c_str());
+        return 0;
+      },
+      [](const help_command& h) {
+        std::fputs(help_text(h.topic)->c_str(), stdout);
+        return 0;
+      },
+      [](const serve_command& c) {
+        auto resolved = resolve_settings(c.options);
+        if (auto err = std::get_if<usage_error>(&resolved)) {
+          std::fprintf(stderr, "echopilot: %s\n", err->message.c_str());
+          return 2;
+        }
+        // Block the stop signals before any thread starts, so that every
+        // thread inherits the mask and run_node can sigwait for them.
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+        return run_node(std::get<settings>(resolved));
+      },
+    },
+    std::get<command>(parsed));
+}

@@ -1,0 +1,19 @@
+// The shape of the node's supervision tree (ARCHITECTURE.md). Subsystems add
+// their child specs here; the status endpoint shows the same tree.
+#pragma once
+
+#include <memory>
+
+#include "supervision/directory.hpp"
+#include "supervision/spec.hpp"
+
+namespace echopilot::app {
+
+/// Id of the root supervisor in the directory.
+inline constexpr const char* root_id = "root";
+
+/// The root supervisor's spec: one_for_one over the node's subsystem
+/// supervisors, in start order.
+supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir);
+
+} // namespace echopilot::app

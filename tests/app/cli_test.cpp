@@ -1,0 +1,116 @@
+// The echopilot binary's command line: parsed in-process and run for real.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <map>
+
+#include "app/cli.hpp"
+#include "app/settings.hpp"
+#include "tests/support/process.hpp"
+
+using namespace std::chrono_literals;
+using namespace echopilot::app;
+
+namespace {
+
+std::string usage_message(const std::vector<std::string>& args) {
+  auto r = parse_command_line(args);
+  auto* e = std::get_if<usage_error>(&r);
+  return e ? e->message : std::string{};
+}
+
+serve_options serve(const std::vector<std::string>& args) {
+  auto r = parse_command_line(args);
+  REQUIRE(std::holds_alternative<command>(r));
+  return std::get<serve_command>(std::get<command>(r)).options;
+}
+
+env_reader fake_env(std::map<std::string, std::string> vars) {
+  return [vars](const char* name) -> std::optional<std::string> {
+    auto i = vars.find(name);
+    if (i == vars.end())
+      return std::nullopt;
+    return i->second;
+  };
+}
+
+} // namespace
+
+TEST_CASE("serve options are parsed and validated") {
+  auto o = serve({"serve", "--port", "9000", "--data-dir=/tmp/x", "--peer", "10.0.0.1:7000",
+                  "--peer", "h:1", "--region", "eu"});
+  CHECK(o.port == 9000);
+  CHECK(o.data_dir == "/tmp/x");
+  CHECK(o.region == "eu");
+  CHECK(o.peers == std::vector<std::string>{"10.0.0.1:7000", "h:1"});
+  CHECK(serve({"serve", "--port", "0"}).port == 0);
+  CHECK(usage_message({"serve", "--port", "70000"}).find("--port must be a port") != std::string::npos);
+  CHECK(usage_message({"serve", "--port", "12x"}).find("'12x'") != std::string::npos);
+  CHECK(usage_message({"serve", "--cluster-port", "0"}).find("from 1 to 65535") != std::string::npos);
+  CHECK(usage_message({"serve", "--peer", "nohost"}).find("HOST:PORT") != std::string::npos);
+  CHECK(usage_message({"serve", "--bogus"}).find("unknown option '--bogus'") != std::string::npos);
+  CHECK(usage_message({"serve", "--data-dir"}).find("needs a value") != std::string::npos);
+  CHECK(usage_message({"serve", "--region="}).find("non-empty") != std::string::npos);
+  CHECK(usage_message({"frobnicate"}).find("unknown subcommand 'frobnicate'") != std::string::npos);
+  CHECK(usage_message({"help", "nope"}).find("no such subcommand") != std::string::npos);
+}
+
+TEST_CASE("settings: command line over environment over defaults") {
+  auto s = std::get<settings>(resolve_settings({}, fake_env({})));
+  CHECK(s.port == 8080);
+  CHECK(s.bind == "127.0.0.1");
+  CHECK(s.data_dir == "./data");
+  CHECK(s.config == "configs/echopilot.json");
+  auto env = fake_env({{"ECHOPILOT_PORT", "9100"}, {"ECHOPILOT_DATA_DIR", "/srv/ep"},
+                       {"ECHOPILOT_REGION", "us"}});
+  s = std::get<settings>(resolve_settings({}, env));
+  CHECK(s.port == 9100);
+  CHECK(s.data_dir == "/srv/ep");
+  CHECK(s.region == "us");
+  serve_options cli;
+  cli.port = 9200;
+  CHECK(std::get<settings>(resolve_settings(cli, env)).port == 9200);
+  auto bad = resolve_settings({}, fake_env({{"ECHOPILOT_PORT", "eighty"}}));
+  REQUIRE(std::holds_alternative<usage_error>(bad));
+  CHECK(std::get<usage_error>(bad).message.find("ECHOPILOT_PORT") != std::string::npos);
+  bad = resolve_settings({}, fake_env({{"ECHOPILOT_BIND", ""}}));
+  CHECK(std::get<usage_error>(bad).message == "ECHOPILOT_BIND is set but empty");
+}
+
+TEST_CASE("echopilot --version and help") {
+  auto r = test::run_program({ECHOPILOT_BINARY, "--version"});
+  CHECK(r.status == 0);
+  CHECK(r.out.rfind("echopilot " ECHOPILOT_VERSION " (CAF 0.17.", 0) == 0);
+  r = test::run_program({ECHOPILOT_BINARY, "help"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("serve") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "help", "serve"});
+  CHECK(r.out.find("--data-dir DIR") != std::string::npos);
+}
+
+TEST_CASE("a bad command line exits 2 with a one-line reason") {
+  auto r = test::run_program({ECHOPILOT_BINARY, "serve", "--port", "-1"});
+  CHECK(r.status == 2);
+  CHECK(r.err == "echopilot: serve: --port must be a port number from 0 to 65535, not '-1'\n");
+  r = test::run_program({ECHOPILOT_BINARY, "serve"}, {{"ECHOPILOT_PORT", "x"}});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("ECHOPILOT_PORT") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "launch"});
+  CHECK(r.status == 2);
+}
+
+TEST_CASE("serve prints one line when the tree is up and stops cleanly on SIGTERM and SIGINT") {
+  for (int sig : {SIGTERM, SIGINT}) {
+    test::child_process node{{ECHOPILOT_BINARY, "serve", "--port", "0", "--region", "test"}};
+    auto line = node.read_line(20s);
+    REQUIRE(line);
+    CHECK(line->find("node up: region test") != std::string::npos);
+    CHECK(line->find("supervision tree 'root' running") != std::string::npos);
+    node.signal(sig);
+    auto status = node.wait(20s);
+    REQUIRE(status);
+    CHECK(*status == 0);
+    CHECK_FALSE(node.read_line(100ms)); // exactly one line
+  }
+}

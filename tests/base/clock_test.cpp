@@ -1,0 +1,28 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "base/clock.hpp"
+
+using namespace std::chrono;
+
+TEST_CASE("the manual clock moves only when told") {
+  base::manual_clock c{base::time_point{seconds{1'000}}};
+  CHECK(c.now_ms() == 1'000'000);
+  c.advance(milliseconds{1500});
+  CHECK(c.now_ms() == 1'001'500);
+  c.set(base::time_point{seconds{5}});
+  CHECK(c.now_ns() == 5'000'000'000);
+}
+
+TEST_CASE("ISO 8601 in UTC with milliseconds") {
+  CHECK(base::to_iso8601(base::time_point{}) == "1970-01-01T00:00:00.000Z");
+  CHECK(base::to_iso8601(base::time_point{milliseconds{1'763'876'035'123}})
+        == "2025-11-23T05:33:55.123Z");
+  CHECK(base::to_iso8601(base::time_point{milliseconds{-1}}) == "1969-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("the system clock is near the OS time") {
+  auto a = std::chrono::system_clock::now();
+  auto b = base::default_clock().now();
+  CHECK(duration_cast<seconds>(b - a).count() < 5);
+}
