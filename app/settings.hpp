@@ -1,7 +1,8 @@
 // The node's settings, read once at start: command line > environment >
-// config file > embedded defaults.
+// config file > embedded defaults (which equal configs/echopilot.json).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -14,6 +15,7 @@
 namespace echopilot::app {
 
 struct settings {
+  /// The config file read ("" if none: embedded defaults).
   std::string config = "configs/echopilot.json";
   std::string data_dir = "./data";
   std::string bind = "127.0.0.1";
@@ -21,6 +23,20 @@ struct settings {
   std::string region = "local";
   std::optional<std::uint16_t> cluster_port;
   std::vector<std::string> peers;
+  /// HTTP threads (RESTinio's pool).
+  std::size_t http_threads = 2;
+  /// Body limit of routes that set none (CONTRACT.md: 1 MiB).
+  std::size_t body_limit = 1 << 20;
+  /// Deadline of a request from the gateway to an actor.
+  std::chrono::milliseconds request_timeout{5000};
+  /// Flag defaults file ("" for none).
+  std::string flags_defaults = "configs/flags.json";
+  /// POST /api/supervision/crash exists (ECHOPILOT_FAULT_INJECTION=1).
+  bool fault_injection = false;
+  /// From DASHBOARD_KEY / SESSION_SECRET; empty: generated and kept in the
+  /// data dir (never printed).
+  std::string dashboard_key;
+  std::string session_secret;
 };
 
 /// Reads an environment variable; nothing if unset.
@@ -29,10 +45,19 @@ using env_reader = std::function<std::optional<std::string>(const char* name)>;
 /// The process environment.
 std::optional<std::string> process_env(const char* name);
 
-/// Combines the command line with the environment (ECHOPILOT_DATA_DIR,
-/// ECHOPILOT_PORT, ECHOPILOT_BIND, ECHOPILOT_REGION) over the defaults.
-/// A malformed value is a usage error naming the variable.
+/// Reads a whole file; nothing if it cannot be read.
+using file_reader = std::function<std::optional<std::string>(const std::string& path)>;
+
+std::optional<std::string> read_file(const std::string& path);
+
+/// Combines the command line, the environment (ECHOPILOT_DATA_DIR,
+/// ECHOPILOT_PORT, ECHOPILOT_BIND, ECHOPILOT_REGION,
+/// ECHOPILOT_FAULT_INJECTION, DASHBOARD_KEY, SESSION_SECRET) and the config
+/// file over the defaults. The default config file may be missing (embedded
+/// defaults); one named with --config may not. A malformed value, an unknown
+/// key or a wrong type is a usage error naming the variable or the key.
 std::variant<settings, usage_error> resolve_settings(const serve_options& cli,
-                                                     const env_reader& env = process_env);
+                                                     const env_reader& env = process_env,
+                                                     const file_reader& files = read_file);
 
 } // namespace echopilot::app

@@ -56,26 +56,74 @@ TEST_CASE("serve options are parsed and validated") {
   CHECK(usage_message({"help", "nope"}).find("no such subcommand") != std::string::npos);
 }
 
-TEST_CASE("settings: command line over environment over defaults") {
-  auto s = std::get<settings>(resolve_settings({}, fake_env({})));
+file_reader fake_files(std::map<std::string, std::string> files) {
+  return [files](const std::string& path) -> std::optional<std::string> {
+    auto i = files.find(path);
+    if (i == files.end())
+      return std::nullopt;
+    return i->second;
+  };
+}
+
+std::string settings_error(const serve_options& cli, std::map<std::string, std::string> env,
+                           std::map<std::string, std::string> files) {
+  auto r = resolve_settings(cli, fake_env(env), fake_files(files));
+  auto* e = std::get_if<usage_error>(&r);
+  return e ? e->message : std::string{};
+}
+
+TEST_CASE("settings: command line over environment over config file over defaults") {
+  auto none = fake_files({});
+  auto s = std::get<settings>(resolve_settings({}, fake_env({}), none));
   CHECK(s.port == 8080);
   CHECK(s.bind == "127.0.0.1");
   CHECK(s.data_dir == "./data");
+  CHECK(s.config.empty()); // no file: embedded defaults
+  CHECK(s.body_limit == 1048576);
+  CHECK_FALSE(s.fault_injection);
+
+  auto files = fake_files({{"configs/echopilot.json",
+                            R"({"region": "eu", "http": {"port": 9001, "threads": 3},
+                                "flags": {"defaults": "flags.json"}})"}});
+  s = std::get<settings>(resolve_settings({}, fake_env({}), files));
   CHECK(s.config == "configs/echopilot.json");
+  CHECK(s.port == 9001);
+  CHECK(s.http_threads == 3);
+  CHECK(s.region == "eu");
+  CHECK(s.flags_defaults == "configs/flags.json"); // relative to the config file
+
   auto env = fake_env({{"ECHOPILOT_PORT", "9100"}, {"ECHOPILOT_DATA_DIR", "/srv/ep"},
-                       {"ECHOPILOT_REGION", "us"}});
-  s = std::get<settings>(resolve_settings({}, env));
+                       {"ECHOPILOT_REGION", "us"}, {"ECHOPILOT_FAULT_INJECTION", "1"}});
+  s = std::get<settings>(resolve_settings({}, env, files));
   CHECK(s.port == 9100);
   CHECK(s.data_dir == "/srv/ep");
   CHECK(s.region == "us");
+  CHECK(s.fault_injection);
   serve_options cli;
   cli.port = 9200;
-  CHECK(std::get<settings>(resolve_settings(cli, env)).port == 9200);
-  auto bad = resolve_settings({}, fake_env({{"ECHOPILOT_PORT", "eighty"}}));
-  REQUIRE(std::holds_alternative<usage_error>(bad));
-  CHECK(std::get<usage_error>(bad).message.find("ECHOPILOT_PORT") != std::string::npos);
-  bad = resolve_settings({}, fake_env({{"ECHOPILOT_BIND", ""}}));
-  CHECK(std::get<usage_error>(bad).message == "ECHOPILOT_BIND is set but empty");
+  CHECK(std::get<settings>(resolve_settings(cli, env, files)).port == 9200);
+}
+
+TEST_CASE("settings: every bad input names what is wrong") {
+  CHECK(settings_error({}, {{"ECHOPILOT_PORT", "eighty"}}, {}).find("ECHOPILOT_PORT") != std::string::npos);
+  CHECK(settings_error({}, {{"ECHOPILOT_BIND", ""}}, {}) == "ECHOPILOT_BIND is set but empty");
+  CHECK(settings_error({}, {{"ECHOPILOT_FAULT_INJECTION", "yes"}}, {}).find("1 or 0") != std::string::npos);
+  CHECK(settings_error({}, {{"DASHBOARD_KEY", "short"}}, {}).find("at least 16") != std::string::npos);
+  serve_options cli;
+  cli.config = "missing.json";
+  CHECK(settings_error(cli, {}, {}) == "config missing.json: cannot be read");
+  auto with = [](std::string text) {
+    return settings_error({}, {}, {{"configs/echopilot.json", std::move(text)}});
+  };
+  CHECK(with("{").find("malformed JSON") != std::string::npos);
+  CHECK(with("[]").find("top level must be an object") != std::string::npos);
+  CHECK(with(R"({"colour": 1})").find("unknown key 'colour'") != std::string::npos);
+  CHECK(with(R"({"http": {"prot": 1}})").find("unknown key 'http.prot'") != std::string::npos);
+  CHECK(with(R"({"http": {"port": "80"}})").find("'http.port' must be a whole number") != std::string::npos);
+  CHECK(with(R"({"http": {"port": 70000}})").find("from 0 to 65535") != std::string::npos);
+  CHECK(with(R"({"http": {"threads": 0}})").find("'http.threads'") != std::string::npos);
+  CHECK(with(R"({"fault_injection": "yes"})").find("true or false") != std::string::npos);
+  CHECK(with(R"({"region": ""})").find("non-empty string") != std::string::npos);
 }
 
 TEST_CASE("echopilot --version and help") {

@@ -1,0 +1,418 @@
+#include "http/gateway.hpp"
+
+#include <cstdio>
+#include <random>
+
+#include <openssl/crypto.h>
+
+namespace echopilot::http {
+
+using namespace std::chrono;
+
+const char* to_string(auth_level a) noexcept {
+  switch (a) {
+    case auth_level::open:
+      return "public";
+    case auth_level::admin:
+      return "admin";
+    case auth_level::bearer:
+      return "bearer";
+    case auth_level::loopback_or_admin:
+      return "loopback_or_admin";
+  }
+  return "admin";
+}
+
+// -- metrics ------------------------------------------------------------------
+
+route_metrics::route_metrics(std::size_t routes) {
+  for (std::size_t i = 0; i < routes + 1; ++i)
+    routes_.push_back(std::make_unique<per_route>());
+}
+
+void route_metrics::record(std::size_t route, int status, std::int64_t latency_us) const noexcept {
+  auto& r = *routes_[std::min(route, routes_.size() - 1)];
+  if (status >= 100 && status < 600)
+    r.by_status[static_cast<std::size_t>(status)].fetch_add(1, std::memory_order_relaxed);
+  double seconds = static_cast<double>(latency_us) / 1e6;
+  std::size_t b = 0;
+  while (b < bounds.size() && seconds > bounds[b])
+    ++b;
+  r.buckets[b].fetch_add(1, std::memory_order_relaxed);
+  r.sum_us.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(latency_us, 0)),
+                     std::memory_order_relaxed);
+  r.count.fetch_add(1, std::memory_order_relaxed);
+}
+
+void route_metrics::render(std::string& out,
+                           const std::vector<std::pair<std::string, std::string>>& names) const {
+  char buf[512];
+  out += "# HELP echopilot_http_requests_total HTTP requests by route and status.\n"
+         "# TYPE echopilot_http_requests_total counter\n";
+  for (std::size_t i = 0; i < routes_.size() && i < names.size(); ++i) {
+    auto& r = *routes_[i];
+    for (std::size_t s = 100; s < 600; ++s) {
+      auto n = r.by_status[s].load(std::memory_order_relaxed);
+      if (n == 0)
+        continue;
+      std::snprintf(buf, sizeof buf,
+                    "echopilot_http_requests_total{method=\"%s\",route=\"%s\",status=\"%zu\"} %llu\n",
+                    names[i].first.c_str(), names[i].second.c_str(), s,
+                    static_cast<unsigned long long>(n));
+      out += buf;
+    }
+  }
+  out += "# HELP echopilot_http_request_duration_seconds Time from request to response.\n"
+         "# TYPE echopilot_http_request_duration_seconds histogram\n";
+  for (std::size_t i = 0; i < routes_.size() && i < names.size(); ++i) {
+    auto& r = *routes_[i];
+    auto count = r.count.load(std::memory_order_relaxed);
+    if (count == 0)
+      continue;
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b <= bounds.size(); ++b) {
+      cumulative += r.buckets[b].load(std::memory_order_relaxed);
+      char le[32];
+      if (b < bounds.size())
+        std::snprintf(le, sizeof le, "%g", bounds[b]);
+      else
+        std::snprintf(le, sizeof le, "+Inf");
+      std::snprintf(buf, sizeof buf,
+                    "echopilot_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                    "le=\"%s\"} %llu\n",
+                    names[i].first.c_str(), names[i].second.c_str(), le,
+                    static_cast<unsigned long long>(cumulative));
+      out += buf;
+    }
+    // The count is the +Inf bucket, read once above, so the two agree.
+    std::snprintf(buf, sizeof buf,
+                  "echopilot_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n"
+                  "echopilot_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+                  names[i].first.c_str(), names[i].second.c_str(),
+                  static_cast<double>(r.sum_us.load(std::memory_order_relaxed)) / 1e6,
+                  names[i].first.c_str(), names[i].second.c_str(),
+                  static_cast<unsigned long long>(cumulative));
+    out += buf;
+  }
+}
+
+// -- gateway ------------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    auto j = path.find('/', i);
+    if (j == std::string::npos)
+      j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool is_param(const std::string& seg) {
+  return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+}
+
+bool is_loopback(const std::string& ip) {
+  return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
+}
+
+bool valid_request_id(const std::string& id) {
+  if (id.empty() || id.size() > 64)
+    return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return false;
+  return true;
+}
+
+bool is_json_content_type(const std::string* ct) {
+  if (ct == nullptr)
+    return false;
+  auto semi = ct->find(';');
+  auto mime = ct->substr(0, semi);
+  while (!mime.empty() && mime.back() == ' ')
+    mime.pop_back();
+  for (auto& c : mime)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return mime == "application/json" || (mime.size() > 5 && mime.rfind("+json") == mime.size() - 5);
+}
+
+} // namespace
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+gateway::gateway(std::vector<route> routes, gateway_options opts, base::clock& clk,
+                 access_sink sink)
+  : opts_(std::move(opts)), clock_(clk), sink_(std::move(sink)), metrics_(routes.size()) {
+  for (auto& r : routes) {
+    if (r.fault_injection && !opts_.fault_injection)
+      continue;
+    compiled_.push_back({split_path(r.path)});
+    routes_.push_back(std::move(r));
+  }
+}
+
+std::size_t gateway::max_body_limit() const noexcept {
+  std::size_t m = opts_.default_body_limit;
+  for (auto& r : routes_)
+    m = std::max(m, r.body_limit);
+  return m;
+}
+
+std::vector<std::pair<std::string, std::string>> gateway::metric_names() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& r : routes_)
+    out.emplace_back(to_string(r.verb), r.path);
+  out.emplace_back("ANY", "unmatched");
+  return out;
+}
+
+bool gateway::key_matches(const std::string& presented) const noexcept {
+  auto& key = opts_.dashboard_key;
+  if (key.empty() || presented.size() != key.size())
+    return false;
+  return CRYPTO_memcmp(presented.data(), key.data(), key.size()) == 0;
+}
+
+std::size_t gateway::match(method verb, const std::string& path, fields& params,
+                           bool& path_known, std::string& allow) const {
+  auto segs = split_path(path);
+  path_known = false;
+  std::size_t found = std::string::npos;
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    auto& pattern = compiled_[i].segments;
+    if (pattern.size() != segs.size())
+      continue;
+    fields p;
+    bool same = true;
+    for (std::size_t k = 0; k < segs.size() && same; ++k) {
+      if (is_param(pattern[k]))
+        p.emplace_back(pattern[k].substr(1, pattern[k].size() - 2), segs[k]);
+      else
+        same = pattern[k] == segs[k];
+    }
+    if (!same)
+      continue;
+    path_known = true;
+    if (!allow.empty())
+      allow += ", ";
+    allow += to_string(routes_[i].verb);
+    if (routes_[i].verb == verb && found == std::string::npos) {
+      found = i;
+      params = std::move(p);
+    }
+  }
+  return found;
+}
+
+bool gateway::authorized(const route& r, const request& req) const {
+  auto dash = req.header("x-dash-key");
+  switch (r.auth) {
+    case auth_level::open:
+      return true;
+    case auth_level::admin:
+      return dash != nullptr && key_matches(*dash);
+    case auth_level::bearer: {
+      if (dash != nullptr && key_matches(*dash))
+        return true;
+      auto a = req.header("authorization");
+      static const std::string prefix = "Bearer ";
+      return a != nullptr && a->size() > prefix.size() && a->compare(0, prefix.size(), prefix) == 0
+             && key_matches(a->substr(prefix.size()));
+    }
+    case auth_level::loopback_or_admin:
+      return is_loopback(req.remote_ip) || (dash != nullptr && key_matches(*dash));
+  }
+  return false;
+}
+
+bool gateway::rate_allows(std::size_t route_index, const route& r, const request& req,
+                          std::int64_t& retry_after_s) {
+  if (r.rate.limit == 0)
+    return true;
+  auto now_s = duration_cast<seconds>(clock_.now().time_since_epoch()).count();
+  auto window = r.rate.window.count() > 0 ? r.rate.window.count() : 60;
+  auto key = std::to_string(route_index) + '|' + req.remote_ip;
+  std::lock_guard<std::mutex> lock{rate_mtx_};
+  // Drop windows that ended, at most once a minute, so the map stays small.
+  if (now_s - rate_swept_ >= 60) {
+    for (auto i = rate_.begin(); i != rate_.end();)
+      i = now_s - i->second.first >= 3600 ? rate_.erase(i) : std::next(i);
+    rate_swept_ = now_s;
+  }
+  auto& [start, count] = rate_[key];
+  if (now_s - start >= window) {
+    start = now_s - (now_s % window);
+    count = 0;
+  }
+  if (count >= r.rate.limit) {
+    retry_after_s = std::max<std::int64_t>(1, start + window - now_s);
+    return false;
+  }
+  ++count;
+  return true;
+}
+
+void gateway::finish(std::size_t route_index, const request& req, response& res,
+                     steady_clock::time_point started) const {
+  res.headers.emplace_back("X-Request-Id", req.request_id);
+  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  res.headers.emplace_back("X-Frame-Options", "DENY");
+  res.headers.emplace_back("Referrer-Policy", "no-referrer");
+  if (req.path.rfind("/api/", 0) == 0 || req.path.rfind("/ofrep/", 0) == 0)
+    res.headers.emplace_back("Cache-Control", "no-store");
+  auto latency = duration_cast<microseconds>(steady_clock::now() - started).count();
+  metrics_.record(route_index, res.status, latency);
+  if (sink_) {
+    access_event ev;
+    ev.method = to_string(req.verb);
+    ev.path = req.path;
+    ev.route = route_index < routes_.size() ? routes_[route_index].path : std::string{};
+    ev.status = res.status;
+    ev.latency_us = latency;
+    ev.request_id = req.request_id;
+    ev.remote_ip = req.remote_ip;
+    sink_(ev);
+  }
+}
+
+void gateway::dispatch(request req, respond_fn respond) {
+  auto started = steady_clock::now();
+  auto given = req.header("x-request-id");
+  req.request_id = given != nullptr && valid_request_id(*given) ? *given : new_request_id();
+
+  auto answer = [&](std::size_t idx, response res) {
+    finish(idx, req, res, started);
+    respond(std::move(res));
+  };
+
+  bool path_known = false;
+  std::string allow;
+  auto idx = match(req.verb, req.path, req.path_params, path_known, allow);
+  if (idx == std::string::npos) {
+    if (path_known) {
+      auto res = fail(405, "method_not_allowed",
+                      std::string{to_string(req.verb)} + " is not allowed on " + req.path
+                        + "; allowed: " + allow);
+      res.headers.emplace_back("Allow", allow);
+      answer(routes_.size(), std::move(res));
+    } else {
+      answer(routes_.size(), fail(404, "not_found", "no route " + req.path));
+    }
+    return;
+  }
+  auto& r = routes_[idx];
+
+  if (!authorized(r, req)) {
+    auto res = fail(401, "unauthorized",
+                    r.auth == auth_level::bearer
+                      ? "missing or wrong key: send Authorization: Bearer <dashboard key>"
+                      : "missing or wrong key: send the dashboard key in X-Dash-Key");
+    if (r.auth == auth_level::bearer)
+      res.headers.emplace_back("WWW-Authenticate", "Bearer");
+    answer(idx, std::move(res));
+    return;
+  }
+
+  std::int64_t retry_after = 0;
+  if (!rate_allows(idx, r, req, retry_after)) {
+    auto res = fail(429, "rate_limited",
+                    "more than " + std::to_string(r.rate.limit) + " requests in "
+                      + std::to_string(r.rate.window.count()) + " s from this address");
+    res.headers.emplace_back("Retry-After", std::to_string(retry_after));
+    answer(idx, std::move(res));
+    return;
+  }
+
+  auto limit = r.body_limit != 0 ? r.body_limit : opts_.default_body_limit;
+  if (req.body.size() > limit) {
+    answer(idx, fail(413, "body_too_large",
+                     "the body has " + std::to_string(req.body.size())
+                       + " bytes; this route takes at most " + std::to_string(limit)));
+    return;
+  }
+
+  if (r.body == body_kind::json) {
+    if (!req.body.empty() && !is_json_content_type(req.header("content-type"))) {
+      auto ct = req.header("content-type");
+      answer(idx, fail(415, "unsupported_media_type",
+                       "the body must be JSON (Content-Type: application/json), not "
+                         + (ct != nullptr ? "'" + *ct + "'" : std::string{"untyped"})));
+      return;
+    }
+    if (req.body.empty()) {
+      req.json = nlohmann::json::object();
+    } else {
+      req.json = nlohmann::json::parse(req.body, nullptr, false);
+      if (req.json.is_discarded()) {
+        // Parse again for the position of the error (rare path).
+        std::string what = "malformed JSON";
+        try {
+          auto ignored = nlohmann::json::parse(req.body);
+          static_cast<void>(ignored);
+        } catch (const nlohmann::json::parse_error& e) {
+          what = "malformed JSON: " + std::string{e.what()};
+        }
+        answer(idx, fail(400, "malformed_json", what));
+        return;
+      }
+      if (!req.json.is_object()) {
+        answer(idx, fail(400, "invalid_body", "the body must be a JSON object"));
+        return;
+      }
+    }
+  }
+
+  // The handler answers now or later, from any thread (`finish` only reads
+  // the table and atomics). A handler that throws or drops its responder
+  // without answering is a bug: the client then gets a plain 500.
+  struct pending {
+    const gateway* gw;
+    std::size_t idx;
+    request req;
+    respond_fn respond;
+    steady_clock::time_point started;
+    std::atomic<bool> answered{false};
+
+    void answer(response res) {
+      if (answered.exchange(true))
+        return;
+      gw->finish(idx, req, res, started);
+      respond(std::move(res));
+    }
+
+    ~pending() {
+      if (!answered.load())
+        answer(fail(500, "internal", "internal error"));
+    }
+  };
+  auto p = std::make_shared<pending>();
+  p->gw = this;
+  p->idx = idx;
+  p->req = std::move(req);
+  p->respond = std::move(respond);
+  p->started = started;
+  auto& handler = r.handle;
+  auto& preq = p->req;
+  try {
+    handler(preq, [p](response res) { p->answer(std::move(res)); });
+  } catch (const std::exception&) {
+    p->answer(fail(500, "internal", "internal error"));
+  }
+}
+
+} // namespace echopilot::http

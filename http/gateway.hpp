@@ -1,0 +1,133 @@
+// The gateway: everything between a parsed HTTP request and a handler, with
+// no trace of RESTinio (server.cpp feeds it). Routing with JSON 404 and 405,
+// authentication, rate limits, body limits and JSON checks, request ids,
+// security headers, metrics and an access event per request.
+//
+// Thread safety: dispatch() may be called from any number of threads.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "http/route.hpp"
+
+namespace echopilot::http {
+
+/// What the access stream records of one request (never a key or a body).
+struct access_event {
+  std::string method;
+  std::string path;
+  std::string route; // the table's path pattern; "" if none matched
+  int status = 0;
+  std::int64_t latency_us = 0;
+  std::string request_id;
+  std::string remote_ip;
+};
+
+struct gateway_options {
+  /// Compared in constant time with X-Dash-Key / the Bearer token.
+  std::string dashboard_key;
+  /// Body limit of routes that do not set one.
+  std::size_t default_body_limit = 1 << 20;
+  /// Routes with fault_injection set exist only when this is on.
+  bool fault_injection = false;
+};
+
+/// Request counters and latency histograms per route (Prometheus).
+class route_metrics {
+public:
+  /// Upper bounds of the latency buckets, in seconds.
+  static constexpr std::array<double, 14> bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                    0.025,  0.05,  0.1,    0.25,  0.5,
+                                                    1.0,    2.5,   5.0,    10.0};
+
+  explicit route_metrics(std::size_t routes);
+
+  void record(std::size_t route, int status, std::int64_t latency_us) const noexcept;
+
+  /// Appends the Prometheus text of these metrics to `out`; `names[i]` is
+  /// "METHOD path" of route i (the last index is "no route").
+  void render(std::string& out, const std::vector<std::pair<std::string, std::string>>& names) const;
+
+private:
+  struct per_route {
+    std::array<std::atomic<std::uint64_t>, 600> by_status{};
+    std::array<std::atomic<std::uint64_t>, bounds.size() + 1> buckets{};
+    std::atomic<std::uint64_t> sum_us{0};
+    std::atomic<std::uint64_t> count{0};
+  };
+  std::vector<std::unique_ptr<per_route>> routes_;
+};
+
+class gateway {
+public:
+  using access_sink = std::function<void(const access_event&)>;
+
+  gateway(std::vector<route> routes, gateway_options opts, base::clock& clk, access_sink sink);
+
+  /// Handles `req` (method, path, query, headers, body, remote_ip filled in)
+  /// and calls `respond` exactly once, possibly later and from another
+  /// thread, with the final response (headers included).
+  void dispatch(request req, respond_fn respond);
+
+  /// The routes in table order (for OpenAPI and metrics).
+  const std::vector<route>& routes() const noexcept {
+    return routes_;
+  }
+
+  const route_metrics& metrics() const noexcept {
+    return metrics_;
+  }
+
+  /// The largest body any route accepts (the server's parser limit).
+  std::size_t max_body_limit() const noexcept;
+
+  /// "METHOD path" pairs of the routes plus a last "no route" entry.
+  std::vector<std::pair<std::string, std::string>> metric_names() const;
+
+  /// Constant-time comparison of a presented key with the dashboard key.
+  bool key_matches(const std::string& presented) const noexcept;
+
+private:
+  struct compiled {
+    std::vector<std::string> segments; // "{x}" for parameters
+  };
+
+  /// Index of the route for (verb, path) with its parameters, or npos;
+  /// `path_known` tells whether some route has that path (for 405).
+  std::size_t match(method verb, const std::string& path, fields& params, bool& path_known,
+                    std::string& allow) const;
+
+  bool authorized(const route& r, const request& req) const;
+  bool rate_allows(std::size_t route_index, const route& r, const request& req,
+                   std::int64_t& retry_after_s);
+
+  void finish(std::size_t route_index, const request& req, response& res,
+              std::chrono::steady_clock::time_point started) const;
+
+  std::vector<route> routes_;
+  std::vector<compiled> compiled_;
+  gateway_options opts_;
+  base::clock& clock_;
+  access_sink sink_;
+  route_metrics metrics_;
+
+  // Fixed-window rate counters: (route, ip) -> (window start, count).
+  std::mutex rate_mtx_;
+  std::unordered_map<std::string, std::pair<std::int64_t, std::uint32_t>> rate_;
+  std::int64_t rate_swept_ = 0;
+};
+
+/// A fresh request id: 16 hex digits from a per-thread random generator.
+std::string new_request_id();
+
+} // namespace echopilot::http

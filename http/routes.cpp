@@ -1,0 +1,449 @@
+#include "http/routes.hpp"
+
+#include <charconv>
+#include <sys/statvfs.h>
+
+#include <caf/exit_reason.hpp>
+#include <caf/make_message.hpp>
+#include <caf/send.hpp>
+
+#include "http/gateway.hpp"
+#include "protocol/flags.hpp"
+#include "supervision/errors.hpp"
+
+namespace echopilot::http {
+
+using nlohmann::json;
+using namespace std::chrono;
+
+namespace {
+
+constexpr std::size_t kib = 1024;
+
+// -- helpers for handlers -----------------------------------------------------
+
+/// A required string field of the JSON body, or the 400 naming it.
+std::variant<std::string, response> string_field(const request& r, const char* name) {
+  auto i = r.json.find(name);
+  if (i == r.json.end())
+    return fail(400, "missing_field", std::string{"the body needs the field '"} + name + "'");
+  if (!i->is_string())
+    return fail(400, "wrong_type", std::string{"the field '"} + name + "' must be a string, not "
+                                     + i->type_name());
+  if (i->get_ref<const std::string&>().empty())
+    return fail(400, "invalid_field", std::string{"the field '"} + name + "' must not be empty");
+  return i->get<std::string>();
+}
+
+/// An unsigned query parameter with a default and a maximum, or the 400.
+std::variant<std::uint64_t, response> uint_param(const request& r, const char* name,
+                                                 std::uint64_t fallback, std::uint64_t max) {
+  auto v = r.query_param(name);
+  if (v == nullptr)
+    return fallback;
+  std::uint64_t x = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc{} || end != v->data() + v->size() || x > max)
+    return fail(400, "invalid_query",
+                std::string{"the query parameter '"} + name + "' must be a whole number from 0 to "
+                  + std::to_string(max) + ", not '" + *v + "'");
+  return x;
+}
+
+bool tree_up(const supervision::directory& dir, const std::string& root) {
+  auto s = dir.status(root);
+  if (!s || s->state != supervision::child_state::running)
+    return false;
+  for (auto& c : s->children) {
+    auto cs = dir.status(c);
+    if (!cs || cs->state != supervision::child_state::running)
+      return false;
+  }
+  return true;
+}
+
+/// Every node of the tree below `id` with its status, depth first.
+void walk(const supervision::directory& dir, const std::string& id,
+          std::vector<supervision::node_status>& out, int depth = 0) {
+  auto s = dir.status(id);
+  if (!s || depth > 64)
+    return;
+  out.push_back(*s);
+  for (auto& c : s->children)
+    walk(dir, c, out, depth + 1);
+}
+
+std::string prom_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+/// OFREP's status for an evaluation result: 404 FLAG_NOT_FOUND, 400 for the
+/// other error codes (PARSE_ERROR, TARGETING_KEY_MISSING, INVALID_CONTEXT,
+/// TYPE_MISMATCH, GENERAL), 200 for a value.
+int ofrep_status(const json& result) {
+  auto code = result.find("errorCode");
+  if (code == result.end())
+    return 200;
+  return *code == "FLAG_NOT_FOUND" ? 404 : 400;
+}
+
+// -- runtime routes -----------------------------------------------------------
+
+response system_health(const route_context& ctx) {
+  json checks = json::array();
+  bool all_ok = true;
+  auto check = [&](const char* name, bool ok, json detail) {
+    all_ok = all_ok && ok;
+    checks.push_back({{"name", name}, {"ok", ok}, {"detail", std::move(detail)}});
+  };
+  auto uptime = duration_cast<seconds>(ctx.clock->now() - ctx.started_at).count();
+  check("process", true, {{"uptime_s", uptime}, {"version", ctx.version}});
+  std::vector<supervision::node_status> nodes;
+  walk(*ctx.dir, ctx.root_id, nodes);
+  json not_running = json::array();
+  for (auto& n : nodes)
+    if (n.state != supervision::child_state::running)
+      not_running.push_back({{"id", n.id}, {"state", to_string(n.state)}});
+  check("supervision", not_running.empty(),
+        {{"actors", nodes.size()}, {"not_running", std::move(not_running)}});
+  bool store = ctx.store_open && ctx.store_open();
+  check("store", store, {{"open", store}});
+  struct statvfs vfs{};
+  bool disk_ok = false;
+  json disk = nullptr;
+  if (statvfs(".", &vfs) == 0 && vfs.f_blocks > 0) {
+    double free_pct = 100.0 * static_cast<double>(vfs.f_bavail) / static_cast<double>(vfs.f_blocks);
+    disk_ok = free_pct >= 5.0;
+    disk = {{"free_percent", static_cast<double>(static_cast<int>(free_pct * 10)) / 10.0}};
+  }
+  check("disk", disk_ok, disk);
+  auto* gw = *ctx.gw;
+  check("http", gw != nullptr, {{"routes", gw != nullptr ? gw->routes().size() : 0}});
+  return ok({{"overall", all_ok ? "healthy" : "degraded"}, {"checks", std::move(checks)}}, 200,
+            {{"overall", all_ok ? "healthy" : "degraded"}});
+}
+
+response metrics_text(const route_context& ctx) {
+  std::string out;
+  if (auto* gw = *ctx.gw)
+    gw->metrics().render(out, gw->metric_names());
+  std::vector<supervision::node_status> nodes;
+  walk(*ctx.dir, ctx.root_id, nodes);
+  out += "# HELP echopilot_supervision_restarts_total Restarts of each supervised actor.\n"
+         "# TYPE echopilot_supervision_restarts_total counter\n";
+  for (auto& n : nodes)
+    out += "echopilot_supervision_restarts_total{child=\"" + prom_escape(n.id) + "\"} "
+           + std::to_string(n.restarts) + "\n";
+  out += "# HELP echopilot_supervision_up Whether each supervised actor is running (1) or not (0).\n"
+         "# TYPE echopilot_supervision_up gauge\n";
+  for (auto& n : nodes)
+    out += "echopilot_supervision_up{child=\"" + prom_escape(n.id) + "\"} "
+           + (n.state == supervision::child_state::running ? "1" : "0") + "\n";
+  out += "# HELP echopilot_uptime_seconds Seconds since the node started.\n"
+         "# TYPE echopilot_uptime_seconds gauge\n"
+         "echopilot_uptime_seconds "
+         + std::to_string(duration_cast<seconds>(ctx.clock->now() - ctx.started_at).count()) + "\n";
+  if (ctx.extra_metrics)
+    ctx.extra_metrics(out);
+  return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), {}};
+}
+
+} // namespace
+
+handler_fn via_actor(const route_context& ctx, std::string target, encode_fn encode,
+                     decode_fn decode) {
+  auto* calls = ctx.calls;
+  auto timeout = ctx.timeout;
+  return [calls, timeout, target = std::move(target), encode = std::move(encode),
+          decode = std::move(decode)](request& req, respond_fn respond) {
+    auto msg = encode(req);
+    if (auto* invalid = std::get_if<response>(&msg)) {
+      respond(std::move(*invalid));
+      return;
+    }
+    calls->call(target, std::get<caf::message>(std::move(msg)), timeout,
+                [decode, respond = std::move(respond)](caf::expected<json> reply) {
+                  if (!reply) {
+                    respond(error_response(reply.error()));
+                    return;
+                  }
+                  respond(decode ? decode(*reply) : ok(std::move(*reply)));
+                });
+  };
+}
+
+std::vector<route> make_routes(const route_context& ctx) {
+  std::vector<route> t;
+  auto add = [&](method m, std::string path, auth_level a, std::string target, std::string summary,
+                 handler_fn h) -> route& {
+    route r;
+    r.verb = m;
+    r.path = std::move(path);
+    r.auth = a;
+    r.target = std::move(target);
+    r.summary = std::move(summary);
+    r.handle = std::move(h);
+    t.push_back(std::move(r));
+    return t.back();
+  };
+
+  // -- the runtime itself -----------------------------------------------------
+  add(method::get, "/healthz", auth_level::open, "gateway", "The process is up (public, cheap).",
+      [](request&, respond_fn respond) { respond(ok({{"status", "up"}})); });
+
+  add(method::get, "/readyz", auth_level::open, "gateway",
+      "The supervision tree is up and the store is open (public, cheap).",
+      [ctx](request&, respond_fn respond) {
+        bool tree = tree_up(*ctx.dir, ctx.root_id);
+        bool store = ctx.store_open && ctx.store_open();
+        json data = {{"ready", tree && store}, {"tree", tree}, {"store", store}};
+        if (tree && store) {
+          respond(ok(std::move(data)));
+          return;
+        }
+        auto r = fail(503, "not_ready",
+                      std::string{"not ready: "} + (tree ? "" : "the supervision tree is not up ")
+                        + (store ? "" : "the store is not open"));
+        r.headers.emplace_back("Retry-After", "1");
+        respond(std::move(r));
+      });
+
+  add(method::get, "/api/system-health", auth_level::admin, "gateway",
+      "Five checks: process, supervision, store, disk, http (S14).",
+      [ctx](request&, respond_fn respond) { respond(system_health(ctx)); });
+
+  add(method::get, "/api/supervision/tree", auth_level::admin, "gateway",
+      "The supervision tree with each actor's state, restarts, last failure and uptime (S29).",
+      [ctx](request&, respond_fn respond) {
+        auto tree = ctx.dir->snapshot(ctx.root_id);
+        if (tree.is_null()) {
+          respond(fail(503, "not_ready", "the supervision tree is not up"));
+          return;
+        }
+        respond(ok(std::move(tree)));
+      });
+
+  add(method::get, "/metrics", auth_level::loopback_or_admin, "gateway",
+      "Prometheus text format 0.0.4 (public on loopback, key elsewhere).",
+      [ctx](request&, respond_fn respond) { respond(metrics_text(ctx)); })
+    .produces = "text/plain";
+
+  add(method::get, "/api/openapi.json", auth_level::admin, "gateway",
+      "This document, generated from the route table.",
+      [ctx](request&, respond_fn respond) {
+        auto* gw = *ctx.gw;
+        respond(raw_json(200, openapi_document(gw != nullptr ? gw->routes() : std::vector<route>{},
+                                               ctx.version)));
+      });
+
+  add(method::get, "/api/events/{stream}", auth_level::admin, "gateway",
+      "An event stream as NDJSON (?from=SEQ&limit=N, at most 10000 a request).",
+      [ctx](request& req, respond_fn respond) {
+        auto from = uint_param(req, "from", 0, UINT64_MAX - 1);
+        if (auto* bad = std::get_if<response>(&from))
+          return respond(std::move(*bad));
+        auto limit = uint_param(req, "limit", 1000, 10000);
+        if (auto* bad = std::get_if<response>(&limit))
+          return respond(std::move(*bad));
+        auto& stream = *req.param("stream");
+        std::string out;
+        if (!ctx.export_events
+            || !ctx.export_events(stream, std::get<std::uint64_t>(from),
+                                  static_cast<std::size_t>(std::get<std::uint64_t>(limit)), out))
+          return respond(fail(404, "unknown_stream", "no event stream '" + stream + "'"));
+        respond({200, "application/x-ndjson", std::move(out), {}});
+      })
+    .produces = "application/x-ndjson";
+
+  {
+    auto& r = add(method::post, "/api/supervision/crash", auth_level::admin, "gateway",
+                  "Fault injection: the named actor exits as after an uncaught exception "
+                  "(only with ECHOPILOT_FAULT_INJECTION=1).",
+                  [ctx](request& req, respond_fn respond) {
+                    auto child = string_field(req, "child");
+                    if (auto* bad = std::get_if<response>(&child))
+                      return respond(std::move(*bad));
+                    auto& id = std::get<std::string>(child);
+                    auto h = ctx.dir->resolve(id);
+                    if (!h) {
+                      if (h.error().category() == supervision::error_category
+                          && h.error().code()
+                               == static_cast<std::uint8_t>(supervision::errc::unknown_child))
+                        return respond(fail(404, "unknown_child", "no actor '" + id + "' in the tree"));
+                      return respond(error_response(h.error()));
+                    }
+                    caf::anon_send_exit(*h, caf::exit_reason::unhandled_exception);
+                    respond(ok({{"child", id}, {"crashed", true}}));
+                  });
+    r.body = body_kind::json;
+    r.body_limit = 4 * kib;
+    r.fault_injection = true;
+  }
+
+  // -- feature flags (S12) ----------------------------------------------------
+  add(method::get, "/api/flags/get", auth_level::admin, flags::actor_id,
+      "All flags as key: value (under data and, as the original did, under flags).",
+      via_actor(ctx, flags::actor_id,
+                [](request&) -> std::variant<caf::message, response> {
+                  return caf::make_message(get_atom::value);
+                },
+                [](json& flags) {
+                  json extra = {{"flags", flags}};
+                  return ok(std::move(flags), 200, extra);
+                }));
+
+  {
+    auto& r = add(method::post, "/api/flags/set", auth_level::admin, flags::actor_id,
+                  "Sets one flag: {\"key\": \"ui.new_dashboard\", \"value\": true} (any JSON value).",
+                  via_actor(ctx, flags::actor_id,
+                            [](request& req) -> std::variant<caf::message, response> {
+                              auto key = string_field(req, "key");
+                              if (auto* bad = std::get_if<response>(&key))
+                                return std::move(*bad);
+                              auto value = req.json.find("value");
+                              if (value == req.json.end())
+                                return fail(400, "missing_field", "the body needs the field 'value'");
+                              auto who = req.json.value("who", std::string{"dashboard"});
+                              return caf::make_message(set_atom::value, std::get<std::string>(key),
+                                                       *value, who);
+                            }));
+    r.body = body_kind::json;
+    r.body_limit = 64 * kib;
+  }
+
+  add(method::get, "/api/flags/history", auth_level::admin, flags::actor_id,
+      "Changes of the flags, newest first (?limit=N, at most 1000), with who and when.",
+      via_actor(ctx, flags::actor_id, [](request& req) -> std::variant<caf::message, response> {
+        auto limit = uint_param(req, "limit", 100, 1000);
+        if (auto* bad = std::get_if<response>(&limit))
+          return std::move(*bad);
+        return caf::make_message(history_atom::value, std::get<std::uint64_t>(limit));
+      }));
+
+  // -- OFREP: OpenFeature Remote Evaluation Protocol over the flags ----------
+  {
+    auto& r = add(method::post, "/ofrep/v1/evaluate/flags/{key}", auth_level::bearer,
+                  flags::actor_id, "OFREP single flag evaluation.",
+                  via_actor(
+                    ctx, flags::actor_id,
+                    [](request& req) -> std::variant<caf::message, response> {
+                      auto ctx_field = req.json.find("context");
+                      json context = json::object();
+                      if (ctx_field != req.json.end()) {
+                        if (!ctx_field->is_object())
+                          return raw_json(400, {{"key", *req.param("key")},
+                                                {"errorCode", "INVALID_CONTEXT"},
+                                                {"errorDetails", "context must be an object"}});
+                        context = *ctx_field;
+                      }
+                      return caf::make_message(evaluate_atom::value, *req.param("key"), context);
+                    },
+                    [](json& result) { return raw_json(ofrep_status(result), result); }));
+    r.body = body_kind::json;
+    r.body_limit = 64 * kib;
+  }
+  {
+    auto& r = add(method::post, "/ofrep/v1/evaluate/flags", auth_level::bearer, flags::actor_id,
+                  "OFREP bulk evaluation (ETag / If-None-Match).",
+                  [ctx](request& req, respond_fn respond) {
+                    auto ctx_field = req.json.find("context");
+                    json context = json::object();
+                    if (ctx_field != req.json.end()) {
+                      if (!ctx_field->is_object())
+                        return respond(raw_json(400, {{"errorCode", "INVALID_CONTEXT"},
+                                                      {"errorDetails", "context must be an object"}}));
+                      context = *ctx_field;
+                    }
+                    std::string if_none_match;
+                    if (auto h = req.header("if-none-match"))
+                      if_none_match = *h;
+                    ctx.calls->call(
+                      flags::actor_id, caf::make_message(evaluate_atom::value, context), ctx.timeout,
+                      [if_none_match, respond = std::move(respond)](caf::expected<json> reply) {
+                        if (!reply)
+                          return respond(error_response(reply.error()));
+                        int status = ofrep_status(*reply);
+                        auto body = reply->dump(-1, ' ', false, json::error_handler_t::replace);
+                        if (status != 200)
+                          return respond({status, "application/json", std::move(body), {}});
+                        // The ETag is a hash of the evaluated body: equal
+                        // flags and context give an equal tag.
+                        char tag[32];
+                        std::snprintf(tag, sizeof tag, "\"%016zx\"", std::hash<std::string>{}(body));
+                        if (if_none_match == tag) {
+                          response r{304, "application/json", {}, {{"ETag", tag}}};
+                          return respond(std::move(r));
+                        }
+                        respond({200, "application/json", std::move(body), {{"ETag", tag}}});
+                      });
+                  });
+    r.body = body_kind::json;
+    r.body_limit = 64 * kib;
+  }
+  return t;
+}
+
+nlohmann::json openapi_document(const std::vector<route>& routes, const std::string& version) {
+  json paths = json::object();
+  for (auto& r : routes) {
+    json op = {{"summary", r.summary},
+               {"x-auth", to_string(r.auth)},
+               {"x-target", r.target},
+               {"x-body-limit", r.body_limit != 0 ? r.body_limit : std::size_t{1} << 20}};
+    if (r.rate.limit != 0)
+      op["x-rate-limit"] = {{"limit", r.rate.limit}, {"window_s", r.rate.window.count()}};
+    switch (r.auth) {
+      case auth_level::open:
+        op["security"] = json::array();
+        break;
+      case auth_level::admin:
+        op["security"] = json::array({{{"DashKey", json::array()}}});
+        break;
+      case auth_level::bearer:
+        op["security"] = json::array({{{"BearerAuth", json::array()}}, {{"DashKey", json::array()}}});
+        break;
+      case auth_level::loopback_or_admin:
+        op["security"] = json::array({json::object(), {{"DashKey", json::array()}}});
+        break;
+    }
+    json params = json::array();
+    for (std::size_t i = r.path.find('{'); i != std::string::npos; i = r.path.find('{', i + 1)) {
+      auto j = r.path.find('}', i);
+      params.push_back({{"name", r.path.substr(i + 1, j - i - 1)},
+                        {"in", "path"},
+                        {"required", true},
+                        {"schema", {{"type", "string"}}}});
+    }
+    if (!params.empty())
+      op["parameters"] = std::move(params);
+    if (r.body == body_kind::json)
+      op["requestBody"] = {{"required", false},
+                           {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
+    op["responses"] = {{"200", {{"description", "success"},
+                                {"content", {{r.produces, json::object()}}}}},
+                       {"default", {{"description", "the error envelope"}}}};
+    std::string verb = to_string(r.verb);
+    for (auto& c : verb)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    paths[r.path][verb] = std::move(op);
+  }
+  return {{"openapi", "3.0.3"},
+          {"info", {{"title", "EchoPilot node"}, {"version", version}}},
+          {"components",
+           {{"securitySchemes",
+             {{"DashKey", {{"type", "apiKey"}, {"in", "header"}, {"name", "X-Dash-Key"}}},
+              {"BearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+          {"paths", std::move(paths)}};
+}
+
+} // namespace echopilot::http

@@ -1,0 +1,65 @@
+// The route table: every HTTP route of the node, in one place. Routing,
+// authentication, limits and GET /api/openapi.json all come from it.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "http/caller.hpp"
+#include "http/route.hpp"
+#include "supervision/directory.hpp"
+
+namespace echopilot::http {
+
+class gateway;
+
+/// What the handlers reach: actors through the caller, the tree through the
+/// directory, and a few read-only views of the rest of the node.
+struct route_context {
+  caller* calls = nullptr;
+  std::shared_ptr<supervision::directory> dir;
+  base::clock* clock = nullptr;
+  /// Deadline of a request to an actor.
+  std::chrono::milliseconds timeout{5000};
+  /// Id of the root supervisor.
+  std::string root_id = "root";
+  std::string version;
+  std::string region;
+  base::time_point started_at;
+  /// True while the store is open (readiness).
+  std::function<bool()> store_open;
+  /// Appends node-level Prometheus metrics (store size, ...) to the text.
+  std::function<void(std::string&)> extra_metrics;
+  /// Writes the NDJSON export of an event stream (from seq, at most limit
+  /// events); false if the stream does not exist.
+  std::function<bool(const std::string& stream, std::uint64_t from, std::size_t limit,
+                     std::string& out)>
+    export_events;
+  /// The gateway the table ends up in (for openapi and metrics); set by
+  /// whoever builds the gateway, before serving.
+  std::shared_ptr<const gateway*> gw = std::make_shared<const gateway*>(nullptr);
+};
+
+/// Every route of the node.
+std::vector<route> make_routes(const route_context& ctx);
+
+/// The OpenAPI 3.0 document of `routes`.
+nlohmann::json openapi_document(const std::vector<route>& routes, const std::string& version);
+
+/// Turns a request into a message (or, for invalid input, the 4xx response).
+using encode_fn = std::function<std::variant<caf::message, response>(request&)>;
+
+/// Turns the actor's JSON reply into the response; default: 200 envelope.
+using decode_fn = std::function<response(nlohmann::json&)>;
+
+/// A handler that asks the actor `target` (by its stable id) with the
+/// context's deadline and answers with its reply or the mapped error.
+handler_fn via_actor(const route_context& ctx, std::string target, encode_fn encode,
+                     decode_fn decode = nullptr);
+
+} // namespace echopilot::http

@@ -1,0 +1,61 @@
+// What every subsystem protocol shares: JSON payloads in messages and the
+// domain error codes that the gateway turns into HTTP status codes.
+//
+// Convention: a message the gateway sends (a "gateway-facing" message)
+// replies with one nlohmann::json value (the `data` of the envelope) or with
+// an error of category `echopilot` (errc below) whose context is one string,
+// the message a person can act on.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <nlohmann/json.hpp>
+
+// JSON values travel inside one process only (replication between regions
+// serialises them to text explicitly).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nlohmann::json)
+
+namespace echopilot {
+
+/// Domain errors. Each maps to one HTTP status (status_of) and one
+/// snake_case code (to_string); keep the three in step.
+enum class errc : std::uint8_t {
+  /// A field is missing, of the wrong type or out of range (400).
+  invalid_argument = 1,
+  /// The named thing does not exist (404).
+  not_found,
+  /// The request conflicts with the current state (409).
+  conflict,
+  /// Valid input that breaks a rule (422).
+  rule_violation,
+  /// The subsystem cannot serve now; try again (503).
+  unavailable,
+  /// The store failed; the request was not applied (503).
+  storage_failure,
+};
+
+constexpr caf::atom_value error_category = caf::atom("echopilot");
+
+const char* to_string(errc x) noexcept;
+
+/// The HTTP status that stands for `x`.
+int status_of(errc x) noexcept;
+
+/// An error of category `echopilot` with `message` as its context.
+caf::error make_error(errc x, std::string message);
+
+/// The message of an `echopilot` error (empty if it has none).
+std::string message_of(const caf::error& e);
+
+// Atoms shared by subsystem protocols.
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using set_atom = caf::atom_constant<caf::atom("set")>;
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+
+} // namespace echopilot
