@@ -365,7 +365,9 @@ void gateway::dispatch(request req, respond_fn respond) {
           auto ignored = nlohmann::json::parse(req.body);
           static_cast<void>(ignored);
         } catch (const nlohmann::json::parse_error& e) {
-          what = "malformed JSON: " + std::string{e.what()};
+          std::string text = e.what(); // "[json.exception.parse_error.101] parse error at ..."
+          auto close = text.find("] ");
+          what = "malformed JSON: " + (close == std::string::npos ? text : text.substr(close + 2));
         }
         answer(idx, fail(400, "malformed_json", what));
         return;

@@ -1,0 +1,269 @@
+// The gateway without a server: routing, auth, limits, JSON checks, headers,
+// request ids, metrics and OpenAPI, on a table made for the test.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "http/gateway.hpp"
+#include "http/routes.hpp"
+
+using namespace echopilot::http;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+const std::string key = "0123456789abcdef0123456789abcdef";
+
+struct bed {
+  base::manual_clock clock;
+  std::vector<access_event> events;
+  std::unique_ptr<gateway> gw;
+  std::function<void(request&, respond_fn)> deferred_handler;
+  respond_fn parked;
+
+  bed() {
+    std::vector<route> t;
+    auto add = [&](method m, std::string path, auth_level a, handler_fn h) -> route& {
+      route r;
+      r.verb = m;
+      r.path = std::move(path);
+      r.auth = a;
+      r.target = "gateway";
+      r.summary = "test route";
+      r.handle = std::move(h);
+      t.push_back(std::move(r));
+      return t.back();
+    };
+    auto echo = [](request& req, respond_fn respond) {
+      json params = json::object();
+      for (auto& [k, v] : req.path_params)
+        params[k] = v;
+      respond(ok({{"params", params}, {"json", req.json}}));
+    };
+    add(method::get, "/api/open", auth_level::open, echo);
+    add(method::get, "/api/admin", auth_level::admin, echo);
+    add(method::post, "/api/admin", auth_level::admin, echo);
+    add(method::get, "/api/items/{id}/parts/{part}", auth_level::admin, echo);
+    add(method::post, "/ofrep/bearer", auth_level::bearer, echo);
+    add(method::get, "/metrics-like", auth_level::loopback_or_admin, echo);
+    auto& j = add(method::post, "/api/json", auth_level::admin, echo);
+    j.body = body_kind::json;
+    j.body_limit = 64;
+    auto& limited = add(method::get, "/api/limited", auth_level::open, echo);
+    limited.rate = {2, 60s};
+    add(method::get, "/api/drops", auth_level::admin, [](request&, respond_fn) {});
+    add(method::get, "/api/throws", auth_level::admin,
+        [](request&, respond_fn) { throw std::runtime_error("bug"); });
+    add(method::get, "/api/later", auth_level::admin,
+        [this](request&, respond_fn respond) { parked = std::move(respond); });
+    auto& fi = add(method::post, "/api/fault", auth_level::admin, echo);
+    fi.fault_injection = true;
+    gateway_options o;
+    o.dashboard_key = key;
+    gw = std::make_unique<gateway>(std::move(t), o, clock,
+                                   [this](const access_event& e) { events.push_back(e); });
+  }
+
+  response call(method m, std::string path, fields headers = {}, std::string body = {},
+                std::string ip = "10.1.2.3") {
+    request r;
+    r.verb = m;
+    r.path = std::move(path);
+    r.headers = std::move(headers);
+    r.body = std::move(body);
+    r.remote_ip = std::move(ip);
+    response out;
+    out.status = 0;
+    gw->dispatch(std::move(r), [&](response res) { out = std::move(res); });
+    return out;
+  }
+};
+
+const std::string* header(const response& r, const std::string& name) {
+  for (auto& [k, v] : r.headers)
+    if (k == name)
+      return &v;
+  return nullptr;
+}
+
+json body(const response& r) {
+  return json::parse(r.body);
+}
+
+fields admin() {
+  return {{"x-dash-key", key}};
+}
+
+} // namespace
+
+TEST_CASE("unknown paths get a JSON 404, wrong methods a JSON 405 with Allow") {
+  bed b;
+  auto r = b.call(method::get, "/nope");
+  CHECK(r.status == 404);
+  CHECK(body(r)["ok"] == false);
+  CHECK(body(r)["error"]["code"] == "not_found");
+  r = b.call(method::del, "/api/admin", admin());
+  CHECK(r.status == 405);
+  CHECK(*header(r, "Allow") == "GET, POST");
+  CHECK(body(r)["error"]["code"] == "method_not_allowed");
+}
+
+TEST_CASE("path parameters are matched by segment") {
+  bed b;
+  auto r = b.call(method::get, "/api/items/42/parts/wheel", admin());
+  REQUIRE(r.status == 200);
+  CHECK(body(r)["data"]["params"] == json{{"id", "42"}, {"part", "wheel"}});
+  CHECK(b.call(method::get, "/api/items/42/parts", admin()).status == 404);
+}
+
+TEST_CASE("admin routes need the key, compared exactly") {
+  bed b;
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::get, "/api/admin", {{"x-dash-key", "wrong"}}).status == 401);
+  CHECK(b.call(method::get, "/api/admin", {{"x-dash-key", key + "x"}}).status == 401);
+  CHECK(b.call(method::get, "/api/admin", {{"x-dash-key", key.substr(1) + "0"}}).status == 401);
+  auto r = b.call(method::get, "/api/admin", {{"x-dash-key", "wrong"}});
+  CHECK(body(r)["error"]["code"] == "unauthorized");
+  CHECK(b.call(method::get, "/api/admin", admin()).status == 200);
+  CHECK(b.call(method::get, "/api/open").status == 200);
+}
+
+TEST_CASE("bearer routes take Authorization: Bearer or X-Dash-Key") {
+  bed b;
+  CHECK(b.call(method::post, "/ofrep/bearer").status == 401);
+  CHECK(*header(b.call(method::post, "/ofrep/bearer"), "WWW-Authenticate") == "Bearer");
+  CHECK(b.call(method::post, "/ofrep/bearer", {{"authorization", "Bearer nope"}}).status == 401);
+  CHECK(b.call(method::post, "/ofrep/bearer", {{"authorization", "Bearer " + key}}).status == 200);
+  CHECK(b.call(method::post, "/ofrep/bearer", admin()).status == 200);
+}
+
+TEST_CASE("loopback callers need no key on loopback_or_admin routes") {
+  bed b;
+  CHECK(b.call(method::get, "/metrics-like", {}, {}, "127.0.0.1").status == 200);
+  CHECK(b.call(method::get, "/metrics-like", {}, {}, "::1").status == 200);
+  CHECK(b.call(method::get, "/metrics-like", {}, {}, "10.0.0.1").status == 401);
+  CHECK(b.call(method::get, "/metrics-like", admin(), {}, "10.0.0.1").status == 200);
+}
+
+TEST_CASE("JSON bodies: size, media type, syntax and shape") {
+  bed b;
+  auto json_ct = admin();
+  json_ct.emplace_back("content-type", "application/json; charset=utf-8");
+  auto r = b.call(method::post, "/api/json", json_ct, R"({"a": 1})");
+  CHECK(r.status == 200);
+  CHECK(body(r)["data"]["json"] == json{{"a", 1}});
+  r = b.call(method::post, "/api/json", json_ct, std::string(65, ' '));
+  CHECK(r.status == 413);
+  CHECK(body(r)["error"]["code"] == "body_too_large");
+  auto text = admin();
+  text.emplace_back("content-type", "text/plain");
+  r = b.call(method::post, "/api/json", text, "{}");
+  CHECK(r.status == 415);
+  CHECK(body(r)["error"]["message"].get<std::string>().find("text/plain") != std::string::npos);
+  r = b.call(method::post, "/api/json", admin(), "{}");
+  CHECK(r.status == 415); // no content type
+  r = b.call(method::post, "/api/json", json_ct, R"({"a": )");
+  CHECK(r.status == 400);
+  CHECK(body(r)["error"]["code"] == "malformed_json");
+  CHECK(body(r)["error"]["message"].get<std::string>().find("malformed JSON: parse error at line 1, column 7") != std::string::npos);
+  r = b.call(method::post, "/api/json", json_ct, "[1]");
+  CHECK(r.status == 400);
+  CHECK(body(r)["error"]["code"] == "invalid_body");
+  r = b.call(method::post, "/api/json", admin(), "");
+  CHECK(r.status == 200); // an empty body is {}
+}
+
+TEST_CASE("rate policy: a fixed window per client address, with Retry-After") {
+  bed b;
+  CHECK(b.call(method::get, "/api/limited").status == 200);
+  CHECK(b.call(method::get, "/api/limited").status == 200);
+  auto r = b.call(method::get, "/api/limited");
+  CHECK(r.status == 429);
+  CHECK(std::stoi(*header(r, "Retry-After")) >= 1);
+  CHECK(b.call(method::get, "/api/limited", {}, {}, "10.9.9.9").status == 200); // another address
+  b.clock.advance(60s);
+  CHECK(b.call(method::get, "/api/limited").status == 200);
+}
+
+TEST_CASE("every response has a request id and the security headers") {
+  bed b;
+  auto r = b.call(method::get, "/api/admin", admin());
+  CHECK(header(r, "X-Request-Id")->size() == 16);
+  CHECK(*header(r, "X-Content-Type-Options") == "nosniff");
+  CHECK(*header(r, "X-Frame-Options") == "DENY");
+  CHECK(*header(r, "Referrer-Policy") == "no-referrer");
+  CHECK(*header(r, "Cache-Control") == "no-store");
+  auto given = admin();
+  given.emplace_back("x-request-id", "abc-123");
+  CHECK(*header(b.call(method::get, "/api/admin", given), "X-Request-Id") == "abc-123");
+  given.back().second = "bad id with spaces";
+  CHECK(*header(b.call(method::get, "/api/admin", given), "X-Request-Id") != "bad id with spaces");
+  CHECK(header(b.call(method::get, "/nope"), "X-Request-Id") != nullptr); // 404s too
+}
+
+TEST_CASE("a handler that drops its responder or throws gives a 500 without internals") {
+  bed b;
+  auto r = b.call(method::get, "/api/drops", admin());
+  CHECK(r.status == 500);
+  CHECK(body(r)["error"]["message"] == "internal error");
+  r = b.call(method::get, "/api/throws", admin());
+  CHECK(r.status == 500);
+  CHECK(r.body.find("bug") == std::string::npos);
+}
+
+TEST_CASE("an answer may come later, once") {
+  bed b;
+  request req;
+  req.verb = method::get;
+  req.path = "/api/later";
+  req.headers = admin();
+  int answers = 0;
+  b.gw->dispatch(std::move(req), [&](response) { ++answers; });
+  CHECK(answers == 0);
+  REQUIRE(b.parked);
+  b.parked(ok(1));
+  b.parked(ok(2));
+  CHECK(answers == 1);
+}
+
+TEST_CASE("fault-injection routes exist only when enabled") {
+  bed b;
+  CHECK(b.call(method::post, "/api/fault", admin()).status == 404);
+}
+
+TEST_CASE("access events and metrics record each request, never the key") {
+  bed b;
+  b.call(method::get, "/api/admin", admin());
+  b.call(method::get, "/api/admin", {{"x-dash-key", "wrong"}});
+  b.call(method::get, "/nope");
+  REQUIRE(b.events.size() == 3);
+  CHECK(b.events[0].method == "GET");
+  CHECK(b.events[0].path == "/api/admin");
+  CHECK(b.events[0].route == "/api/admin");
+  CHECK(b.events[0].status == 200);
+  CHECK(b.events[1].status == 401);
+  CHECK(b.events[2].route.empty());
+  CHECK(b.events[0].request_id.size() == 16);
+  std::string text;
+  b.gw->metrics().render(text, b.gw->metric_names());
+  CHECK(text.find(R"(echopilot_http_requests_total{method="GET",route="/api/admin",status="200"} 1)")
+        != std::string::npos);
+  CHECK(text.find(R"(echopilot_http_requests_total{method="GET",route="/api/admin",status="401"} 1)")
+        != std::string::npos);
+  CHECK(text.find(R"(echopilot_http_request_duration_seconds_count{method="GET",route="/api/admin"} 2)")
+        != std::string::npos);
+  CHECK(text.find(key) == std::string::npos);
+}
+
+TEST_CASE("the OpenAPI document lists every route with its auth") {
+  bed b;
+  auto doc = openapi_document(b.gw->routes(), "9.9.9");
+  CHECK(doc["openapi"] == "3.0.3");
+  CHECK(doc["info"]["version"] == "9.9.9");
+  CHECK(doc["paths"]["/api/admin"]["get"]["x-auth"] == "admin");
+  CHECK(doc["paths"]["/api/admin"]["post"]["x-auth"] == "admin");
+  CHECK(doc["paths"]["/api/open"]["get"]["x-auth"] == "public");
+  CHECK(doc["paths"]["/api/items/{id}/parts/{part}"]["get"]["parameters"].size() == 2);
+  CHECK(doc["paths"]["/api/limited"]["get"]["x-rate-limit"]["limit"] == 2);
+  CHECK_FALSE(doc["paths"].contains("/api/fault"));
+}
