@@ -16,7 +16,8 @@ namespace test {
 
 using namespace std::chrono;
 
-child_process::child_process(std::vector<std::string> argv, std::map<std::string, std::string> env) {
+child_process::child_process(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                             std::string cwd) {
   int out[2];
   int err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
@@ -33,6 +34,8 @@ child_process::child_process(std::vector<std::string> argv, std::map<std::string
       else
         setenv(k.c_str(), v.c_str(), 1);
     }
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0)
+      _exit(126);
     // Unblock what a test runner may have blocked.
     sigset_t none;
     sigemptyset(&none);

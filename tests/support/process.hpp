@@ -16,7 +16,8 @@ class child_process {
 public:
   /// Starts `argv[0]` with `argv` and the current environment plus `env`
   /// (a value of "" unsets). Throws std::runtime_error if it cannot start.
-  child_process(std::vector<std::string> argv, std::map<std::string, std::string> env = {});
+  child_process(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
+                std::string cwd = {});
 
   ~child_process(); // kills (SIGKILL) and reaps a child still running
 
