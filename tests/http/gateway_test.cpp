@@ -5,6 +5,10 @@
 
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
+#include "protocol/common.hpp"
+#include "supervision/errors.hpp"
+
+#include <caf/sec.hpp>
 
 using namespace echopilot::http;
 using namespace std::chrono_literals;
@@ -266,4 +270,20 @@ TEST_CASE("the OpenAPI document lists every route with its auth") {
   CHECK(doc["paths"]["/api/items/{id}/parts/{part}"]["get"]["parameters"].size() == 2);
   CHECK(doc["paths"]["/api/limited"]["get"]["x-rate-limit"]["limit"] == 2);
   CHECK_FALSE(doc["paths"].contains("/api/fault"));
+}
+
+TEST_CASE("failed calls map to 503 with Retry-After, 504, or the domain status") {
+  auto r = error_response(supervision::make_error(supervision::errc::restarting, "flags"));
+  CHECK(r.status == 503);
+  CHECK(*header(r, "Retry-After") == "1");
+  CHECK(body(r)["error"]["code"] == "restarting");
+  CHECK(error_response(caf::make_error(caf::sec::request_receiver_down)).status == 503);
+  CHECK(error_response(caf::make_error(caf::sec::request_timeout)).status == 504);
+  r = error_response(echopilot::make_error(echopilot::errc::rule_violation, "holds a boolean"));
+  CHECK(r.status == 422);
+  CHECK(body(r)["error"]["code"] == "rule_violation");
+  CHECK(body(r)["error"]["message"] == "holds a boolean");
+  r = error_response(caf::make_error(caf::sec::unexpected_response));
+  CHECK(r.status == 500);
+  CHECK(body(r)["error"]["message"] == "internal error");
 }
