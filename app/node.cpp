@@ -8,7 +8,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "app/secrets.hpp"
+#include "app/store.hpp"
 #include "app/tree.hpp"
+#include "http/caller.hpp"
+#include "http/gateway.hpp"
+#include "http/routes.hpp"
+#include "http/server.hpp"
 #include "supervision/errors.hpp"
 #include "supervision/supervisor.hpp"
 
@@ -32,28 +38,113 @@ bool wait_until_up(const supervision::directory& dir, std::chrono::milliseconds 
   return false;
 }
 
+int fail_start(const std::string& what) {
+  std::fprintf(stderr, "echopilot: %s\n", what.c_str());
+  return 1;
+}
+
+/// Reads the flag defaults file (an empty path: none).
+std::variant<std::map<std::string, flags::flag>, std::string> flag_defaults(const std::string& path) {
+  std::map<std::string, flags::flag> out;
+  if (path.empty())
+    return out;
+  auto text = read_file(path);
+  if (!text)
+    return "flag defaults " + path + ": cannot be read";
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  if (doc.is_discarded())
+    return "flag defaults " + path + ": malformed JSON";
+  if (auto bad = flags::parse_defaults(doc, out))
+    return "flag defaults " + path + ": " + *bad;
+  return out;
+}
+
 } // namespace
 
 int run_node(const settings& s) {
+  auto& clock = base::default_clock();
+  auto started_at = clock.now();
+
+  // Data dir and secrets (never printed).
+  if (auto problem = ensure_dir(s.data_dir); !problem.empty())
+    return fail_start("data dir: " + problem);
+  auto key_path = s.data_dir + "/dashboard.key";
+  auto key = load_or_create_secret(key_path, s.dashboard_key);
+  if (auto* e = std::get_if<secret_error>(&key))
+    return fail_start("dashboard key: " + e->message);
+  auto secret = load_or_create_secret(s.data_dir + "/session.secret", s.session_secret);
+  if (auto* e = std::get_if<secret_error>(&secret))
+    return fail_start("session secret: " + e->message);
+
+  auto defaults = flag_defaults(s.flags_defaults);
+  if (auto* e = std::get_if<std::string>(&defaults))
+    return fail_start(*e);
+
   caf::actor_system_config cfg;
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   supervision::add_error_category(cfg);
   caf::actor_system sys{cfg};
 
-  auto dir = std::make_shared<supervision::directory>();
-  auto root = supervision::spawn_supervisor(sys, node_tree(dir), dir);
+  // The store opens before anything that keeps state in it starts.
+  auto opened = node_store::open(s.data_dir, sys, clock);
+  if (auto* e = std::get_if<std::string>(&opened))
+    return fail_start(*e);
+  auto store = std::move(std::get<std::unique_ptr<node_store>>(opened));
+
+  auto dir = std::make_shared<supervision::directory>(clock);
+  subsystems parts;
+  parts.flags.defaults = std::move(std::get<0>(defaults));
+  parts.flags.store = store->flags_port();
+  parts.flags.clock = &clock;
+  auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   if (!wait_until_up(*dir, 10s)) {
     auto st = dir->status(root_id);
-    std::fprintf(stderr, "echopilot: the supervision tree did not come up: %s\n",
-                 st && !st->last_exit.empty() ? st->last_exit.c_str() : "timed out");
     supervision::stop_tree(sys, root, 5s);
-    return 1;
+    return fail_start("the supervision tree did not come up: "
+                      + (st && !st->last_exit.empty() ? st->last_exit : std::string{"timed out"}));
   }
-  std::printf("echopilot %s node up: region %s, data dir %s, supervision tree '%s' running "
-              "(pid %d; SIGTERM or Ctrl-C stops it)\n",
-              ECHOPILOT_VERSION, s.region.c_str(), s.data_dir.c_str(), root_id,
-              static_cast<int>(getpid()));
+
+  // The HTTP gateway.
+  http::caller calls{sys, dir, s.http_threads};
+  http::route_context ctx;
+  ctx.calls = &calls;
+  ctx.dir = dir;
+  ctx.clock = &clock;
+  ctx.timeout = s.request_timeout;
+  ctx.root_id = root_id;
+  ctx.version = ECHOPILOT_VERSION;
+  ctx.region = s.region;
+  ctx.started_at = started_at;
+  auto* st = store.get();
+  ctx.store_open = [st] { return st->is_open(); };
+  ctx.extra_metrics = [st](std::string& out) { st->metrics(out); };
+  ctx.export_events = [st](const std::string& stream, std::uint64_t from, std::size_t limit,
+                           std::string& out) { return st->export_events(stream, from, limit, out); };
+  http::gateway_options gopts;
+  gopts.dashboard_key = std::get<std::string>(key);
+  gopts.default_body_limit = s.body_limit;
+  gopts.fault_injection = s.fault_injection;
+  http::gateway gw{http::make_routes(ctx), gopts, clock,
+                   [st](const http::access_event& ev) { st->record_access(ev); }};
+  *ctx.gw = &gw;
+  std::unique_ptr<http::server> server;
+  try {
+    http::server_options so;
+    so.bind = s.bind;
+    so.port = s.port;
+    so.threads = s.http_threads;
+    server = std::make_unique<http::server>(so, gw);
+  } catch (const std::exception& e) {
+    supervision::stop_tree(sys, root, 5s);
+    return fail_start(e.what());
+  }
+
+  std::string host = s.bind.find(':') != std::string::npos ? "[" + s.bind + "]" : s.bind;
+  std::printf("echopilot %s serving http://%s:%u/dashboard (region %s, data dir %s; dashboard key %s)\n",
+              ECHOPILOT_VERSION, host.c_str(), static_cast<unsigned>(server->port()),
+              s.region.c_str(), s.data_dir.c_str(),
+              s.dashboard_key.empty() ? ("in " + key_path).c_str() : "from DASHBOARD_KEY");
   std::fflush(stdout);
 
   sigset_t stop_signals;
@@ -63,9 +154,14 @@ int run_node(const settings& s) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
 
+  // Reverse order: stop taking requests (RESTinio closes connections after
+  // the responses in flight), stop the tree, then flush and close the store.
+  server->stop();
+  *ctx.gw = nullptr;
   bool in_time = supervision::stop_tree(sys, root, 10s);
   if (!in_time)
     std::fprintf(stderr, "echopilot: the tree did not stop within 10 s; killed it\n");
+  store->close();
   return in_time ? 0 : 1;
 }
 

@@ -152,6 +152,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
     return usage_error{"config " + path + ": cannot be read"};
   } else {
     s.config.clear(); // no file: the embedded defaults
+    if (!files(s.flags_defaults))
+      s.flags_defaults.clear(); // and no flag defaults unless they are there
   }
 
   // The environment, over the file.

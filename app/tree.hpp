@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "actors/flags/flags_actor.hpp"
 #include "supervision/directory.hpp"
 #include "supervision/spec.hpp"
 
@@ -12,8 +13,14 @@ namespace echopilot::app {
 /// Id of the root supervisor in the directory.
 inline constexpr const char* root_id = "root";
 
+/// What the subsystems are started with.
+struct subsystems {
+  flags::flags_config flags;
+};
+
 /// The root supervisor's spec: one_for_one over the node's subsystem
 /// supervisors, in start order.
-supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir);
+supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
+                                       const subsystems& parts);
 
 } // namespace echopilot::app

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "app/cli.hpp"
@@ -148,17 +150,36 @@ TEST_CASE("a bad command line exits 2 with a one-line reason") {
   CHECK(r.status == 2);
 }
 
-TEST_CASE("serve prints one line when the tree is up and stops cleanly on SIGTERM and SIGINT") {
+TEST_CASE("serve prints one line when it is up and stops cleanly on SIGTERM and SIGINT") {
   for (int sig : {SIGTERM, SIGINT}) {
-    test::child_process node{{ECHOPILOT_BINARY, "serve", "--port", "0", "--region", "test"}};
+    char tmpl[] = "/tmp/echopilot-cli-XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    test::child_process node{{ECHOPILOT_BINARY, "serve", "--port", "0", "--region", "test",
+                              "--data-dir", dir + "/data"}};
     auto line = node.read_line(20s);
     REQUIRE(line);
-    CHECK(line->find("node up: region test") != std::string::npos);
-    CHECK(line->find("supervision tree 'root' running") != std::string::npos);
+    CHECK(line->find("serving http://127.0.0.1:") != std::string::npos);
+    CHECK(line->find("region test") != std::string::npos);
+    CHECK(line->find("dashboard key in " + dir + "/data/dashboard.key") != std::string::npos);
     node.signal(sig);
     auto status = node.wait(20s);
     REQUIRE(status);
     CHECK(*status == 0);
     CHECK_FALSE(node.read_line(100ms)); // exactly one line
+    std::filesystem::remove_all(dir);
   }
+}
+
+TEST_CASE("serve refuses a data dir that another node holds") {
+  char tmpl[] = "/tmp/echopilot-cli-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  test::child_process first{{ECHOPILOT_BINARY, "serve", "--port", "0", "--data-dir", dir}};
+  REQUIRE(first.read_line(20s));
+  auto second = test::run_program({ECHOPILOT_BINARY, "serve", "--port", "0", "--data-dir", dir});
+  CHECK(second.status == 1);
+  CHECK(second.err.find("locked by a live process (pid " + std::to_string(first.pid()) + ")")
+        != std::string::npos);
+  first.signal(SIGTERM);
+  CHECK(first.wait(20s) == 0);
+  std::filesystem::remove_all(dir);
 }

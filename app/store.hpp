@@ -1,0 +1,48 @@
+// The node's store: the LMDB environment of the data dir (persistence/)
+// with what the node's parts need of it, so that neither the actors nor the
+// gateway know LMDB.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include <caf/fwd.hpp>
+
+#include "actors/flags/flags_actor.hpp"
+#include "base/clock.hpp"
+#include "http/gateway.hpp"
+
+namespace echopilot::app {
+
+class node_store {
+public:
+  /// Opens (or creates) the store in `data_dir` and starts its writer.
+  /// The error names the path and the cause.
+  static std::variant<std::unique_ptr<node_store>, std::string>
+  open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock);
+
+  virtual ~node_store() = default;
+
+  /// The flags table and stream for the flags actor.
+  virtual std::shared_ptr<flags::store_port> flags_port() = 0;
+
+  /// Appends an access event (batched; written within about 100 ms).
+  virtual void record_access(const http::access_event& ev) = 0;
+
+  /// NDJSON of `stream` from sequence `from`, at most `limit` events;
+  /// false if there is no such stream.
+  virtual bool export_events(const std::string& stream, std::uint64_t from, std::size_t limit,
+                             std::string& out) = 0;
+
+  /// Prometheus lines about the store (size, map, writes).
+  virtual void metrics(std::string& out) = 0;
+
+  virtual bool is_open() const = 0;
+
+  /// Flushes pending events, stops the writer, closes the environment.
+  virtual void close() = 0;
+};
+
+} // namespace echopilot::app
