@@ -197,8 +197,10 @@ std::variant<std::shared_ptr<environment>, std::string> environment::open(option
     rc = open_db("streams", env->streams_);
   if (rc == 0)
     rc = open_db("stream_heads", env->heads_);
+  // Committing (read-only transactions too) keeps the handles open for
+  // later transactions; an abort would close them.
   if (rc == 0)
-    rc = opts.read_only ? (mdb_txn_abort(txn), 0) : mdb_txn_commit(txn);
+    rc = mdb_txn_commit(txn);
   else
     mdb_txn_abort(txn);
   if (rc != 0)
