@@ -109,7 +109,7 @@ void writer_loop(caf::blocking_actor* self, std::shared_ptr<environment> env, ba
   while (running) {
     // Wait for the first request, then take every one already waiting.
     self->receive([&](write_atom, write_request& req) { take(req); }, [&](stop_atom) { stop(); });
-    while (running && batch.size() < opts.max_batch) {
+    while (running && batch.size() < opts.max_batch && !self->mailbox().empty()) {
       bool more = false;
       self->receive(
         [&](write_atom, write_request& req) {
