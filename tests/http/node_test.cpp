@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 #include <sys/stat.h>
+#include <atomic>
 #include <thread>
 
 #include "tests/support/http_client.hpp"
@@ -311,4 +312,44 @@ TEST_CASE("a generated dashboard key is stored with mode 0600 and never printed"
   CHECK(n.get("/api/flags/get", {"X-Dash-Key: " + generated}).status == 200);
   n.stop();
   CHECK(n.process().read_stderr().find(generated) == std::string::npos);
+}
+
+TEST_CASE("while the flags actor crashes and restarts, requests get 200 or 503 with Retry-After") {
+  test::temp_dir dir;
+  test::node n{dir.path, env(true)};
+  std::atomic<bool> done{false};
+  std::atomic<int> crashed{0};
+  std::thread crasher([&] {
+    for (int i = 0; i < 4; ++i) { // within the core supervisor's intensity (5 in 10 s)
+      // While it restarts (after backoff from the second restart on) the
+      // crash request itself gets 503: only answered crashes count.
+      if (n.post("/api/supervision/crash", R"({"child": "flags"})", {auth}).status == 200)
+        ++crashed;
+      std::this_thread::sleep_for(30ms);
+    }
+    done = true;
+  });
+  std::map<long, int> statuses;
+  while (!done) {
+    auto r = n.get("/api/flags/get", {auth});
+    ++statuses[r.status];
+    if (r.status == 503)
+      CHECK(r.header("retry-after") == "1");
+  }
+  crasher.join();
+  for (auto& [status, count] : statuses) {
+    INFO("status " << status << " x" << count);
+    CHECK((status == 200 || status == 503));
+  }
+  CHECK(crashed >= 2);
+  json flags_node;
+  for (int i = 0; i < 100; ++i) { // the last restart may still wait for its backoff
+    flags_node = tree_node(n.get("/api/supervision/tree", {auth}).json()["data"], "flags");
+    if (flags_node["state"] == "running")
+      break;
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(flags_node["restarts"] == crashed.load());
+  auto tree = n.get("/api/supervision/tree", {auth}).json();
+  CHECK(tree_node(tree["data"], "core")["restarts"] == 0); // the intensity held
 }
