@@ -301,6 +301,15 @@ std::vector<std::string> environment::lookup(const std::string& table, const std
 
 std::vector<event> environment::read_stream(const std::string& stream, std::uint64_t from,
                                             std::size_t limit) const {
+  return walk_stream(stream, from, limit, false);
+}
+
+std::vector<event> environment::tail(const std::string& stream, std::size_t n) const {
+  return walk_stream(stream, 0, n, true);
+}
+
+std::vector<event> environment::walk_stream(const std::string& stream, std::uint64_t from,
+                                            std::size_t limit, bool backwards) const {
   std::vector<event> out;
   if (streams_ == 0 || limit == 0)
     return out;
@@ -309,36 +318,18 @@ std::vector<event> environment::read_stream(const std::string& stream, std::uint
   if (!txn.ok() || mdb_cursor_open(txn.get(), streams_, &cur) != 0)
     return out;
   auto prefix = stream + '\0';
-  auto start = stream_key(stream, from);
+  // Forwards: from the key of `from`. Backwards: from the last key before
+  // stream + '\1', the first key past this stream's range.
+  auto start = backwards ? stream + '\1' : stream_key(stream, from);
   MDB_val k = val(start);
   MDB_val v;
   int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (backwards)
+    rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                            : mdb_cursor_get(cur, &k, &v, MDB_PREV);
   while (rc == 0 && out.size() < limit && has_prefix(view(k), prefix)) {
     out.push_back({from_be64(view(k).substr(prefix.size())), std::string{view(v)}});
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(cur);
-  return out;
-}
-
-std::vector<event> environment::tail(const std::string& stream, std::size_t n) const {
-  std::vector<event> out;
-  if (streams_ == 0 || n == 0)
-    return out;
-  read_txn txn{*this};
-  MDB_cursor* cur = nullptr;
-  if (!txn.ok() || mdb_cursor_open(txn.get(), streams_, &cur) != 0)
-    return out;
-  auto prefix = stream + '\0';
-  auto after = stream + '\1'; // the first key past this stream's range
-  MDB_val k = val(after);
-  MDB_val v;
-  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
-                          : mdb_cursor_get(cur, &k, &v, MDB_PREV);
-  while (rc == 0 && out.size() < n && has_prefix(view(k), prefix)) {
-    out.push_back({from_be64(view(k).substr(prefix.size())), std::string{view(v)}});
-    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    rc = mdb_cursor_get(cur, &k, &v, backwards ? MDB_PREV : MDB_NEXT);
   }
   mdb_cursor_close(cur);
   return out;

@@ -158,6 +158,10 @@ private:
 
   environment() = default;
 
+  /// Events of `stream` oldest first from `from`, or newest first.
+  std::vector<event> walk_stream(const std::string& stream, std::uint64_t from, std::size_t limit,
+                                 bool backwards) const;
+
   class read_txn;
 
   options opts_;
