@@ -78,6 +78,8 @@ bool valid_stream_name(const std::string& name);
 /// Commits counted by the writers of this process (for metrics).
 std::uint64_t commits_total() noexcept;
 std::uint64_t requests_total() noexcept;
+/// Time the writers spent in transactions (apply and commit), in seconds.
+double commit_seconds_total() noexcept;
 
 } // namespace persistence
 

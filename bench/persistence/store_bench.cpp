@@ -32,9 +32,13 @@ struct result {
   int writers;
   double writes_per_s;
   double commits_per_s;
+  double writer_busy; // share of the time the writer spent in transactions
 };
 
-result run_writes(const std::string& dir, int writers, bool group, double seconds) {
+/// `append`: every writer appends an event to one shared stream (sequential
+/// keys, like the access log); otherwise every writer puts records under its
+/// own keys (64 writers touch 64 places of the B-tree in each commit).
+result run_writes(const std::string& dir, int writers, bool group, bool append, double seconds) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   persistence::options o;
@@ -49,29 +53,50 @@ result run_writes(const std::string& dir, int writers, bool group, double second
   std::atomic<bool> stop{false};
   std::atomic<long> acked{0};
   auto commits0 = persistence::commits_total();
+  auto busy0 = persistence::commit_seconds_total();
   std::string pad(200, 'v');
-  std::vector<std::thread> threads;
+  // Each writer is an event-based actor, as the node's writers are: it sends
+  // its next request when the previous one is acknowledged.
+  struct client_state {
+    long n = 0;
+  };
   auto t0 = steady_clock::now();
+  std::vector<caf::actor> clients;
   for (int w = 0; w < writers; ++w)
-    threads.emplace_back([&, w] {
-      caf::scoped_actor self{sys};
-      for (long n = 0; !stop; ++n) {
-        persistence::write_request req = {persistence::op::put(
-          "records", "w" + std::to_string(w) + "-" + std::to_string(n), pad)};
+    clients.push_back(sys.spawn([&, w](caf::stateful_actor<client_state>* self) -> caf::behavior {
+      auto next = std::make_shared<std::function<void()>>();
+      *next = [self, w, append, &stop, &acked, &pad, writer, next] {
+        if (stop)
+          return;
+        auto n = self->state.n++;
+        persistence::write_request req = {
+          append ? persistence::op::append("bench", {{"w", w}, {"n", n}, {"pad", pad}})
+                 : persistence::op::put("records", "w" + std::to_string(w) + "-" + std::to_string(n),
+                                        pad)};
         self->request(writer, caf::infinite, persistence::write_atom::value, std::move(req))
-          .receive([&](persistence::write_ack&) { ++acked; }, [&](caf::error&) {});
-      }
-    });
+          .then(
+            [&acked, next](persistence::write_ack&) {
+              ++acked;
+              (*next)();
+            },
+            [](caf::error&) {});
+      };
+      (*next)();
+      return {[](caf::unit_t) {}};
+    }));
   std::this_thread::sleep_for(duration<double>(seconds));
   stop = true;
-  for (auto& t : threads)
-    t.join();
   double elapsed = duration<double>(steady_clock::now() - t0).count();
   auto commits = persistence::commits_total() - commits0;
+  auto busy = persistence::commit_seconds_total() - busy0;
   caf::scoped_actor self{sys};
   self->request(writer, std::chrono::seconds{60}, persistence::stop_atom::value).receive([] {}, [](caf::error&) {});
-  return {group ? "group commit" : "one txn per write", writers,
-          static_cast<double>(acked) / elapsed, static_cast<double>(commits) / elapsed};
+  for (auto& c : clients)
+    self->send_exit(c, caf::exit_reason::user_shutdown);
+  return {std::string{group ? "group commit" : "one txn per write"} + (append ? ", append" : ", put"),
+          writers,
+          static_cast<double>(acked) / elapsed, static_cast<double>(commits) / elapsed,
+          busy / elapsed};
 }
 
 double run_reads(const std::string& dir, int threads, double seconds) {
@@ -131,31 +156,43 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<result> results;
-  for (int writers : {1, 8, 64})
-    for (bool group : {false, true})
-      results.push_back(run_writes(dir, writers, group, seconds));
-  double reads1 = run_reads(dir, 1, seconds);
-  double reads2 = run_reads(dir, 2, seconds);
+  double reads1 = 0;
+  double reads2 = 0;
+  for (bool append : {false, true}) {
+    for (int writers : {1, 8, 64})
+      for (bool group : {false, true})
+        results.push_back(run_writes(dir, writers, group, append, seconds));
+    if (!append) { // reads of the records the last put run left
+      reads1 = run_reads(dir, 1, seconds);
+      reads2 = run_reads(dir, 2, seconds);
+    }
+  }
   fs::remove_all(dir);
 
-  std::printf("%-20s %8s %16s %12s\n", "mode", "writers", "acked writes/s", "commits/s");
+  std::printf("%-26s %8s %16s %12s %12s\n", "mode", "writers", "acked writes/s", "commits/s",
+              "writer busy");
   for (auto& r : results)
-    std::printf("%-20s %8d %16.0f %12.0f\n", r.mode.c_str(), r.writers, r.writes_per_s, r.commits_per_s);
+    std::printf("%-26s %8d %16.0f %12.0f %11.0f%%\n", r.mode.c_str(), r.writers, r.writes_per_s,
+                r.commits_per_s, 100 * r.writer_busy);
   auto rate = [&](int w, const char* mode) {
     for (auto& r : results)
       if (r.writers == w && r.mode == mode)
         return r.writes_per_s;
     return 0.0;
   };
-  double ratio = rate(64, "group commit") / std::max(1.0, rate(64, "one txn per write"));
-  std::printf("group commit / one txn per write at 64 writers: %.1fx\n", ratio);
+  double ratio = rate(64, "group commit, put") / std::max(1.0, rate(64, "one txn per write, put"));
+  double ratio_append =
+    rate(64, "group commit, append") / std::max(1.0, rate(64, "one txn per write, append"));
+  std::printf("group commit / one txn per write at 64 writers: %.1fx (put), %.1fx (append)\n", ratio,
+              ratio_append);
   std::printf("point reads/s: %.0f (1 thread), %.0f (2 threads)\n", reads1, reads2);
   if (!json_path.empty()) {
     nlohmann::json j = {{"seconds", seconds}, {"reads_per_s_1", reads1}, {"reads_per_s_2", reads2},
-                        {"ratio_64", ratio}, {"writes", nlohmann::json::array()}};
+                        {"ratio_64_put", ratio}, {"ratio_64_append", ratio_append}, {"writes", nlohmann::json::array()}};
     for (auto& r : results)
       j["writes"].push_back({{"mode", r.mode}, {"writers", r.writers},
-                             {"writes_per_s", r.writes_per_s}, {"commits_per_s", r.commits_per_s}});
+                             {"writes_per_s", r.writes_per_s}, {"commits_per_s", r.commits_per_s},
+                             {"writer_busy", r.writer_busy}});
     std::ofstream{json_path} << j.dump(2) << "\n";
   }
 }
