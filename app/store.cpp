@@ -1,5 +1,7 @@
 #include "app/store.hpp"
 
+#include <mutex>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -10,7 +12,6 @@
 #include "persistence/writer.hpp"
 #include "protocol/flags.hpp"
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(echopilot::http::access_event)
 
 namespace echopilot::app {
 
@@ -25,41 +26,73 @@ std::vector<persistence::table_def> node_tables() {
 }
 
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
-/// Collects access events and writes them in one request every 100 ms (or
-/// every 1,000 events), so that logging costs no commit per HTTP request.
-caf::behavior access_log(caf::event_based_actor* self, caf::actor writer) {
-  auto pending = std::make_shared<persistence::write_request>();
-  auto armed = std::make_shared<bool>(false);
-  auto flush = [self, writer, pending, armed] {
-    *armed = false;
-    if (pending->empty())
+/// Access events waiting to be written. HTTP threads append under a mutex
+/// (no message and no wake-up per request); the access-log actor takes the
+/// whole buffer every 100 ms.
+struct access_buffer {
+  std::mutex mtx;
+  std::vector<http::access_event> events;
+  /// Above this many waiting events new ones are dropped (and counted)
+  /// rather than letting memory grow while the store is slow.
+  static constexpr std::size_t cap = 200'000;
+  std::uint64_t dropped = 0;
+
+  void push(const http::access_event& ev) {
+    std::lock_guard<std::mutex> lock{mtx};
+    if (events.size() >= cap) {
+      ++dropped;
       return;
-    auto req = std::move(*pending);
-    pending->clear();
-    // The access log is best effort: a failed commit loses these entries
-    // (counted by the writer's metrics), never a request.
+    }
+    events.push_back(ev);
+  }
+
+  std::vector<http::access_event> take() {
+    std::lock_guard<std::mutex> lock{mtx};
+    return std::exchange(events, {});
+  }
+};
+
+/// Writes the buffered access events to the stream "access", one write
+/// request per 100 ms, so that logging costs no commit per HTTP request. Best
+/// effort: a failed commit loses those entries, never a request.
+caf::behavior access_log(caf::event_based_actor* self, caf::actor writer,
+                         std::shared_ptr<access_buffer> buffer) {
+  self->send(self, tick_atom::value);
+  // Writes what is buffered; `done` learns whether it was stored.
+  auto flush = [self, writer, buffer](std::function<void(bool)> done) {
+    auto events = buffer->take();
+    if (events.empty()) {
+      done(true);
+      return;
+    }
+    persistence::write_request req;
+    req.reserve(events.size());
+    for (auto& ev : events)
+      req.push_back(persistence::op::append("access", {{"method", ev.method},
+                                                       {"path", ev.path},
+                                                       {"route", ev.route},
+                                                       {"status", ev.status},
+                                                       {"latency_us", ev.latency_us},
+                                                       {"request_id", ev.request_id},
+                                                       {"ip", ev.remote_ip}}));
     self->request(writer, caf::infinite, persistence::write_atom::value, std::move(req))
-      .then([](persistence::write_ack&) {}, [](caf::error&) {});
+      .then([done](persistence::write_ack&) { done(true); },
+            [done](caf::error&) { done(false); });
   };
   return {
-    [self, pending, armed, flush](http::access_event& ev) {
-      pending->push_back(persistence::op::append(
-        "access", {{"method", ev.method},
-                   {"path", ev.path},
-                   {"route", ev.route},
-                   {"status", ev.status},
-                   {"latency_us", ev.latency_us},
-                   {"request_id", ev.request_id},
-                   {"ip", ev.remote_ip}}));
-      if (pending->size() >= 1000) {
-        flush();
-      } else if (!*armed) {
-        *armed = true;
-        self->delayed_send(self, 100ms, flush_atom::value);
-      }
+    // Every 100 ms.
+    [self, flush](tick_atom) {
+      flush([](bool) {});
+      self->delayed_send(self, 100ms, tick_atom::value);
     },
-    [flush](flush_atom) { flush(); },
+    // On request (at close): answers once the events are written.
+    [self, flush](flush_atom) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      flush([rp](bool stored) mutable { rp.deliver(stored); });
+      return rp;
+    },
   };
 }
 
@@ -105,7 +138,7 @@ public:
              base::clock& clock)
     : sys_(sys), env_(std::move(env)) {
     writer_ = persistence::spawn_writer(sys, env_, clock);
-    logger_ = sys.spawn(access_log, writer_);
+    logger_ = sys.spawn(access_log, writer_, access_);
     flags_ = std::make_shared<flags_port_impl>(env_, writer_);
   }
 
@@ -119,7 +152,7 @@ public:
 
   void record_access(const http::access_event& ev) override {
     if (open_)
-      caf::anon_send(logger_, ev);
+      access_->push(ev);
   }
 
   bool export_events(const std::string& stream, std::uint64_t from, std::size_t limit,
@@ -159,6 +192,10 @@ public:
            "# TYPE echopilot_store_records gauge\n";
     for (auto& [table, n] : s.records)
       out += "echopilot_store_records{table=\"" + table + "\"} " + std::to_string(n) + "\n";
+    out += "# HELP echopilot_access_events_dropped_total Access events dropped while the store lagged.\n"
+           "# TYPE echopilot_access_events_dropped_total counter\n"
+           "echopilot_access_events_dropped_total "
+           + std::to_string(dropped_access()) + "\n";
     out += "# HELP echopilot_store_commits_total Write transactions committed.\n"
            "# TYPE echopilot_store_commits_total counter\n"
            "echopilot_store_commits_total "
@@ -167,6 +204,11 @@ public:
            "# TYPE echopilot_store_write_requests_total counter\n"
            "echopilot_store_write_requests_total "
            + std::to_string(persistence::requests_total()) + "\n";
+  }
+
+  std::uint64_t dropped_access() {
+    std::lock_guard<std::mutex> lock{access_->mtx};
+    return access_->dropped;
   }
 
   bool is_open() const override {
@@ -179,7 +221,7 @@ public:
     open_ = false;
     caf::scoped_actor self{sys_};
     // Flush the access log, then let the writer commit what is queued.
-    self->send(logger_, flush_atom::value);
+    self->request(logger_, 10s, flush_atom::value).receive([](bool) {}, [](caf::error&) {});
     self->send_exit(logger_, caf::exit_reason::user_shutdown);
     self->request(writer_, 10s, persistence::stop_atom::value)
       .receive([] {}, [](caf::error&) {});
@@ -190,6 +232,7 @@ private:
   std::shared_ptr<persistence::environment> env_;
   caf::actor writer_;
   caf::actor logger_;
+  std::shared_ptr<access_buffer> access_ = std::make_shared<access_buffer>();
   std::shared_ptr<flags_port_impl> flags_;
   bool open_ = true;
 };
