@@ -14,7 +14,7 @@ data=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
 
 "$build/bench/http/bench-bare-restinio" --port $bare_port --threads 2 >/dev/null &
-(cd "$root" && DASHBOARD_KEY=$key "$build/echopilot" serve --port $node_port --data-dir "$data" >/dev/null) &
+(cd "$root" && DASHBOARD_KEY=$key exec "$build/echopilot" serve --port $node_port --data-dir "$data" >/dev/null) &
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$node_port/readyz" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:$bare_port/" >/dev/null 2>&1 && break
   sleep 0.1
