@@ -97,6 +97,8 @@ int run_node(const settings& s) {
   parts.flags.defaults = std::move(std::get<0>(defaults));
   parts.flags.store = store->flags_port();
   parts.flags.clock = &clock;
+  auto flags_view = std::make_shared<flags::view>();
+  parts.flags.published = flags_view;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   if (!wait_until_up(*dir, 10s)) {
     auto st = dir->status(root_id);
@@ -116,6 +118,7 @@ int run_node(const settings& s) {
   ctx.version = ECHOPILOT_VERSION;
   ctx.region = s.region;
   ctx.started_at = started_at;
+  ctx.flags_view = flags_view;
   auto* st = store.get();
   ctx.store_open = [st] { return st->is_open(); };
   ctx.extra_metrics = [st](std::string& out) { st->metrics(out); };

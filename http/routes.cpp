@@ -291,16 +291,21 @@ std::vector<route> make_routes(const route_context& ctx) {
   }
 
   // -- feature flags (S12) ----------------------------------------------------
+  // The one read that needs no message: the flags actor publishes its values
+  // after every committed change, and the gateway serves the latest.
   add(method::get, "/api/flags/get", auth_level::admin, flags::actor_id,
       "All flags as key: value (under data and, as the original did, under flags).",
-      via_actor(ctx, flags::actor_id,
-                [](request&) -> std::variant<caf::message, response> {
-                  return caf::make_message(get_atom::value);
-                },
-                [](json& flags) {
-                  json extra = {{"flags", flags}};
-                  return ok(std::move(flags), 200, extra);
-                }));
+      [ctx](request&, respond_fn respond) {
+        auto snap = ctx.flags_view ? ctx.flags_view->load() : nullptr;
+        if (!snap) {
+          auto r = fail(503, "restarting", "the flags are not loaded yet; retry in a moment");
+          r.headers.emplace_back("Retry-After", "1");
+          return respond(std::move(r));
+        }
+        respond({200, "application/json",
+                 R"({"ok":true,"data":)" + snap->text + R"(,"flags":)" + snap->text + "}",
+                 {}});
+      });
 
   {
     auto& r = add(method::post, "/api/flags/set", auth_level::admin, flags::actor_id,

@@ -12,6 +12,7 @@
 #include "base/clock.hpp"
 #include "http/caller.hpp"
 #include "http/route.hpp"
+#include "protocol/flags.hpp"
 #include "supervision/directory.hpp"
 
 namespace echopilot::http {
@@ -40,6 +41,9 @@ struct route_context {
   std::function<bool(const std::string& stream, std::uint64_t from, std::size_t limit,
                      std::string& out)>
     export_events;
+  /// The values the flags actor published (GET /api/flags/get reads them
+  /// without a message).
+  std::shared_ptr<const flags::view> flags_view;
   /// The gateway the table ends up in (for openapi and metrics); set by
   /// whoever builds the gateway, before serving.
   std::shared_ptr<const gateway*> gw = std::make_shared<const gateway*>(nullptr);

@@ -36,6 +36,8 @@ caf::behavior flags_actor(caf::event_based_actor* self, flags_config cfg) {
     // A record that does not parse was not written by this code; it is
     // skipped, and the next set of that key replaces it.
   }
+  if (st->cfg.published)
+    st->cfg.published->publish(values(st->flags));
   return {
     [st](get_atom) -> json { return values(st->flags); },
     [self, st](set_atom, const std::string& key, json& value,
@@ -64,6 +66,8 @@ caf::behavior flags_actor(caf::event_based_actor* self, flags_config cfg) {
                                 return;
                               }
                               st->flags[key] = next;
+                              if (st->cfg.published)
+                                st->cfg.published->publish(values(st->flags));
                               rp.deliver(change);
                             });
       return rp;

@@ -3,6 +3,7 @@
 // loses nothing that was acknowledged.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include "actors/flags/model.hpp"
 #include "base/clock.hpp"
+#include "protocol/flags.hpp"
 
 namespace echopilot::flags {
 
@@ -43,6 +45,8 @@ struct flags_config {
   std::map<std::string, flag> defaults;
   std::shared_ptr<store_port> store;
   base::clock* clock = nullptr;
+  /// Where the actor publishes its values for readers (may be null).
+  std::shared_ptr<view> published;
 };
 
 /// The behaviour of the flags actor (spawn it under a supervisor).
