@@ -129,7 +129,7 @@ int run_node(const settings& s) {
   gopts.default_body_limit = s.body_limit;
   gopts.fault_injection = s.fault_injection;
   http::gateway gw{http::make_routes(ctx), gopts, clock,
-                   [st](const http::access_event& ev) { st->record_access(ev); }};
+                   [st](http::access_event ev) { st->record_access(std::move(ev)); }};
   *ctx.gw = &gw;
   std::unique_ptr<http::server> server;
   try {

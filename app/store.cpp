@@ -39,13 +39,13 @@ struct access_buffer {
   static constexpr std::size_t cap = 200'000;
   std::uint64_t dropped = 0;
 
-  void push(const http::access_event& ev) {
+  void push(http::access_event ev) {
     std::lock_guard<std::mutex> lock{mtx};
     if (events.size() >= cap) {
       ++dropped;
       return;
     }
-    events.push_back(ev);
+    events.push_back(std::move(ev));
   }
 
   std::vector<http::access_event> take() {
@@ -150,9 +150,9 @@ public:
     return flags_;
   }
 
-  void record_access(const http::access_event& ev) override {
+  void record_access(http::access_event ev) override {
     if (open_)
-      access_->push(ev);
+      access_->push(std::move(ev));
   }
 
   bool export_events(const std::string& stream, std::uint64_t from, std::size_t limit,

@@ -29,7 +29,7 @@ public:
   virtual std::shared_ptr<flags::store_port> flags_port() = 0;
 
   /// Appends an access event (batched; written within about 100 ms).
-  virtual void record_access(const http::access_event& ev) = 0;
+  virtual void record_access(http::access_event ev) = 0;
 
   /// NDJSON of `stream` from sequence `from`, at most `limit` events;
   /// false if there is no such stream.

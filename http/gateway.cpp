@@ -190,21 +190,31 @@ bool gateway::key_matches(const std::string& presented) const noexcept {
 
 std::size_t gateway::match(method verb, const std::string& path, fields& params,
                            bool& path_known, std::string& allow) const {
-  auto segs = split_path(path);
+  // The path's segments as views (no allocation per request).
+  std::string_view segs[16];
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < path.size();) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    auto j = path.find('/', i);
+    if (j == std::string::npos)
+      j = path.size();
+    if (count == std::size(segs))
+      return std::string::npos; // deeper than any route
+    segs[count++] = std::string_view{path}.substr(i, j - i);
+    i = j;
+  }
   path_known = false;
   std::size_t found = std::string::npos;
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     auto& pattern = compiled_[i].segments;
-    if (pattern.size() != segs.size())
+    if (pattern.size() != count)
       continue;
-    fields p;
     bool same = true;
-    for (std::size_t k = 0; k < segs.size() && same; ++k) {
-      if (is_param(pattern[k]))
-        p.emplace_back(pattern[k].substr(1, pattern[k].size() - 2), segs[k]);
-      else
-        same = pattern[k] == segs[k];
-    }
+    for (std::size_t k = 0; k < count && same; ++k)
+      same = is_param(pattern[k]) || pattern[k] == segs[k];
     if (!same)
       continue;
     path_known = true;
@@ -213,7 +223,9 @@ std::size_t gateway::match(method verb, const std::string& path, fields& params,
     allow += to_string(routes_[i].verb);
     if (routes_[i].verb == verb && found == std::string::npos) {
       found = i;
-      params = std::move(p);
+      for (std::size_t k = 0; k < count; ++k)
+        if (is_param(pattern[k]))
+          params.emplace_back(pattern[k].substr(1, pattern[k].size() - 2), std::string{segs[k]});
     }
   }
   return found;
@@ -269,6 +281,7 @@ bool gateway::rate_allows(std::size_t route_index, const route& r, const request
 
 void gateway::finish(std::size_t route_index, const request& req, response& res,
                      steady_clock::time_point started) const {
+  res.headers.reserve(res.headers.size() + 5);
   res.headers.emplace_back("X-Request-Id", req.request_id);
   res.headers.emplace_back("X-Content-Type-Options", "nosniff");
   res.headers.emplace_back("X-Frame-Options", "DENY");
@@ -286,7 +299,7 @@ void gateway::finish(std::size_t route_index, const request& req, response& res,
     ev.latency_us = latency;
     ev.request_id = req.request_id;
     ev.remote_ip = req.remote_ip;
-    sink_(ev);
+    sink_(std::move(ev));
   }
 }
 

@@ -70,7 +70,7 @@ private:
 
 class gateway {
 public:
-  using access_sink = std::function<void(const access_event&)>;
+  using access_sink = std::function<void(access_event)>;
 
   gateway(std::vector<route> routes, gateway_options opts, base::clock& clk, access_sink sink);
 

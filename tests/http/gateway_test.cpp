@@ -65,7 +65,7 @@ struct bed {
     gateway_options o;
     o.dashboard_key = key;
     gw = std::make_unique<gateway>(std::move(t), o, clock,
-                                   [this](const access_event& e) { events.push_back(e); });
+                                   [this](access_event e) { events.push_back(std::move(e)); });
   }
 
   response call(method m, std::string path, fields headers = {}, std::string body = {},
