@@ -1,17 +1,26 @@
 // The LMDB environment of one data dir: tables of JSON records with
-// secondary indexes, and append-only event streams. See
-// docs/ARCHITECTURE.md ("Persistence") for the key layouts.
+// secondary indexes, and append-only event streams. The on-disk layout (named
+// databases, keys, values) is described in docs/ARCHITECTURE.md
+// ("Persistence"; source: docs/parts/persistence-architecture.md).
 //
-// Threading (LMDB's rules, made safe here):
-// - The environment is opened once per process with MDB_NOTLS, so read-only
-//   transactions may be used from any thread; they never wait for the writer.
-// - All writes go through the writer actor (writer.hpp), which owns the only
-//   write transaction; this class's write functions are for it alone.
-// - Growing the map (mdb_env_set_mapsize) needs no live transaction in this
-//   process: every read holds a shared lock on the "resize gate" for the life
-//   of its transaction, and the writer takes it exclusively to resize.
-// - A second process (another node) is kept out by an exclusive flock on
-//   <dir>/LOCK.
+// Thread safety and ownership:
+// - One `environment` per data dir per process (the LOCK file keeps other
+//   processes out, see open()). It is shared (std::shared_ptr) by the writer
+//   actor and every reader; it closes when the last owner lets go, which must
+//   be after the writer has stopped.
+// - Reads (the const functions) may be called from any thread at any time:
+//   the environment is opened with MDB_NOTLS, each read runs in its own short
+//   read-only transaction, and reads never wait for the writer. The one
+//   exception: while the writer grows the map (which LMDB allows only with no
+//   live transaction in the process), new reads wait for the reads in flight
+//   to end and for the resize (the "resize gate"; microseconds, rare).
+// - Callbacks given to reads run inside the read transaction: they may call
+//   other reads of this environment (the gate is reentrant per thread), they
+//   must not block for long (they hold back a map resize) and never wait for
+//   the writer (a write that has to grow the map would wait for them: a
+//   deadlock), and the views they get are valid only during the call.
+// - The functions under "the writer's side" are for the writer actor alone
+//   (writer.hpp), on its one thread.
 #pragma once
 
 #include <cstdint>
@@ -19,9 +28,9 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -33,14 +42,23 @@ typedef unsigned int MDB_dbi;
 
 namespace persistence {
 
-/// Extracts the index keys of a record (none, one or several).
+/// The error codes (persistence/errors.hpp; declared here so that this
+/// header needs no CAF).
+enum class errc : std::uint8_t;
+
+/// Extracts the index keys of a record (none, one or several). It must be a
+/// pure function of the record (the writer recomputes it on the stored old
+/// record to remove stale entries); it may throw, which refuses the request.
 using index_fn = std::function<std::vector<std::string>(const nlohmann::json& record)>;
 
+/// A secondary index: entries "index key -> primary key", kept by the writer
+/// in the same transaction as the record.
 struct index_def {
   std::string name;
   index_fn keys;
 };
 
+/// A table: named records (key -> JSON) and its secondary indexes.
 struct table_def {
   std::string name;
   std::vector<index_def> indexes;
@@ -50,51 +68,81 @@ struct table_def {
 index_def field_index(std::string name, std::string field);
 
 /// An index over a field holding Unix milliseconds, as 16 zero-padded digits
-/// so that a range of times is a range of keys.
+/// so that a range of times is a range of keys (negative times count as 0).
 index_def time_index(std::string name, std::string field);
 
-/// The sortable key of a time in Unix milliseconds.
+/// The sortable key of a time in Unix milliseconds (see time_index).
 std::string time_key(std::int64_t unix_ms);
 
+/// Longest record key in bytes.
+constexpr std::size_t max_key_size = 480;
+
 struct options {
+  /// The data dir; it must exist.
   std::string dir;
+  /// The tables; each gets a named database (and one per index), created on
+  /// first open. Streams need no declaration.
   std::vector<table_def> tables;
-  /// Starting map size; the map doubles when full, up to max_map_size.
+  /// Starting map size for a new store; the map doubles when full, up to
+  /// max_map_size. An existing store keeps at least its recorded size.
   std::size_t initial_map_size = std::size_t{64} << 20;
   std::size_t max_map_size = std::size_t{1} << 40;
-  /// Read-only (backup verification): no lock file, no writes.
+  /// After a commit that leaves more than this share of the map in use, the
+  /// writer grows the map if no read is in flight at that moment (never
+  /// waiting), so that a full map, and the wait for readers it costs, stays
+  /// rare. 0 disables: the map grows only when full.
+  double grow_early_at = 0.75;
+  /// Read-only (verifying a backup): no LOCK file, no writes, tables that do
+  /// not exist read as empty.
   bool read_only = false;
 };
 
-/// One stored event: its sequence number and its JSON text (which holds
-/// "seq", "ts" and the payload's fields).
+/// One stored event: its sequence number and its JSON text, one object
+/// beginning with "seq" and "ts" followed by the payload's fields.
 struct event {
   std::uint64_t seq = 0;
   std::string json;
 };
 
+/// Sizes and counts; plain data, for metrics and `verify`.
 struct stats {
-  std::size_t map_size = 0;
-  std::size_t used_bytes = 0;
-  std::size_t file_bytes = 0;
-  std::map<std::string, std::size_t> records; // per table (and "streams")
+  std::size_t map_size = 0;   ///< bytes mapped (the most the file may grow to)
+  std::size_t used_bytes = 0; ///< pages in use
+  std::size_t file_bytes = 0; ///< size of data.mdb
+  std::uint64_t map_growths = 0; ///< resizes by this process (early or full)
+  std::uint64_t map_full = 0;    ///< batches that hit MDB_MAP_FULL and were run again
+  int stale_readers_cleared = 0; ///< reader slots of dead processes cleared at open
+  std::map<std::string, std::size_t> records; ///< per table, plus "streams": all events
+};
+
+/// Why open() failed: the code and a message naming the path and the cause.
+struct open_error {
+  errc code;           ///< open_failed, locked or corrupt
+  std::string message; ///< "store <path>...: <cause>"
 };
 
 class environment {
 public:
-  /// Opens or creates the environment in `opts.dir` (which must exist).
-  /// On failure the string names the path and the cause.
+  /// Opens or creates the environment in `opts.dir` (which must exist):
+  /// takes an exclusive flock on <dir>/LOCK (writing this process's pid into
+  /// it), opens LMDB with MDB_NOTLS and default (durable) sync, clears stale
+  /// reader slots (mdb_reader_check) and opens or creates one named database
+  /// per table and index. On failure the string names the path and the cause.
   static std::variant<std::shared_ptr<environment>, std::string> open(options opts);
+
+  /// As above, with the error's code.
+  static std::variant<std::shared_ptr<environment>, open_error> open_coded(options opts);
 
   ~environment();
   environment(const environment&) = delete;
   environment& operator=(const environment&) = delete;
 
-  const std::string& dir() const noexcept {
-    return opts_.dir;
-  }
+  const std::string& dir() const noexcept;
 
-  // -- reads: any thread -----------------------------------------------------
+  /// Whether `name` is a declared table.
+  bool has_table(const std::string& name) const;
+
+  // -- reads: any thread, never waiting for the writer ------------------------
 
   /// The record of `key` in `table` (JSON text), if any.
   std::optional<std::string> get(const std::string& table, std::string_view key) const;
@@ -104,11 +152,25 @@ public:
   void scan(const std::string& table, std::string_view from, std::string_view to, std::size_t limit,
             const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
+  /// Records of `table` whose entry in `index` lies in [from, to) (empty
+  /// `to`: index key exactly `from`), in index order then key order, at most
+  /// `limit`, read in one transaction; `fn` returns false to stop. Unknown
+  /// table or index: nothing.
+  void scan_index(const std::string& table, const std::string& index, std::string_view from,
+                  std::string_view to, std::size_t limit,
+                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
   /// Primary keys whose index entry lies in [from, to) (empty `to`: exactly
   /// `from`), in index order, at most `limit`.
   std::vector<std::string> lookup(const std::string& table, const std::string& index,
                                   std::string_view from, std::string_view to = {},
                                   std::size_t limit = SIZE_MAX) const;
+
+  /// Records of `table` whose time_index `index` lies in [from_ms, to_ms),
+  /// oldest first: a cursor range over the index.
+  void scan_time(const std::string& table, const std::string& index, std::int64_t from_ms,
+                 std::int64_t to_ms, std::size_t limit,
+                 const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   /// Events of `stream` with seq >= from, oldest first, at most `limit`.
   std::vector<event> read_stream(const std::string& stream, std::uint64_t from, std::size_t limit) const;
@@ -116,62 +178,77 @@ public:
   /// The last `n` events of `stream`, newest first.
   std::vector<event> tail(const std::string& stream, std::size_t n) const;
 
+  /// Appends events of `stream` with seq >= from (at most `limit`) to `out`
+  /// as NDJSON: one JSON object per line with "seq", "ts" (ISO 8601 UTC) and
+  /// the payload's fields. Returns the number of events.
+  std::size_t export_ndjson(const std::string& stream, std::uint64_t from, std::size_t limit,
+                            std::string& out) const;
+
   /// The last sequence number of `stream` (0: none yet).
   std::uint64_t last_seq(const std::string& stream) const;
 
-  /// Names of the streams that have events.
+  /// Names of the streams that have events, in name order.
   std::vector<std::string> streams() const;
 
   stats statistics() const;
 
-  /// Whether `name` is a declared table.
-  bool has_table(const std::string& name) const;
+  /// The records of `table` (0 if unknown) and the events of all streams,
+  /// counted by walking every entry, so every leaf page is read (verify).
+  std::size_t count_records(const std::string& table) const;
+  std::size_t count_events() const;
 
-  // -- the writer's side -----------------------------------------------------
+  // -- the writer's side: the writer actor's thread only ----------------------
 
-  /// Runs `fn` in one write transaction; commits if it returns true, aborts
-  /// otherwise. MDB_MAP_FULL grows the map (waiting for readers) and runs
-  /// `fn` again. Returns 0 or the LMDB error. Writer thread only.
-  int write(const std::function<bool(MDB_txn*, int& rc)>& fn);
+  /// Index entries of one record: (index number, index key).
+  using index_entries = std::vector<std::pair<std::size_t, std::string>>;
 
-  /// Write-transaction primitives for the writer (rc: LMDB's return code).
-  int put(MDB_txn* txn, const std::string& table, std::string_view key, std::string_view json);
+  /// Checks a put of `record` under `key` into `table` and computes its
+  /// index entries into `out`. "" or the problem (unknown table, key size,
+  /// an extractor that threw, an index key with a NUL byte or too long).
+  std::string prepare_put(const std::string& table, std::string_view key,
+                          const nlohmann::json& record, index_entries& out) const;
+
+  /// Runs `fn` in one write transaction; commits (durably) if it returns 0,
+  /// aborts otherwise. On MDB_MAP_FULL grows the map (waiting for the reads
+  /// in flight) and runs `fn` again; `fn` must therefore be repeatable.
+  /// Returns 0, `fn`'s code, or the LMDB error (MDB_MAP_FULL: could not
+  /// grow further). An exception from `fn` aborts and propagates.
+  int write(const std::function<int(MDB_txn*)>& fn);
+
+  /// Write-transaction primitives; they return LMDB's code.
+  /// put: `json` is the record's text, `entries` from prepare_put.
+  int put(MDB_txn* txn, const std::string& table, std::string_view key, std::string_view json,
+          const index_entries& entries);
+  /// del: removes the record and its index entries (absent: 0).
   int del(MDB_txn* txn, const std::string& table, std::string_view key);
-  /// Appends to `stream`; `payload` is a JSON object; returns the seq in `seq`.
-  int append(MDB_txn* txn, const std::string& stream, const nlohmann::json& payload,
+  /// append: `payload` is a compact JSON object; the stored event is
+  /// {"seq":N,"ts":ts,<payload's fields>}; the new seq is put in `seq`.
+  int append(MDB_txn* txn, const std::string& stream, std::string_view payload,
              const std::string& ts, std::uint64_t& seq);
 
-  /// Consistent, compacted copy of the environment into the empty directory
-  /// `to` (a read transaction; writes go on meanwhile). "" or the problem.
+  /// Consistent, compacted copy of the environment into the directory `to`
+  /// (which must hold no data.mdb), in one read transaction: writes go on
+  /// meanwhile. "" or the problem. Any thread. See backup.hpp.
   std::string copy_to(const std::string& to) const;
 
-  MDB_env* raw() const noexcept {
-    return env_;
-  }
+  /// The LMDB handle (for tools and tests: flags, info).
+  MDB_env* raw() const noexcept;
 
 private:
-  struct table_state {
-    MDB_dbi dbi = 0;
-    table_def def;
-    std::vector<MDB_dbi> index_dbis;
-  };
-
-  environment() = default;
-
-  /// Events of `stream` oldest first from `from`, or newest first.
-  std::vector<event> walk_stream(const std::string& stream, std::uint64_t from, std::size_t limit,
-                                 bool backwards) const;
-
+  struct impl;
   class read_txn;
 
-  options opts_;
-  MDB_env* env_ = nullptr;
-  int lock_fd_ = -1;
-  std::map<std::string, table_state> tables_;
-  MDB_dbi streams_ = 0;
-  MDB_dbi heads_ = 0;
-  mutable std::shared_mutex gate_;
-  std::size_t map_size_ = 0;
+  environment();
+
+  /// Events of `stream` oldest first from `from`, or newest first.
+  void walk_stream(const std::string& stream, std::uint64_t from, std::size_t limit, bool backwards,
+                   const std::function<void(std::uint64_t, std::string_view)>& fn) const;
+
+  /// Grows the map to the next size; `wait`: wait for reads in flight,
+  /// otherwise give up if there are any. True if it grew.
+  bool grow(bool wait);
+
+  std::unique_ptr<impl> d_;
 };
 
 } // namespace persistence

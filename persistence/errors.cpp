@@ -1,6 +1,7 @@
 #include "persistence/errors.hpp"
 
 #include <caf/make_message.hpp>
+#include <caf/message.hpp>
 
 namespace persistence {
 
@@ -18,12 +19,27 @@ const char* to_string(errc x) noexcept {
       return "map_full";
     case errc::closed:
       return "closed";
+    case errc::corrupt:
+      return "corrupt";
   }
   return "unknown";
 }
 
+caf::error make_error(errc x) {
+  return {static_cast<std::uint8_t>(x), error_category};
+}
+
 caf::error make_error(errc x, std::string message) {
   return {static_cast<std::uint8_t>(x), error_category, caf::make_message(std::move(message))};
+}
+
+std::string error_message(const caf::error& err) {
+  if (err.category() != error_category)
+    return {};
+  auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  return {};
 }
 
 } // namespace persistence

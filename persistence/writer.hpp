@@ -1,87 +1,64 @@
-// The writer actor: every write of the node goes through it (its protocol is
-// here). It runs on its own OS thread (LMDB ties a write transaction to a
-// thread), takes every request already waiting in its mailbox into one
-// transaction (group commit), commits once with LMDB's default durable sync,
-// and only then answers each requester. A failed commit fails every request
-// in it, and nothing of it is applied; a malformed request is refused alone,
-// before the transaction.
+// The writer actor: every write of the node goes through it; its messages are
+// in persistence/protocol.hpp.
+//
+// It runs on its own OS thread (a detached, blocking actor: LMDB ties a write
+// transaction to a thread). Group commit: it waits for one request, takes
+// every request already waiting in its mailbox (up to max_batch; while the
+// batch is under half the last one it yields its thread a few times and takes
+// what arrived, never sleeping), checks each one (a malformed request is
+// refused alone, before the transaction), applies
+// the rest in one transaction, commits once with LMDB's default durable sync,
+// and only then answers each requester. A failed transaction fails every
+// request in it, and nothing of it is applied. Requests are applied in
+// mailbox order, so the writes of one sender keep their order, and stream
+// sequence numbers are assigned inside the commit (no gaps).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include <caf/actor.hpp>
-#include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
-#include <nlohmann/json.hpp>
 
 #include "base/clock.hpp"
 #include "persistence/environment.hpp"
+#include "persistence/protocol.hpp"
 
 namespace persistence {
 
-/// One change of a write request.
-struct op {
-  enum class kind : std::uint8_t { put, del, append };
-  kind what = kind::put;
-  /// A declared table (put, del) or a stream name (append: 1-64 characters
-  /// from [a-z0-9._-]).
-  std::string name;
-  /// The record's key (put, del).
-  std::string key;
-  /// The record (put: any JSON) or the event payload (append: an object; the
-  /// writer adds "seq" and "ts").
-  nlohmann::json value;
-
-  static op put(std::string table, std::string key, nlohmann::json record) {
-    return {kind::put, std::move(table), std::move(key), std::move(record)};
-  }
-  static op del(std::string table, std::string key) {
-    return {kind::del, std::move(table), std::move(key), nullptr};
-  }
-  static op append(std::string stream, nlohmann::json payload) {
-    return {kind::append, std::move(stream), {}, std::move(payload)};
-  }
-};
-
-/// The changes of one request; all of them or none are applied.
-using write_request = std::vector<op>;
-
-/// The answer to a write: the sequence numbers of its appends, in order.
-struct write_ack {
-  std::vector<std::uint64_t> seqs;
-};
-
-/// (write_atom, write_request) -> write_ack
-/// Durable once answered; errc::invalid_request (this request alone) or
-/// errc::txn_failed / errc::map_full (the whole commit) otherwise.
-using write_atom = caf::atom_constant<caf::atom("write")>;
-
-/// (stop_atom) -> caf::unit: commits what is queued, then the writer ends.
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
-
 struct writer_options {
-  /// Requests per commit at most.
+  /// Requests per commit at most (1: one transaction per write).
   std::size_t max_batch = 4096;
+  /// Fault injection and deterministic batching, for tests only (leave
+  /// empty): called on the writer's thread inside the write transaction,
+  /// after the batch is applied and before the commit, with the number of
+  /// requests in it. A non-zero return (an errno or LMDB code) fails the
+  /// transaction as LMDB would.
+  std::function<int(std::size_t batch)> before_commit;
 };
 
-/// Spawns the writer on its own thread.
+/// Spawns the writer on its own thread. `env` must be writable (not
+/// read_only); `clock` gives event timestamps and must outlive the writer.
+/// Precondition: one writer per environment.
 caf::actor spawn_writer(caf::actor_system& sys, std::shared_ptr<environment> env,
                         base::clock& clock, writer_options opts = {});
 
-/// Whether `name` is a valid stream name.
+/// Whether `name` is a valid stream name (1-64 of a-z 0-9 . _ -).
 bool valid_stream_name(const std::string& name);
 
-/// Commits counted by the writers of this process (for metrics).
+/// Counters of the writers of this process (for metrics); thread-safe.
+/// Transactions committed.
 std::uint64_t commits_total() noexcept;
+/// Write requests in those commits.
 std::uint64_t requests_total() noexcept;
+/// Batches that failed (each of their requests got the error).
+std::uint64_t failed_batches_total() noexcept;
+/// Requests refused alone (errc::invalid_request).
+std::uint64_t refused_total() noexcept;
 /// Time the writers spent in transactions (apply and commit), in seconds.
 double commit_seconds_total() noexcept;
 
 } // namespace persistence
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(persistence::write_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(persistence::write_ack)

@@ -177,7 +177,7 @@ TEST_CASE("serve refuses a data dir that another node holds") {
   REQUIRE(first.read_line(20s));
   auto second = test::run_program({ECHOPILOT_BINARY, "serve", "--port", "0", "--data-dir", dir});
   CHECK(second.status == 1);
-  CHECK(second.err.find("locked by a live process (pid " + std::to_string(first.pid()) + ")")
+  CHECK(second.err.find("locked by a live process (pid " + std::to_string(first.pid()) + ",")
         != std::string::npos);
   first.signal(SIGTERM);
   CHECK(first.wait(20s) == 0);

@@ -1,0 +1,77 @@
+// The writer actor's protocol: every message it understands, one line each.
+// The actor itself is in writer.hpp; this header is all a client needs.
+//
+//   (write_atom, write_request) -> write_ack   apply the request atomically;
+//                                              answered once its commit is durable
+//   (stop_atom)                 -> caf::unit   commit what is queued, answer, end
+//   caf::exit_msg                              like stop_atom, without an answer
+//
+// Errors (category "store", persistence/errors.hpp): invalid_request (this
+// request alone, nothing of it applied), txn_failed and map_full (the whole
+// batch it was committed with, nothing of it applied), closed (queued behind
+// a stop).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <nlohmann/json.hpp>
+
+namespace persistence {
+
+/// One change of a write request. Build it with the factories: they encode
+/// the JSON on the caller's thread, so the writer's thread only copies bytes.
+struct op {
+  enum class kind : std::uint8_t {
+    put,    ///< insert or replace the record `key` of table `name`
+    del,    ///< remove the record `key` of table `name` (absent: no-op)
+    append, ///< append the event `value` to stream `name`
+  };
+  kind what = kind::put;
+  /// A declared table (put, del) or a stream name (append: 1-64 characters
+  /// from [a-z0-9._-]; streams need no declaration).
+  std::string name;
+  /// The record's key (put, del): 1-480 bytes.
+  std::string key;
+  /// The record (put: any JSON) or the event payload (append: an object
+  /// without "seq" and "ts", which the writer adds).
+  nlohmann::json value;
+  /// `value` encoded (compact JSON); empty: the writer encodes `value`.
+  std::string text;
+
+  static op put(std::string table, std::string key, nlohmann::json record) {
+    auto text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return {kind::put, std::move(table), std::move(key), std::move(record), std::move(text)};
+  }
+  static op del(std::string table, std::string key) {
+    return {kind::del, std::move(table), std::move(key), nullptr, {}};
+  }
+  static op append(std::string stream, nlohmann::json payload) {
+    auto text = payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return {kind::append, std::move(stream), {}, std::move(payload), std::move(text)};
+  }
+};
+
+/// The changes of one request, applied in order in one transaction: all of
+/// them or none.
+using write_request = std::vector<op>;
+
+/// The answer to a write: the sequence numbers of its appends, in order.
+struct write_ack {
+  std::vector<std::uint64_t> seqs;
+};
+
+/// (write_atom, write_request) -> write_ack: durable once answered.
+using write_atom = caf::atom_constant<caf::atom("write")>;
+
+/// (stop_atom) -> caf::unit: commits what is queued, then the writer ends.
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+} // namespace persistence
+
+// Local only: the writer is never addressed from another node.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(persistence::write_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(persistence::write_ack)

@@ -1,0 +1,163 @@
+// Hot backup while writes go on, restore into a data dir, verify a copy.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "persistence/backup.hpp"
+#include "tests/persistence/support.hpp"
+
+using namespace persistence;
+using nlohmann::json;
+
+TEST_CASE("a backup under write load restores to a store holding every write acknowledged before it began") {
+  ptest::temp_dir d;
+  ptest::temp_dir copies;
+  auto env = ptest::open_store(d.path);
+  ptest::system_bed b;
+  auto w = spawn_writer(b.sys, env, base::default_clock());
+  std::atomic<bool> done{false};
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::set<std::string> acked;
+  std::vector<std::thread> load;
+  for (int i = 0; i < 6; ++i)
+    load.emplace_back([&, i] {
+      for (int n = 0; !done; ++n) {
+        auto key = "b" + std::to_string(i) + "-" + std::to_string(n);
+        write_request req{op::put("records", key, {{"n", n}, {"pad", std::string(300, 'x')}}),
+                          op::append("load", {{"key", key}})};
+        if (i == 0) // some indexed records too
+          req.push_back(op::put("jobs", key, {{"status", "queued"}, {"created_ms", n}}));
+        if (ptest::write(b.sys, w, std::move(req))) {
+          std::lock_guard<std::mutex> lock{mtx};
+          acked.insert(key);
+          cv.notify_all();
+        }
+      }
+    });
+  auto wait_for = [&](std::size_t n) {
+    std::unique_lock<std::mutex> lock{mtx};
+    cv.wait(lock, [&] { return acked.size() >= n; });
+    return acked;
+  };
+  auto before = wait_for(300); // the load is running
+  auto copy = copies.path + "/backup-1";
+  REQUIRE(backup(*env, copy) == "");
+  auto after = wait_for(before.size() + 300); // and it went on
+  done = true;
+  for (auto& t : load)
+    t.join();
+  MESSAGE("acknowledged before the backup: " << before.size() << ", in all: " << acked.size());
+
+  auto report = verify(copy, ptest::example_tables());
+  REQUIRE(report.ok);
+  CHECK(report.records["records"] >= before.size());
+  CHECK(report.records["streams"] >= before.size());
+  CHECK(report.records["records"] < acked.size()); // a snapshot, not the end state
+  CHECK(report.bytes > 0);
+  auto j = json::parse(report_json(copy, report));
+  CHECK(j["ok"] == true);
+  CHECK(j["records"]["records"] == report.records["records"]);
+
+  auto restored = copies.path + "/restored";
+  REQUIRE(restore(copy, restored, false) == "");
+  auto back = ptest::open_store(restored);
+  for (auto& k : before)
+    REQUIRE(back->get("records", k));
+  CHECK(back->count_records("records") == report.records["records"]);
+  CHECK(back->count_events() == report.records["streams"]);
+  // The copy is compact and its indexes came along.
+  auto queued = back->lookup("jobs", "by_status", "queued");
+  CHECK(queued.size() == back->count_records("jobs"));
+  // The restored store takes writes, and its stream continues.
+  auto last = back->last_seq("load");
+  ptest::system_bed b2;
+  auto w2 = spawn_writer(b2.sys, back, base::default_clock());
+  auto ack = ptest::write(b2.sys, w2, {op::append("load", {{"key", "new"}})});
+  REQUIRE(ack);
+  CHECK(ack->seqs == std::vector<std::uint64_t>{last + 1});
+  ptest::stop(b2.sys, w2);
+  ptest::stop(b.sys, w);
+}
+
+TEST_CASE("a backup does not wait for an open write transaction") {
+  ptest::temp_dir d;
+  ptest::temp_dir copies;
+  auto env = ptest::open_store(d.path);
+  ptest::system_bed b;
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  writer_options wo;
+  std::atomic<int> calls{0};
+  wo.before_commit = [&](std::size_t) {
+    if (calls++ == 1) {
+      entered.set_value();
+      released.wait();
+    }
+    return 0;
+  };
+  auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+  REQUIRE(ptest::write(b.sys, w, {op::put("records", "committed", 1)}));
+  auto pending = std::async(std::launch::async, [&] {
+    return ptest::write(b.sys, w, {op::put("records", "in-flight", 2)});
+  });
+  entered.get_future().wait(); // the writer holds an open, uncommitted transaction
+  REQUIRE(backup(*env, copies.path + "/c") == "");
+  release.set_value();
+  CHECK(pending.get());
+  options o;
+  o.dir = copies.path + "/c";
+  o.tables = ptest::example_tables();
+  o.read_only = true;
+  auto copy = std::get<std::shared_ptr<environment>>(environment::open(o));
+  CHECK(copy->get("records", "committed"));
+  CHECK_FALSE(copy->get("records", "in-flight"));
+  ptest::stop(b.sys, w);
+}
+
+TEST_CASE("backup, restore and verify refuse what they must") {
+  ptest::temp_dir d;
+  ptest::temp_dir copies;
+  auto env = ptest::open_store(d.path);
+  auto copy = copies.path + "/c";
+  REQUIRE(backup(*env, copy) == "");
+  CHECK(backup(*env, copy) == "backup " + copy + ": already holds a data.mdb");
+  // A data dir that holds a store: refused unless forced.
+  auto target = copies.path + "/target";
+  REQUIRE(restore(copy, target, false) == "");
+  CHECK(restore(copy, target, false)
+        == "restore: " + target + " already holds a store; pass force to replace it");
+  CHECK(restore(copy, target, true) == "");
+  // A data dir in use by a live node: refused even when forced.
+  CHECK(restore(copy, d.path, true)
+        == "restore: " + d.path + " is in use by a running node (" + d.path
+             + "/LOCK is locked); stop it first");
+  // Not a backup.
+  CHECK(restore(copies.path + "/nothing", target, true)
+        == "restore: " + copies.path + "/nothing holds no data.mdb");
+  auto junk = copies.path + "/junk";
+  std::filesystem::create_directory(junk);
+  std::ofstream{junk + "/data.mdb"} << std::string(8192, 'j');
+  CHECK(restore(junk, target, true).find("restore: the backup is not usable: store " + junk
+                                         + "/data.mdb is not a readable LMDB file")
+        == 0);
+  auto bad = verify(junk, ptest::example_tables());
+  CHECK_FALSE(bad.ok);
+  CHECK(bad.error.find("verify store " + junk + "/data.mdb is not a readable LMDB file") == 0);
+  CHECK(json::parse(report_json(junk, bad))["ok"] == false);
+  CHECK(verify(copies.path + "/nothing", {}).error
+        == "verify " + copies.path + "/nothing: no data.mdb (No such file or directory)");
+  // An empty store verifies with zero counts.
+  auto empty = verify(copy, ptest::example_tables());
+  REQUIRE(empty.ok);
+  CHECK(empty.records == std::map<std::string, std::size_t>{{"jobs", 0}, {"records", 0}, {"streams", 0}});
+}
