@@ -100,8 +100,10 @@ void route_metrics::render(std::string& out,
 
 namespace {
 
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> out;
+/// Calls `each` with every non-empty segment of `path` (views into it);
+/// stops early when `each` returns false.
+template <class F>
+void for_each_segment(std::string_view path, F&& each) {
   std::size_t i = 0;
   while (i < path.size()) {
     if (path[i] == '/') {
@@ -109,11 +111,20 @@ std::vector<std::string> split_path(const std::string& path) {
       continue;
     }
     auto j = path.find('/', i);
-    if (j == std::string::npos)
+    if (j == std::string_view::npos)
       j = path.size();
-    out.push_back(path.substr(i, j - i));
+    if (!each(path.substr(i, j - i)))
+      return;
     i = j;
   }
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  for_each_segment(path, [&](std::string_view seg) {
+    out.emplace_back(seg);
+    return true;
+  });
   return out;
 }
 
@@ -193,19 +204,15 @@ std::size_t gateway::match(method verb, const std::string& path, fields& params,
   // The path's segments as views (no allocation per request).
   std::string_view segs[16];
   std::size_t count = 0;
-  for (std::size_t i = 0; i < path.size();) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    auto j = path.find('/', i);
-    if (j == std::string::npos)
-      j = path.size();
+  bool too_deep = false;
+  for_each_segment(path, [&](std::string_view seg) {
     if (count == std::size(segs))
-      return std::string::npos; // deeper than any route
-    segs[count++] = std::string_view{path}.substr(i, j - i);
-    i = j;
-  }
+      return !(too_deep = true);
+    segs[count++] = seg;
+    return true;
+  });
+  if (too_deep)
+    return std::string::npos; // deeper than any route
   path_known = false;
   std::size_t found = std::string::npos;
   for (std::size_t i = 0; i < routes_.size(); ++i) {
