@@ -469,6 +469,35 @@ void environment::scan(const std::string& table, std::string_view from, std::str
   }
 }
 
+void environment::scan_back(const std::string& table, std::string_view from, std::string_view to,
+                            std::size_t limit,
+                            const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  auto t = d_->table(table);
+  if (t == nullptr || limit == 0)
+    return;
+  read_txn txn{*this};
+  if (!txn.ok())
+    return;
+  cursor cur{txn.get(), t->dbi};
+  if (!cur)
+    return;
+  // The last key below `to`: the one before the first key >= to.
+  MDB_val k = val(to);
+  MDB_val v;
+  int rc = MDB_NOTFOUND;
+  if (!to.empty())
+    rc = cur.get(k, v, MDB_SET_RANGE);
+  rc = rc == MDB_NOTFOUND ? cur.get(k, v, MDB_LAST) : cur.get(k, v, MDB_PREV);
+  for (std::size_t n = 0; rc == 0 && n < limit; ++n) {
+    auto key = view(k);
+    if (key < from)
+      break;
+    if (!fn(key, view(v)))
+      break;
+    rc = cur.get(k, v, MDB_PREV);
+  }
+}
+
 void environment::scan_index(const std::string& table, const std::string& index,
                              std::string_view from, std::string_view to, std::size_t limit,
                              const std::function<bool(std::string_view, std::string_view)>& fn) const {

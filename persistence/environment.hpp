@@ -152,6 +152,13 @@ public:
   void scan(const std::string& table, std::string_view from, std::string_view to, std::size_t limit,
             const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
+  /// Records of `table` with keys in [from, to) in descending key order
+  /// (empty `to`: from the last key; empty `from`: down to the first), at most
+  /// `limit`; `fn` returns false to stop. Newest first for time-ordered keys.
+  void scan_back(const std::string& table, std::string_view from, std::string_view to,
+                 std::size_t limit,
+                 const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
   /// Records of `table` whose entry in `index` lies in [from, to) (empty
   /// `to`: index key exactly `from`), in index order then key order, at most
   /// `limit`, read in one transaction; `fn` returns false to stop. Unknown

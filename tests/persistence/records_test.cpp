@@ -72,6 +72,21 @@ TEST_CASE("secondary indexes follow puts and deletes in the same transaction") {
     return true;
   });
   CHECK(found == keys{"j1", "j2"});
+  // The same range backwards, and a range that stops at its lower bound.
+  found.clear();
+  REQUIRE(ptest::write(b.sys, w, {op::put("jobs", "j3", {{"created_ms", 3000}}),
+                                  op::put("jobs", "k1", {{"created_ms", 4000}})}));
+  env->scan_back("jobs", "j2", "k", 10, [&](std::string_view k, std::string_view) {
+    found.emplace_back(k);
+    return true;
+  });
+  CHECK(found == keys{"j3", "j2"});
+  found.clear();
+  env->scan_back("jobs", {}, {}, 2, [&](std::string_view k, std::string_view) {
+    found.emplace_back(k);
+    return true;
+  });
+  CHECK(found == keys{"k1", "j3"});
   ptest::stop(b.sys, w);
 }
 
