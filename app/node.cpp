@@ -11,6 +11,7 @@
 #include "app/secrets.hpp"
 #include "app/store.hpp"
 #include "app/tree.hpp"
+#include "connectors/openai.hpp"
 #include "http/caller.hpp"
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
@@ -99,6 +100,24 @@ int run_node(const settings& s) {
   parts.flags.clock = &clock;
   auto flags_view = std::make_shared<flags::view>();
   parts.flags.published = flags_view;
+  // The model connector: only with a key (no key: the local processor).
+  std::shared_ptr<connectors::openai_client> model;
+  if (!s.openai.api_key.empty()) {
+    try {
+      model = std::make_shared<connectors::openai_client>(s.openai);
+    } catch (const std::exception& e) {
+      return fail_start(std::string{"model connector: "} + e.what());
+    }
+  }
+  auto jobs_cfg = std::make_shared<const jobs::jobs_config>(s.jobs);
+  parts.jobs_queue.jobs = jobs_cfg;
+  parts.jobs_queue.store = store->jobs_port();
+  parts.jobs_queue.dir = dir;
+  parts.jobs_queue.clock = &clock;
+  parts.jobs_worker.jobs = jobs_cfg;
+  parts.jobs_worker.model = model;
+  parts.jobs_worker.dir = dir;
+  parts.jobs_worker.clock = &clock;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   if (!wait_until_up(*dir, 10s)) {
     auto st = dir->status(root_id);
@@ -144,10 +163,13 @@ int run_node(const settings& s) {
   }
 
   std::string host = s.bind.find(':') != std::string::npos ? "[" + s.bind + "]" : s.bind;
-  std::printf("echopilot %s serving http://%s:%u/dashboard (region %s, data dir %s; dashboard key %s)\n",
+  std::printf("echopilot %s serving http://%s:%u/dashboard (region %s, data dir %s; dashboard key %s; "
+              "jobs: %s)\n",
               ECHOPILOT_VERSION, host.c_str(), static_cast<unsigned>(server->port()),
               s.region.c_str(), s.data_dir.c_str(),
-              s.dashboard_key.empty() ? ("in " + key_path).c_str() : "from DASHBOARD_KEY");
+              s.dashboard_key.empty() ? ("in " + key_path).c_str() : "from DASHBOARD_KEY",
+              model ? ("model " + s.jobs.model + " at " + s.openai.base_url).c_str()
+                    : "local processor, no model configured");
   std::fflush(stdout);
 
   sigset_t stop_signals;

@@ -1,6 +1,7 @@
 #include "app/settings.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -39,6 +40,187 @@ std::optional<std::uint64_t> parse_uint(const std::string& s) {
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? std::string{} : path.substr(0, slash + 1);
+}
+
+/// Reads config values into settings, recording the first problem.
+struct reader {
+  const std::string& path;
+  std::optional<usage_error> err;
+
+  void bad(const std::string& key, const std::string& want) {
+    if (!err)
+      err = usage_error{"config " + path + ": '" + key + "' must be " + want};
+  }
+  template <class T>
+  void uint(const json& v, const std::string& key, std::uint64_t lo, std::uint64_t hi, T& out) {
+    if (!v.is_number_unsigned() || v.get<std::uint64_t>() < lo || v.get<std::uint64_t>() > hi)
+      bad(key, "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    else
+      out = static_cast<T>(v.get<std::uint64_t>());
+  }
+  void millis(const json& v, const std::string& key, std::uint64_t lo, std::uint64_t hi,
+              std::chrono::milliseconds& out) {
+    std::uint64_t ms = 0;
+    uint(v, key, lo, hi, ms);
+    if (!err)
+      out = std::chrono::milliseconds{ms};
+  }
+  void text(const json& v, const std::string& key, std::string& out) {
+    if (!v.is_string() || v.get_ref<const std::string&>().empty())
+      bad(key, "a non-empty string");
+    else
+      out = v.get<std::string>();
+  }
+  void number(const json& v, const std::string& key, double lo, double hi, double& out) {
+    if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi)
+      bad(key, "a number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    else
+      out = v.get<double>();
+  }
+  void money(const json& v, const std::string& key, jobs::micros& out) {
+    auto m = jobs::parse_usd(v);
+    if (!m)
+      bad(key, "an amount in USD (at most six decimals)");
+    else
+      out = *m;
+  }
+  void unknown(const std::string& key) {
+    if (!err)
+      err = usage_error{"config " + path + ": unknown key '" + key + "'"};
+  }
+};
+
+/// Price per 1K tokens in USD -> micro-dollars per million tokens (exact
+/// for up to nine decimals).
+std::optional<std::int64_t> per_million(const json& v) {
+  if (v.is_number_unsigned() || v.is_number_integer()) {
+    if (v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 1000)
+      return std::nullopt;
+    return v.get<std::int64_t>() * 1'000'000'000;
+  }
+  if (!v.is_number_float() || v.get<double>() < 0 || v.get<double>() > 1000)
+    return std::nullopt;
+  return static_cast<std::int64_t>(std::llround(v.get<double>() * 1e9));
+}
+
+std::optional<usage_error> apply_jobs(const std::string& path, const json& v, jobs::jobs_config& j) {
+  reader r{path, std::nullopt};
+  if (!v.is_object()) {
+    r.bad("jobs", "an object");
+    return r.err;
+  }
+  for (auto& [k, x] : v.items()) {
+    auto key = "jobs." + k;
+    if (k == "task_types") {
+      if (!x.is_object() || x.empty()) {
+        r.bad(key, "an object of task type -> QA pass threshold (0-100)");
+        break;
+      }
+      std::map<std::string, int> types;
+      for (auto& [name, threshold] : x.items()) {
+        int t = 0;
+        r.uint(threshold, key + "." + name, 0, 100, t);
+        bool name_ok = !name.empty() && name.size() <= 40;
+        for (char c : name)
+          name_ok = name_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+        if (!name_ok)
+          r.bad(key + "." + name, "named with 1-40 of a-z 0-9 _");
+        types[name] = t;
+      }
+      j.task_types = std::move(types);
+    } else if (k == "max_input_bytes") {
+      r.uint(x, key, 1, 16u << 20, j.max_input_bytes);
+    } else if (k == "max_attempts") {
+      r.uint(x, key, 1, 100, j.max_attempts);
+    } else if (k == "lease_ms") {
+      r.millis(x, key, 50, 86'400'000, j.lease);
+    } else if (k == "retry_base_ms") {
+      r.millis(x, key, 1, 3'600'000, j.retry_base);
+    } else if (k == "retry_max_ms") {
+      r.millis(x, key, 1, 86'400'000, j.retry_max);
+    } else if (k == "qa_below_threshold") {
+      auto a = x.is_string() ? jobs::below_threshold_from(x.get<std::string>()) : std::nullopt;
+      if (!a)
+        r.bad(key, "\"retry\", \"review\" or \"fail\"");
+      else
+        j.qa_action = *a;
+    } else if (k == "rate_usd_per_min") {
+      r.money(x, key, j.rate_per_min);
+    } else if (k == "prices") {
+      if (!x.is_object()) {
+        r.bad(key, "an object of model -> {input_per_1k_usd, output_per_1k_usd}");
+        break;
+      }
+      std::map<std::string, jobs::model_price> prices;
+      for (auto& [model, p] : x.items()) {
+        auto in = p.is_object() && p.contains("input_per_1k_usd") ? per_million(p["input_per_1k_usd"]) : std::nullopt;
+        auto out = p.is_object() && p.contains("output_per_1k_usd") ? per_million(p["output_per_1k_usd"]) : std::nullopt;
+        if (!in || !out || p.size() != 2)
+          r.bad(key + "." + model, "{\"input_per_1k_usd\": N, \"output_per_1k_usd\": N} with USD amounts from 0 to 1000");
+        else
+          prices[model] = {*in, *out};
+      }
+      j.prices = std::move(prices);
+    } else if (k == "model") {
+      r.text(x, key, j.model);
+    } else if (k == "qa_model") {
+      r.text(x, key, j.qa_model);
+    } else if (k == "temperature") {
+      r.number(x, key, 0, 2, j.temperature);
+    } else if (k == "qa_temperature") {
+      r.number(x, key, 0, 2, j.qa_temperature);
+    } else if (k == "max_tokens") {
+      r.uint(x, key, 1, 200'000, j.max_tokens);
+    } else if (k == "workers") {
+      r.uint(x, key, 1, 10'000, j.workers);
+    } else if (k == "heartbeat_ms") {
+      r.millis(x, key, 10, 3'600'000, j.heartbeat);
+    } else if (k == "heartbeat_stale_ms") {
+      r.millis(x, key, 10, 86'400'000, j.heartbeat_stale);
+    } else if (k == "stuck_after_ms") {
+      r.millis(x, key, 10, 86'400'000, j.stuck_after);
+    } else {
+      r.unknown(key);
+    }
+    if (r.err)
+      break;
+  }
+  if (!r.err && j.retry_max < j.retry_base)
+    r.bad("jobs.retry_max_ms", "at least jobs.retry_base_ms");
+  return r.err;
+}
+
+std::optional<usage_error> apply_openai(const std::string& path, const json& v,
+                                        connectors::openai_options& o) {
+  reader r{path, std::nullopt};
+  if (!v.is_object()) {
+    r.bad("openai", "an object");
+    return r.err;
+  }
+  for (auto& [k, x] : v.items()) {
+    auto key = "openai." + k;
+    if (k == "base_url")
+      r.text(x, key, o.base_url);
+    else if (k == "timeout_ms")
+      r.millis(x, key, 10, 3'600'000, o.timeout);
+    else if (k == "connect_timeout_ms")
+      r.millis(x, key, 10, 600'000, o.connect_timeout);
+    else if (k == "max_retries")
+      r.uint(x, key, 0, 20, o.max_retries);
+    else if (k == "retry_base_ms")
+      r.millis(x, key, 1, 600'000, o.retry_base);
+    else if (k == "retry_max_ms")
+      r.millis(x, key, 1, 3'600'000, o.retry_max);
+    else if (k == "max_connections")
+      r.uint(x, key, 1, 100'000, o.max_connections);
+    else if (k == "api_key")
+      r.bad(key, "set through AI_INTEGRATIONS_OPENAI_API_KEY, never in the config file");
+    else
+      r.unknown(key);
+    if (r.err)
+      break;
+  }
+  return r.err;
 }
 
 /// Applies the config file `text` (read from `path`) to `s`.
@@ -128,6 +310,10 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
         if (err)
           break;
       }
+    } else if (key == "jobs") {
+      err = apply_jobs(path, v, s.jobs);
+    } else if (key == "openai") {
+      err = apply_openai(path, v, s.openai);
     } else {
       err = usage_error{"config " + path + ": unknown key '" + key + "'"};
     }
@@ -186,6 +372,20 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
     else
       return usage_error{"ECHOPILOT_FAULT_INJECTION must be 1 or 0, not '" + *v + "'"};
   }
+  if (auto v = env("DEFAULT_RATE_USD_PER_MIN")) {
+    auto m = jobs::parse_usd(json(*v));
+    if (!m || *m == 0)
+      return usage_error{"DEFAULT_RATE_USD_PER_MIN must be a positive amount in USD with at most six "
+                         "decimals, not '" + *v + "'"};
+    s.jobs.rate_per_min = *m;
+  }
+  if (auto v = env("AI_INTEGRATIONS_OPENAI_BASE_URL"); v && !v->empty()) {
+    if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
+      return usage_error{"AI_INTEGRATIONS_OPENAI_BASE_URL must start with http:// or https://"};
+    s.openai.base_url = *v;
+  }
+  if (auto v = env("AI_INTEGRATIONS_OPENAI_API_KEY"))
+    s.openai.api_key = *v;
   if (!s.dashboard_key.empty() && s.dashboard_key.size() < 16)
     return usage_error{"DASHBOARD_KEY must have at least 16 characters"};
 

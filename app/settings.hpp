@@ -10,7 +10,9 @@
 #include <variant>
 #include <vector>
 
+#include "actors/jobs/model.hpp"
 #include "app/cli.hpp"
+#include "connectors/openai.hpp"
 
 namespace echopilot::app {
 
@@ -37,6 +39,11 @@ struct settings {
   /// data dir (never printed).
   std::string dashboard_key;
   std::string session_secret;
+  /// The jobs subsystem (config "jobs"; DEFAULT_RATE_USD_PER_MIN).
+  jobs::jobs_config jobs;
+  /// The model connector (config "openai"; AI_INTEGRATIONS_OPENAI_BASE_URL,
+  /// AI_INTEGRATIONS_OPENAI_API_KEY). No key: the local processor runs.
+  connectors::openai_options openai;
 };
 
 /// Reads an environment variable; nothing if unset.
@@ -52,7 +59,8 @@ std::optional<std::string> read_file(const std::string& path);
 
 /// Combines the command line, the environment (ECHOPILOT_DATA_DIR,
 /// ECHOPILOT_PORT, ECHOPILOT_BIND, ECHOPILOT_REGION,
-/// ECHOPILOT_FAULT_INJECTION, DASHBOARD_KEY, SESSION_SECRET) and the config
+/// ECHOPILOT_FAULT_INJECTION, DASHBOARD_KEY, SESSION_SECRET,
+/// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*) and the config
 /// file over the defaults. The default config file may be missing (embedded
 /// defaults); one named with --config may not. A malformed value, an unknown
 /// key or a wrong type is a usage error naming the variable or the key.

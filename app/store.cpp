@@ -11,6 +11,7 @@
 #include "persistence/errors.hpp"
 #include "persistence/writer.hpp"
 #include "protocol/flags.hpp"
+#include "protocol/jobs.hpp"
 
 
 namespace echopilot::app {
@@ -22,7 +23,10 @@ namespace {
 
 /// The tables of the node (streams need no declaration).
 std::vector<persistence::table_def> node_tables() {
-  return {{flags::table, {}}};
+  return {{flags::table, {}},
+          {jobs::table, {persistence::field_index("by_status", "status")}},
+          {jobs::days_table, {}},
+          {jobs::meta_table, {}}};
 }
 
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
@@ -132,6 +136,63 @@ private:
   caf::actor writer_;
 };
 
+class jobs_port_impl : public jobs::store_port {
+public:
+  jobs_port_impl(std::shared_ptr<persistence::environment> env, caf::actor writer)
+    : env_(std::move(env)), writer_(std::move(writer)) {
+  }
+
+  std::vector<json> active_jobs() override {
+    std::vector<json> out;
+    for (auto status : {jobs::queued, jobs::processing})
+      env_->scan_index(jobs::table, "by_status", status, {}, SIZE_MAX,
+                       [&](std::string_view, std::string_view value) {
+                         out.push_back(json::parse(value, nullptr, false));
+                         return true;
+                       });
+    return out;
+  }
+
+  std::map<std::string, json> days() override {
+    std::map<std::string, json> out;
+    env_->scan(jobs::days_table, {}, {}, SIZE_MAX, [&](std::string_view key, std::string_view value) {
+      out[std::string{key}] = json::parse(value, nullptr, false);
+      return true;
+    });
+    return out;
+  }
+
+  json counts() override {
+    auto text = env_->get(jobs::meta_table, "counts");
+    return text ? json::parse(*text, nullptr, false) : json::object();
+  }
+
+  std::optional<json> get(const std::string& id) override {
+    auto text = env_->get(jobs::table, id);
+    if (!text)
+      return std::nullopt;
+    return json::parse(*text, nullptr, false);
+  }
+
+  void scan_back(const std::string& from, const std::string& to, std::size_t limit,
+                 const std::function<bool(const json&)>& fn) override {
+    env_->scan_back(jobs::table, from, to, limit, [&](std::string_view, std::string_view value) {
+      return fn(json::parse(value, nullptr, false));
+    });
+  }
+
+  void commit(caf::event_based_actor* self, persistence::write_request req,
+              std::function<void(const caf::error&)> done) override {
+    self->request(writer_, caf::infinite, persistence::write_atom::value, std::move(req))
+      .then([done](persistence::write_ack&) { done(caf::error{}); },
+            [done](caf::error& err) { done(err); });
+  }
+
+private:
+  std::shared_ptr<persistence::environment> env_;
+  caf::actor writer_;
+};
+
 class lmdb_store : public node_store {
 public:
   lmdb_store(caf::actor_system& sys, std::shared_ptr<persistence::environment> env,
@@ -140,6 +201,11 @@ public:
     writer_ = persistence::spawn_writer(sys, env_, clock);
     logger_ = sys.spawn(access_log, writer_, access_);
     flags_ = std::make_shared<flags_port_impl>(env_, writer_);
+    jobs_ = std::make_shared<jobs_port_impl>(env_, writer_);
+  }
+
+  std::shared_ptr<jobs::store_port> jobs_port() override {
+    return jobs_;
   }
 
   ~lmdb_store() override {
@@ -161,16 +227,13 @@ public:
       return false;
     if (env_->last_seq(stream) == 0) {
       // A known stream without events yet exports as nothing.
-      static const char* known[] = {"flags", "access"};
+      static const char* known[] = {flags::stream, jobs::stream, jobs::heal_stream, "access"};
       for (auto k : known)
         if (stream == k)
           return true;
       return false;
     }
-    for (auto& e : env_->read_stream(stream, from, limit)) {
-      out += e.json;
-      out += '\n';
-    }
+    env_->export_ndjson(stream, from, limit, out);
     return true;
   }
 
@@ -234,6 +297,7 @@ private:
   caf::actor logger_;
   std::shared_ptr<access_buffer> access_ = std::make_shared<access_buffer>();
   std::shared_ptr<flags_port_impl> flags_;
+  std::shared_ptr<jobs_port_impl> jobs_;
   bool open_ = true;
 };
 

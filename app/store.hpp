@@ -11,6 +11,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/flags/flags_actor.hpp"
+#include "actors/jobs/jobs_actors.hpp"
 #include "base/clock.hpp"
 #include "http/gateway.hpp"
 
@@ -27,6 +28,9 @@ public:
 
   /// The flags table and stream for the flags actor.
   virtual std::shared_ptr<flags::store_port> flags_port() = 0;
+
+  /// The jobs tables and stream for the job queue.
+  virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
 
   /// Appends an access event (batched; written within about 100 ms).
   virtual void record_access(http::access_event ev) = 0;

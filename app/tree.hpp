@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "actors/flags/flags_actor.hpp"
+#include "actors/jobs/jobs_actors.hpp"
 #include "supervision/directory.hpp"
 #include "supervision/spec.hpp"
 
@@ -16,6 +17,8 @@ inline constexpr const char* root_id = "root";
 /// What the subsystems are started with.
 struct subsystems {
   flags::flags_config flags;
+  jobs::queue_config jobs_queue;
+  jobs::worker_config jobs_worker;
 };
 
 /// The root supervisor's spec: one_for_one over the node's subsystem

@@ -1,6 +1,7 @@
 #include "http/routes.hpp"
 
 #include <charconv>
+#include <ctime>
 #include <sys/statvfs.h>
 
 #include <caf/exit_reason.hpp>
@@ -9,6 +10,7 @@
 
 #include "http/gateway.hpp"
 #include "protocol/flags.hpp"
+#include "protocol/jobs.hpp"
 #include "supervision/errors.hpp"
 
 namespace echopilot::http {
@@ -48,6 +50,30 @@ std::variant<std::uint64_t, response> uint_param(const request& r, const char* n
                 std::string{"the query parameter '"} + name + "' must be a whole number from 0 to "
                   + std::to_string(max) + ", not '" + *v + "'");
   return x;
+}
+
+/// A time query parameter: Unix milliseconds, a date (YYYY-MM-DD, UTC
+/// midnight) or an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ); 0 if absent.
+std::variant<std::int64_t, response> time_param(const request& r, const char* name) {
+  auto v = r.query_param(name);
+  if (v == nullptr || v->empty())
+    return std::int64_t{0};
+  std::int64_t ms = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
+  if (ec == std::errc{} && end == v->data() + v->size() && ms >= 0)
+    return ms;
+  std::tm tm{};
+  const char* rest = strptime(v->c_str(), "%Y-%m-%d", &tm);
+  if (rest != nullptr && *rest == 'T')
+    rest = strptime(rest, "T%H:%M:%S", &tm);
+  if (rest != nullptr && (*rest == 'Z' || *rest == 'z'))
+    ++rest;
+  if (rest == nullptr || *rest != '\0')
+    return fail(400, "invalid_query",
+                std::string{"the query parameter '"} + name
+                  + "' must be Unix milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '"
+                  + v->substr(0, 40) + "'");
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
 }
 
 bool tree_up(const supervision::directory& dir, const std::string& root) {
@@ -333,6 +359,86 @@ std::vector<route> make_routes(const route_context& ctx) {
         if (auto* bad = std::get_if<response>(&limit))
           return std::move(*bad);
         return caf::make_message(history_atom::value, std::get<std::uint64_t>(limit));
+      }));
+
+  // -- jobs (S1-S5) ------------------------------------------------------------
+  {
+    auto& r = add(method::post, "/api/jobs", auth_level::admin, jobs::queue_id,
+                  "Submits a job: {\"email\", \"task_type\", \"input\"} (+ \"title\", "
+                  "\"qa_target\", \"rate_usd_per_min\"); 201 once it is durable.",
+                  via_actor(
+                    ctx, jobs::queue_id,
+                    [](request& req) -> std::variant<caf::message, response> {
+                      return caf::make_message(jobs::submit_atom::value, req.json);
+                    },
+                    [](json& job) { return ok(std::move(job), 201); }));
+    r.body = body_kind::json;
+    r.body_limit = 1024 * kib;
+  }
+
+  add(method::get, "/api/jobs", auth_level::admin, jobs::queue_id,
+      "Jobs, newest first: ?status=&email=&since=&until=&limit=(1-500)&cursor=; with counts per "
+      "status.",
+      via_actor(ctx, jobs::queue_id, [](request& req) -> std::variant<caf::message, response> {
+        json filter = json::object();
+        if (auto st = req.query_param("status")) {
+          static const char* statuses[] = {"queued", "processing", "completed", "failed", "dead"};
+          if (std::find(std::begin(statuses), std::end(statuses), *st) == std::end(statuses))
+            return fail(400, "invalid_query",
+                        "the query parameter 'status' must be one of queued, processing, "
+                        "completed, failed, dead");
+          filter["status"] = *st;
+        }
+        if (auto e = req.query_param("email"))
+          filter["email"] = *e;
+        if (auto c = req.query_param("cursor"))
+          filter["cursor"] = *c;
+        for (auto [name, field] : {std::pair{"since", "since_ms"}, std::pair{"until", "until_ms"}}) {
+          auto t = time_param(req, name);
+          if (auto* bad = std::get_if<response>(&t))
+            return std::move(*bad);
+          if (auto ms = std::get<std::int64_t>(t))
+            filter[field] = ms;
+        }
+        auto limit = uint_param(req, "limit", 50, 500);
+        if (auto* bad = std::get_if<response>(&limit))
+          return std::move(*bad);
+        if (std::get<std::uint64_t>(limit) == 0)
+          return fail(400, "invalid_query", "the query parameter 'limit' must be from 1 to 500");
+        filter["limit"] = std::get<std::uint64_t>(limit);
+        return caf::make_message(jobs::list_atom::value, std::move(filter));
+      }));
+
+  add(method::get, "/api/jobs/{id}", auth_level::admin, jobs::queue_id,
+      "One job: status, attempts, result, QA, tokens, cost, price, last error.",
+      via_actor(ctx, jobs::queue_id, [](request& req) -> std::variant<caf::message, response> {
+        return caf::make_message(get_atom::value, *req.param("id"));
+      }));
+
+  {
+    auto& r = add(method::post, "/api/self-heal", auth_level::admin, jobs::queue_id,
+                  "Self-heal (S4): what the tree restarted, failed and stuck jobs requeued, "
+                  "stale workers restarted, unpaid jobs with QA >= 95.",
+                  via_actor(ctx, jobs::queue_id,
+                            [ctx](request&) -> std::variant<caf::message, response> {
+                              return caf::make_message(jobs::self_heal_atom::value,
+                                                       ctx.dir->snapshot(ctx.root_id));
+                            }));
+    r.body = body_kind::json;
+    r.body_limit = 4 * kib;
+  }
+
+  add(method::get, "/api/finance-metrics", auth_level::admin, jobs::queue_id,
+      "Revenue, cost, profit for 7 and 30 days, ROI 30 days, job counts, average QA (S5).",
+      via_actor(ctx, jobs::queue_id, [](request&) -> std::variant<caf::message, response> {
+        return caf::make_message(jobs::finance_atom::value);
+      }));
+
+  add(method::get, "/api/metrics-summary", auth_level::admin, jobs::queue_id,
+      "Daily series for the dashboard: jobs (7 days), average QA (7 days), revenue and cost "
+      "(14 days).",
+      via_actor(ctx, jobs::queue_id, [](request&) -> std::variant<caf::message, response> {
+        return caf::make_message(jobs::summary_atom::value);
       }));
 
   // -- OFREP: OpenFeature Remote Evaluation Protocol over the flags ----------

@@ -13,6 +13,9 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/make_message.hpp>
+#include <caf/result.hpp>
 #include <nlohmann/json.hpp>
 
 // JSON values travel inside one process only (replication between regions
@@ -50,6 +53,15 @@ caf::error make_error(errc x, std::string message);
 
 /// The message of an `echopilot` error (empty if it has none).
 std::string message_of(const caf::error& e);
+
+/// A JSON reply as a caf::result. Returning a json straight from a handler
+/// declared `-> caf::result<json>` would build the message with
+/// `json{x}`, which nlohmann reads as an initializer list: the reply would
+/// arrive wrapped in a one-element array. This goes through caf::expected,
+/// which moves the value in as it is.
+inline caf::result<nlohmann::json> reply(nlohmann::json x) {
+  return caf::expected<nlohmann::json>{std::move(x)};
+}
 
 // Atoms shared by subsystem protocols.
 using get_atom = caf::atom_constant<caf::atom("get")>;

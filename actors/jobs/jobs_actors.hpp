@@ -1,0 +1,71 @@
+// The jobs subsystem's actors: the queue ("jobs.queue") and the workers
+// (members of the pool "jobs"). Messages: protocol/jobs.hpp.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/jobs/model.hpp"
+#include "base/clock.hpp"
+#include "persistence/protocol.hpp"
+#include "protocol/jobs.hpp"
+
+namespace supervision {
+class directory;
+}
+
+namespace echopilot::connectors {
+class openai_client;
+}
+
+namespace echopilot::jobs {
+
+/// What the queue needs of the store. Reads run directly (read-only
+/// transactions); writes go through the writer and `done` runs in `self`'s
+/// context once the commit is durable (empty error) or failed.
+class store_port {
+public:
+  virtual ~store_port() = default;
+
+  /// Jobs whose status is queued or processing.
+  virtual std::vector<nlohmann::json> active_jobs() = 0;
+  /// The per-day totals by date, and the counts per status.
+  virtual std::map<std::string, nlohmann::json> days() = 0;
+  virtual nlohmann::json counts() = 0;
+  virtual std::optional<nlohmann::json> get(const std::string& id) = 0;
+  /// Jobs with ids in [from, to), newest first, at most `limit`.
+  virtual void scan_back(const std::string& from, const std::string& to, std::size_t limit,
+                         const std::function<bool(const nlohmann::json&)>& fn) = 0;
+  virtual void commit(caf::event_based_actor* self, persistence::write_request req,
+                      std::function<void(const caf::error&)> done) = 0;
+};
+
+struct queue_config {
+  std::shared_ptr<const jobs_config> jobs;
+  std::shared_ptr<store_port> store;
+  std::shared_ptr<supervision::directory> dir;
+  base::clock* clock = nullptr;
+};
+
+caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg);
+
+struct worker_config {
+  std::shared_ptr<const jobs_config> jobs;
+  /// The model; null: the local processor and scorer.
+  std::shared_ptr<connectors::openai_client> model;
+  std::shared_ptr<supervision::directory> dir;
+  base::clock* clock = nullptr;
+};
+
+/// `number` only labels the worker.
+caf::behavior worker_actor(caf::event_based_actor* self, worker_config cfg, std::uint32_t number);
+
+} // namespace echopilot::jobs

@@ -1,0 +1,75 @@
+// Jobs (S1-S5): the job queue's and the workers' protocol.
+//
+// The queue actor ("jobs.queue") owns every job that is not final, hands jobs
+// to workers under leases, records results once, and keeps the per-day
+// finance totals. The workers are members of the pool supervisor "jobs".
+//
+// Gateway-facing messages (reply: JSON, or an error of protocol/common.hpp):
+//   (submit_atom, json body) -> job
+//       validates and stores a new job (answered once it is durable).
+//   (get_atom, std::string id) -> job                      errc::not_found
+//   (list_atom, json filter) -> {"jobs": [job...], "next_cursor", "counts"}
+//       filter: {"status", "email", "since_ms", "until_ms", "limit", "cursor"}.
+//   (self_heal_atom, json tree) -> report
+//       requeues failed and stuck jobs, restarts workers whose heartbeat is
+//       stale, lists unpaid completed jobs with QA >= 95; `tree` is the
+//       supervision snapshot, whose restarts the report lists.
+//   (finance_atom) -> finance metrics (7 and 30 days)
+//   (summary_atom) -> the daily series of the dashboard charts
+//
+// Queue <-> worker:
+//   (ready_atom, caf::actor worker, std::uint32_t number)
+//                                             worker -> queue: I am idle
+//   (heartbeat_atom, caf::actor worker, std::uint32_t number, std::string busy_job)
+//                                             worker -> queue, periodically
+//                                             (busy_job empty: idle)
+//   (process_atom, json job, std::uint32_t attempt)
+//                                             queue -> worker: run this job
+//   (done_atom, std::string id, std::uint32_t attempt, json outcome)
+//                                             worker -> queue: the outcome
+//       outcome: {"ok": true, "processor", "model", "result", "tokens_in",
+//       "tokens_out", "duration_us", "qa_score", "qa_by", ["qa_error"]} or
+//       {"ok": false, "error": {"code", "message"}, "retryable": bool}.
+//   A result is recorded only if the job is still processing under that
+//   attempt: a late answer after its lease expired is dropped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "protocol/common.hpp"
+
+namespace echopilot::jobs {
+
+inline constexpr const char* queue_id = "jobs.queue";
+/// The workers' pool supervisor (CONTRACT.md) and its members' template id.
+inline constexpr const char* pool_id = "jobs";
+inline constexpr const char* worker_id = "jobs.worker";
+
+/// Tables: jobs by id (ids sort by creation time), per-day totals by UTC
+/// date, and the job counts per status.
+inline constexpr const char* table = "jobs";
+inline constexpr const char* days_table = "job_days";
+inline constexpr const char* meta_table = "job_meta";
+/// Every transition of a job is an event of "jobs"; self-heal runs are
+/// events of "self_heal".
+inline constexpr const char* stream = "jobs";
+inline constexpr const char* heal_stream = "self_heal";
+
+using submit_atom = caf::atom_constant<caf::atom("submit")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using self_heal_atom = caf::atom_constant<caf::atom("selfheal")>;
+using finance_atom = caf::atom_constant<caf::atom("finance")>;
+using summary_atom = caf::atom_constant<caf::atom("summary")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using process_atom = caf::atom_constant<caf::atom("process")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+/// Internal timers and steps of the queue and the workers.
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using upkeep_atom = caf::atom_constant<caf::atom("upkeep")>;
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
+using chat_atom = caf::atom_constant<caf::atom("chat")>;
+
+} // namespace echopilot::jobs

@@ -1,0 +1,374 @@
+// Jobs end to end through the real binary: intake and validation, the local
+// processor, the model connector against the fake OpenAI-compatible server
+// (429 then success, repeated 500s into the dead letter), a worker crash and
+// a hung worker recovered through their leases, kill -9 with jobs in flight,
+// self-heal, and finance figures equal to the jobs they come from.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/fake_model.hpp"
+#include "tests/support/http_client.hpp"
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string key = "test-dashboard-key-0123456789";
+const std::string auth = "X-Dash-Key: " + key;
+const std::string api_key = "sk-fake-node-test-987654321";
+
+/// A node with a config of its own (jobs settings for the test) and, if
+/// `fake` is given, the model connector pointed at it.
+struct jobs_node {
+  test::temp_dir dir;
+  std::string config;
+  std::map<std::string, std::string> env;
+  std::unique_ptr<test::node> n;
+
+  explicit jobs_node(json jobs, const test::fake_model* fake = nullptr, json openai = json::object(),
+                     bool faults = false) {
+    config = dir.path + "/echopilot.json";
+    json cfg = {{"flags", {{"defaults", ""}}}, {"jobs", std::move(jobs)}};
+    if (!openai.empty())
+      cfg["openai"] = std::move(openai);
+    std::ofstream{config} << cfg.dump(2);
+    env = {{"DASHBOARD_KEY", key}};
+    if (fake != nullptr) {
+      env["AI_INTEGRATIONS_OPENAI_BASE_URL"] = fake->base_url();
+      env["AI_INTEGRATIONS_OPENAI_API_KEY"] = api_key;
+    }
+    if (faults)
+      env["ECHOPILOT_FAULT_INJECTION"] = "1";
+    start();
+  }
+
+  void start() {
+    n = std::make_unique<test::node>(dir.path + "/data", env, std::vector<std::string>{"--config", config});
+  }
+
+  test::node& operator*() {
+    return *n;
+  }
+  test::node* operator->() {
+    return n.get();
+  }
+};
+
+std::string submit(test::node& n, const std::string& input, const std::string& type = "summarize") {
+  auto r = n.post("/api/jobs", json{{"email", "client@example.com"}, {"task_type", type}, {"input", input}}.dump(),
+                  {auth});
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  auto j = r.json();
+  CHECK(j["data"]["status"] == "queued");
+  return j["data"]["id"];
+}
+
+json job(test::node& n, const std::string& id) {
+  auto r = n.get("/api/jobs/" + id, {auth});
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  return r.json()["data"];
+}
+
+bool is_final(const json& j) {
+  auto s = j.value("status", "");
+  return s == "completed" || s == "failed" || s == "dead";
+}
+
+/// Polls until the job is final (or `limit` passes); the last view.
+json wait_final(test::node& n, const std::string& id, std::chrono::milliseconds limit = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  json j;
+  while (std::chrono::steady_clock::now() < deadline) {
+    j = job(n, id);
+    if (is_final(j))
+      return j;
+    std::this_thread::sleep_for(20ms);
+  }
+  FAIL("job " << id << " is not final: " << j.dump());
+  return j;
+}
+
+/// Polls until `pred(job)` holds.
+template <class Pred>
+json wait_for(test::node& n, const std::string& id, Pred pred, std::chrono::milliseconds limit = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  json j;
+  while (std::chrono::steady_clock::now() < deadline) {
+    j = job(n, id);
+    if (pred(j))
+      return j;
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL("job " << id << " never reached the state: " << j.dump());
+  return j;
+}
+
+std::vector<json> events(test::node& n, const std::string& stream) {
+  auto r = n.get("/api/events/" + stream + "?limit=10000", {auth});
+  REQUIRE(r.status == 200);
+  std::vector<json> out;
+  std::istringstream lines{r.body};
+  std::string line;
+  while (std::getline(lines, line))
+    out.push_back(json::parse(line));
+  return out;
+}
+
+json tree_node(const json& tree, const std::string& id) {
+  if (tree.value("id", "") == id)
+    return tree;
+  if (tree.contains("children"))
+    for (auto& c : tree["children"]) {
+      auto found = tree_node(c, id);
+      if (!found.is_null())
+        return found;
+    }
+  return nullptr;
+}
+
+/// Micro-dollars of a JSON amount (at most six decimals).
+std::int64_t micros(const json& v) {
+  return static_cast<std::int64_t>(std::llround(v.get<double>() * 1e6));
+}
+
+} // namespace
+
+TEST_CASE("intake: validation names the field; unknown ids are 404; the list filters and pages") {
+  jobs_node n{json{{"workers", 2}}};
+  auto bad = [&](const std::string& body, long status, const std::string& word) {
+    auto r = n->post("/api/jobs", body, {auth});
+    CHECK_MESSAGE(r.status == status, body << " -> " << r.body);
+    CHECK_MESSAGE(r.body.find(word) != std::string::npos, r.body);
+  };
+  bad(R"({"task_type": "other", "input": "x"})", 400, "'email'");
+  bad(R"({"email": "nobody", "task_type": "other", "input": "x"})", 400, "'email'");
+  bad(R"({"email": "a@b.com", "task_type": "poetry", "input": "x"})", 422, "'task_type'");
+  bad(R"({"email": "a@b.com", "task_type": "other", "input": ""})", 400, "'input'");
+  bad(R"({"email": "a@b.com", "task_type": "other", "input": "x")", 400, "JSON");
+  bad("[1]", 400, "object");
+  auto r = n->post("/api/jobs", "{}", {});
+  CHECK(r.status == 401);
+  CHECK(n->get("/api/jobs/j000000000000-000000", {auth}).status == 404);
+  CHECK(n->get("/api/jobs/..%2F..%2Fetc", {auth}).status == 404);
+  CHECK(n->get("/api/jobs?status=done", {auth}).status == 400);
+  CHECK(n->get("/api/jobs?limit=0", {auth}).status == 400);
+  CHECK(n->get("/api/jobs?since=yesterday", {auth}).status == 400);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(submit(*n, "Item " + std::to_string(i) + ". The local processor handles this text."));
+  for (auto& id : ids) {
+    auto j = wait_final(*n, id);
+    CHECK(j["status"] == "completed");
+    CHECK(j["processor"] == "local");
+    CHECK(j["qa_by"] == "local");
+    CHECK(j["qa_score"].is_number_integer());
+    CHECK(j["attempts"] == 1);
+    CHECK(j["result"].get<std::string>().find("local processor") != std::string::npos);
+  }
+  // Newest first, two a page, the cursor continues.
+  auto page = n->get("/api/jobs?limit=2", {auth}).json()["data"];
+  REQUIRE(page["jobs"].size() == 2);
+  CHECK(page["jobs"][0]["id"] == ids[4]);
+  CHECK(page["jobs"][1]["id"] == ids[3]);
+  CHECK(page["counts"]["completed"] == 5);
+  auto next = n->get("/api/jobs?limit=2&cursor=" + page["next_cursor"].get<std::string>(), {auth}).json()["data"];
+  CHECK(next["jobs"][0]["id"] == ids[2]);
+  CHECK(n->get("/api/jobs?status=queued", {auth}).json()["data"]["jobs"].empty());
+  CHECK(n->get("/api/jobs?email=other@example.com", {auth}).json()["data"]["jobs"].empty());
+  CHECK(n->get("/api/jobs?since=2000-01-01&until=2000-01-02", {auth}).json()["data"]["jobs"].empty());
+  CHECK(n->get("/api/jobs?since=2000-01-01", {auth}).json()["data"]["jobs"].size() == 5);
+  // Every transition is an event.
+  std::map<std::string, int> kinds;
+  for (auto& e : events(*n, "jobs"))
+    ++kinds[e.value("event", "")];
+  CHECK(kinds["created"] == 5);
+  CHECK(kinds["leased"] == 5);
+  CHECK(kinds["completed"] == 5);
+  CHECK(n->stop() == 0);
+}
+
+TEST_CASE("a job through the model: cost from usage, QA by the model, price; finance adds up") {
+  test::fake_model fake;
+  fake.configure({{"prompt_tokens", 1000}, {"completion_tokens", 500}, {"qa_score", 97}});
+  jobs_node n{json{{"workers", 4}}, &fake};
+  CHECK(n->banner().find("model gpt-4o") != std::string::npos);
+  CHECK(n->banner().find(api_key) == std::string::npos);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i)
+    ids.push_back(submit(*n, "Draft a reply to customer " + std::to_string(i) + ".", "drafting"));
+  std::int64_t revenue = 0;
+  for (auto& id : ids) {
+    auto j = wait_final(*n, id);
+    REQUIRE(j["status"] == "completed");
+    CHECK(j["processor"] == "openai");
+    CHECK(j["model"] == "gpt-4o");
+    CHECK(j["tokens_in"] == 1000);
+    CHECK(j["tokens_out"] == 500);
+    CHECK(j["cost_usd"] == json::parse("0.0075")); // 1000 x 0.0025/1K + 500 x 0.01/1K
+    CHECK(j["qa_score"] == 97);
+    CHECK(j["qa_by"] == "model:gpt-4o-mini");
+    CHECK(j["qa_passed"] == true);
+    CHECK(j["result"].get<std::string>().find("Draft a reply") != std::string::npos);
+    // Price: the processing minutes at DEFAULT_RATE_USD_PER_MIN (5.0), rounded.
+    auto us = j["duration_us"].get<std::int64_t>();
+    CHECK(j["price_micros"] == (5'000'000 * us + 30'000'000) / 60'000'000);
+    CHECK(micros(j["price_usd"]) == j["price_micros"].get<std::int64_t>());
+    revenue += j["price_micros"].get<std::int64_t>();
+  }
+  auto stats = fake.stats();
+  CHECK(stats["by_kind"]["process"] == 6);
+  CHECK(stats["by_kind"]["qa"] == 6);
+  CHECK(stats["auth"] == json::array({"Bearer " + api_key}));
+  auto f = n->get("/api/finance-metrics", {auth}).json()["data"];
+  CHECK(micros(f["cost_7d"]) == 6 * 7500);
+  CHECK(micros(f["revenue_7d"]) == revenue);
+  CHECK(micros(f["profit_30d"]) == revenue - 6 * 7500);
+  CHECK(f["completed_7d"] == 6);
+  CHECK(f["avg_qa_7d"] == json::parse("97.0"));
+  auto s = n->get("/api/metrics-summary", {auth}).json()["data"];
+  CHECK(s["jobs_per_day"][6]["count"] == 6);
+  CHECK(s["qa_per_day"][6]["avg_qa"] == json::parse("97.0"));
+  CHECK(micros(s["revenue_cost_per_day"][13]["cost"]) == 6 * 7500);
+  // The key never reaches the event streams.
+  auto r = n->get("/api/events/jobs?limit=10000", {auth});
+  CHECK(r.body.find(api_key) == std::string::npos);
+  CHECK(n->stop() == 0);
+}
+
+TEST_CASE("429 then success; repeated 500s end in the dead letter with the last error") {
+  test::fake_model fake;
+  jobs_node n{json{{"workers", 2}, {"max_attempts", 2}, {"retry_base_ms", 50}}, &fake,
+              json{{"max_retries", 1}, {"retry_base_ms", 20}}};
+  fake.script(json::array({{{"kind", "process"}, {"status", 429}, {"retry_after", "0"}}}));
+  auto id = submit(*n, "Research three LMDB alternatives.", "research");
+  auto j = wait_final(*n, id);
+  CHECK(j["status"] == "completed");
+  CHECK(j["attempts"] == 1); // the connector retried within the attempt
+
+  // Two attempts of two tries each, all 500.
+  fake.script(json::array({{{"kind", "process"}, {"status", 500}},
+                           {{"kind", "process"}, {"status", 500}},
+                           {{"kind", "process"}, {"status", 500}},
+                           {{"kind", "process"}, {"status", 500}}}));
+  id = submit(*n, "This one will not get through.", "research");
+  j = wait_final(*n, id);
+  CHECK(j["status"] == "dead");
+  CHECK(j["attempts"] == 2);
+  CHECK(j["last_error"]["code"] == "model_unavailable");
+  CHECK(j["last_error"]["message"].get<std::string>().find("HTTP 500") != std::string::npos);
+  CHECK(n->get("/api/jobs?status=dead", {auth}).json()["data"]["jobs"].size() == 1);
+  bool dead_lettered = false;
+  for (auto& e : events(*n, "jobs"))
+    dead_lettered = dead_lettered || (e["event"] == "dead_lettered" && e["job"] == id);
+  CHECK(dead_lettered);
+  CHECK(n->stop() == 0);
+}
+
+TEST_CASE("a worker crash mid-job and a hung worker: the job comes back through its lease") {
+  test::fake_model fake;
+  jobs_node n{json{{"workers", 1}, {"retry_base_ms", 50}, {"lease_ms", 1500}}, &fake, json::object(), true};
+  // Crash: the only worker dies while the model is answering.
+  fake.script(json::array({{{"kind", "process"}, {"latency_ms", 1000}}}));
+  auto id = submit(*n, "Transcribe this meeting note.", "transcription");
+  wait_for(*n, id, [](const json& j) { return j["status"] == "processing"; });
+  auto r = n->post("/api/supervision/crash", R"({"child": "jobs.worker-1"})", {auth});
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  auto j = wait_final(*n, id);
+  CHECK(j["status"] == "completed");
+  CHECK(j["attempts"] == 2);
+  CHECK(j["last_error"]["code"] == "lease_expired");
+  auto tree = n->get("/api/supervision/tree", {auth}).json()["data"];
+  CHECK(tree_node(tree, "jobs.worker-1")["restarts"].get<int>() >= 1);
+
+  // Hung: the model takes longer than the lease; the job runs again and the
+  // late answer of the first attempt is dropped, not recorded a second time.
+  fake.script(json::array({{{"kind", "process"}, {"latency_ms", 2500}}}));
+  auto hung = submit(*n, "Summarise this slow document.", "summarize");
+  // The only worker is busy with the hung call until it returns; then it
+  // reports (dropped) and takes the job's second attempt.
+  j = wait_final(*n, hung, 30s);
+  CHECK(j["status"] == "completed");
+  CHECK(j["attempts"] == 2);
+  CHECK(j["last_error"]["code"] == "lease_expired");
+  auto finished = j["finished_ms"];
+  std::this_thread::sleep_for(500ms);
+  bool dropped = false;
+  int completions = 0;
+  for (auto& e : events(*n, "jobs")) {
+    dropped = dropped || (e["event"] == "stale_result_dropped" && e["job"] == hung);
+    completions += e["event"] == "completed" && e["job"] == hung;
+  }
+  CHECK(dropped);
+  CHECK(completions == 1);
+  CHECK(job(*n, hung)["finished_ms"] == finished);
+  CHECK(n->stop() == 0);
+}
+
+TEST_CASE("kill -9 with jobs in flight: after the restart every accepted job is final, once") {
+  test::fake_model fake{200};
+  jobs_node n{json{{"workers", 4}, {"retry_base_ms", 20}}, &fake};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i)
+    ids.push_back(submit(*n, "Job number " + std::to_string(i) + " before the crash.", "other"));
+  // Some are done, some in flight, most queued.
+  wait_for(*n, ids[0], [](const json& j) { return j["status"] != "queued"; });
+  CHECK(n->kill9() == 128 + 9);
+  n.start();
+  std::set<std::string> statuses;
+  for (auto& id : ids) {
+    auto j = wait_final(*n, id, 60s);
+    statuses.insert(j["status"].get<std::string>());
+  }
+  CHECK(statuses == std::set<std::string>{"completed"});
+  std::map<std::string, int> completed;
+  for (auto& e : events(*n, "jobs"))
+    if (e["event"] == "completed")
+      ++completed[e["job"].get<std::string>()];
+  CHECK(completed.size() == ids.size());
+  for (auto& [id, times] : completed)
+    CHECK_MESSAGE(times == 1, id);
+  auto counts = n->get("/api/jobs?limit=1", {auth}).json()["data"]["counts"];
+  CHECK(counts["completed"] == 30);
+  CHECK(counts["queued"] == 0);
+  CHECK(counts["processing"] == 0);
+  CHECK(n->stop() == 0);
+}
+
+TEST_CASE("self-heal: failed jobs requeued, silent workers restarted, restarts reported, events") {
+  test::fake_model fake;
+  jobs_node n{json{{"workers", 2}, {"heartbeat_ms", 60000}, {"heartbeat_stale_ms", 300}}, &fake, json::object(), true};
+  // A job that fails for good (401 is not retried).
+  fake.script(json::array({{{"kind", "process"}, {"status", 401}}}));
+  auto id = submit(*n, "Classify these tickets.", "data_transform");
+  auto j = wait_final(*n, id);
+  REQUIRE(j["status"] == "failed");
+  CHECK(j["last_error"]["code"] == "model_auth_failed");
+  CHECK(n->post("/api/supervision/crash", R"({"child": "flags"})", {auth}).status == 200);
+  std::this_thread::sleep_for(400ms); // the workers' heartbeats are now stale
+  auto r = n->post("/api/self-heal", "{}", {auth});
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  auto report = r.json()["data"];
+  REQUIRE(report["requeued"].size() == 1);
+  CHECK(report["requeued"][0]["id"] == id);
+  CHECK(report["stale_workers"].size() == 2);
+  bool flags_listed = false;
+  for (auto& a : report["actors"])
+    flags_listed = flags_listed || a["id"] == "flags";
+  CHECK(flags_listed);
+  // The requeued job now completes (the fake answers normally again).
+  j = wait_final(*n, id);
+  CHECK(j["status"] == "completed");
+  auto tree = n->get("/api/supervision/tree", {auth}).json()["data"];
+  CHECK(tree_node(tree, "jobs.worker-1")["restarts"].get<int>() >= 1);
+  auto heal = events(*n, "self_heal");
+  REQUIRE(heal.size() == report["events"].get<std::size_t>());
+  CHECK(heal.back()["action"] == "report");
+  CHECK(n->stop() == 0);
+}
