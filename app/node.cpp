@@ -113,6 +113,7 @@ int run_node(const settings& s) {
   parts.jobs_queue.jobs = jobs_cfg;
   parts.jobs_queue.store = store->jobs_port();
   parts.jobs_queue.dir = dir;
+  parts.jobs_queue.root_id = root_id;
   parts.jobs_queue.clock = &clock;
   parts.jobs_worker.jobs = jobs_cfg;
   parts.jobs_worker.model = model;

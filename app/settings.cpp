@@ -177,6 +177,8 @@ std::optional<usage_error> apply_jobs(const std::string& path, const json& v, jo
       r.millis(x, key, 10, 3'600'000, j.heartbeat);
     } else if (k == "heartbeat_stale_ms") {
       r.millis(x, key, 10, 86'400'000, j.heartbeat_stale);
+    } else if (k == "self_heal_every_ms") {
+      r.millis(x, key, 0, 366 * 86'400'000ULL, j.self_heal_every);
     } else if (k == "stuck_after_ms") {
       r.millis(x, key, 10, 86'400'000, j.stuck_after);
     } else {
@@ -378,6 +380,13 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
       return usage_error{"DEFAULT_RATE_USD_PER_MIN must be a positive amount in USD with at most six "
                          "decimals, not '" + *v + "'"};
     s.jobs.rate_per_min = *m;
+  }
+  if (auto v = env("SCHED_SELFHEAL_EVERY_HOURS")) {
+    auto h = parse_uint(*v);
+    if (!h || *h > 24 * 365)
+      return usage_error{"SCHED_SELFHEAL_EVERY_HOURS must be a whole number of hours (0: only on "
+                         "request), not '" + *v + "'"};
+    s.jobs.self_heal_every = std::chrono::hours{*h};
   }
   if (auto v = env("AI_INTEGRATIONS_OPENAI_BASE_URL"); v && !v->empty()) {
     if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)

@@ -420,9 +420,8 @@ std::vector<route> make_routes(const route_context& ctx) {
                   "Self-heal (S4): what the tree restarted, failed and stuck jobs requeued, "
                   "stale workers restarted, unpaid jobs with QA >= 95.",
                   via_actor(ctx, jobs::queue_id,
-                            [ctx](request&) -> std::variant<caf::message, response> {
-                              return caf::make_message(jobs::self_heal_atom::value,
-                                                       ctx.dir->snapshot(ctx.root_id));
+                            [](request&) -> std::variant<caf::message, response> {
+                              return caf::make_message(jobs::self_heal_atom::value);
                             }));
     r.body = body_kind::json;
     r.body_limit = 4 * kib;

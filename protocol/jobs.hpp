@@ -10,10 +10,11 @@
 //   (get_atom, std::string id) -> job                      errc::not_found
 //   (list_atom, json filter) -> {"jobs": [job...], "next_cursor", "counts"}
 //       filter: {"status", "email", "since_ms", "until_ms", "limit", "cursor"}.
-//   (self_heal_atom, json tree) -> report
-//       requeues failed and stuck jobs, restarts workers whose heartbeat is
-//       stale, lists unpaid completed jobs with QA >= 95; `tree` is the
-//       supervision snapshot, whose restarts the report lists.
+//   (self_heal_atom) -> report
+//       lists what the supervision tree restarted, requeues failed and stuck
+//       jobs, restarts workers whose heartbeat is stale, lists unpaid
+//       completed jobs with QA >= 95; every action is an event of
+//       "self_heal". Also runs by itself every jobs_config::self_heal_every.
 //   (finance_atom) -> finance metrics (7 and 30 days)
 //   (summary_atom) -> the daily series of the dashboard charts
 //

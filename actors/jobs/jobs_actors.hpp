@@ -52,6 +52,8 @@ struct queue_config {
   std::shared_ptr<const jobs_config> jobs;
   std::shared_ptr<store_port> store;
   std::shared_ptr<supervision::directory> dir;
+  /// The tree's root, whose restarts self-heal reports.
+  std::string root_id = "root";
   base::clock* clock = nullptr;
 };
 

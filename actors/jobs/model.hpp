@@ -87,6 +87,9 @@ struct jobs_config {
   std::chrono::milliseconds stuck_after{30 * 60'000};
   /// Recent jobs self-heal looks at.
   std::size_t heal_scan = 100;
+  /// Self-heal runs by itself this often (SCHED_SELFHEAL_EVERY_HOURS; 0: only
+  /// on request).
+  std::chrono::milliseconds self_heal_every{6 * 3'600'000};
 };
 
 /// Statuses (CONTRACT.md).

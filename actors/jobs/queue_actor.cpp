@@ -20,6 +20,8 @@ using persistence::op;
 
 namespace {
 
+using scheduled_atom = caf::atom_constant<caf::atom("scheduled")>;
+
 struct worker_info {
   caf::actor handle;
   std::uint32_t number = 0;
@@ -363,8 +365,9 @@ void collect_restarts(const json& node, json& out) {
       collect_restarts(child, out);
 }
 
-json self_heal(caf::event_based_actor* self, const state_ptr& st, const json& tree) {
+json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled) {
   auto now = st->now();
+  auto tree = st->cfg.dir->snapshot(st->cfg.root_id);
   auto& jc = *st->jc;
   persistence::write_request events;
   json actors = json::array();
@@ -446,6 +449,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, const json& tr
                  {"counts", st->counts_json()}};
   report["events"] = events.size() + 1;
   events.push_back(op::append(heal_stream, {{"action", "report"},
+                                            {"scheduled", scheduled},
                                             {"requeued", report["requeued"].size()},
                                             {"stale_workers", report["stale_workers"].size()},
                                             {"actors_restarted", report["actors"].size()},
@@ -505,6 +509,8 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       st->active[j->id] = std::move(*j);
   self->send(self, recover_atom::value);
   self->send(self, upkeep_atom::value);
+  if (st->jc->self_heal_every.count() > 0)
+    self->delayed_send(self, st->jc->self_heal_every, self_heal_atom::value, scheduled_atom::value);
   self->set_down_handler([self, st](caf::down_msg& dm) {
     auto i = st->workers.find(dm.source);
     if (i == st->workers.end())
@@ -581,7 +587,11 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       return make_error(errc::not_found, "no job '" + id.substr(0, 64) + "'");
     },
     [st](list_atom, json& filter) -> json { return list_jobs(st, filter); },
-    [self, st](self_heal_atom, json& tree) -> json { return self_heal(self, st, tree); },
+    [self, st](self_heal_atom) -> json { return self_heal(self, st, false); },
+    [self, st](self_heal_atom, scheduled_atom) {
+      self_heal(self, st, true);
+      self->delayed_send(self, st->jc->self_heal_every, self_heal_atom::value, scheduled_atom::value);
+    },
     [st](finance_atom) -> json { return finance_metrics(st->days, st->now()); },
     [st](summary_atom) -> json { return metrics_summary(st->days, st->now()); },
     [self, st](ready_atom, caf::actor& worker, std::uint32_t number) {

@@ -126,6 +126,63 @@ TEST_CASE("settings: every bad input names what is wrong") {
   CHECK(with(R"({"http": {"threads": 0}})").find("'http.threads'") != std::string::npos);
   CHECK(with(R"({"fault_injection": "yes"})").find("true or false") != std::string::npos);
   CHECK(with(R"({"region": ""})").find("non-empty string") != std::string::npos);
+  // Jobs and the model connector.
+  CHECK(with(R"({"jobs": {"workers": 0}})").find("'jobs.workers'") != std::string::npos);
+  CHECK(with(R"({"jobs": {"wokers": 4}})").find("unknown key 'jobs.wokers'") != std::string::npos);
+  CHECK(with(R"({"jobs": {"qa_below_threshold": "ignore"}})").find("\"retry\", \"review\" or \"fail\"")
+        != std::string::npos);
+  CHECK(with(R"({"jobs": {"task_types": {"research": 101}}})").find("'jobs.task_types.research'")
+        != std::string::npos);
+  CHECK(with(R"({"jobs": {"task_types": {"Bad Name": 90}}})").find("a-z 0-9 _") != std::string::npos);
+  CHECK(with(R"({"jobs": {"rate_usd_per_min": "5.0000001"}})").find("six decimals") != std::string::npos);
+  CHECK(with(R"({"jobs": {"prices": {"gpt-4o": {"input_per_1k_usd": 0.0025}}}})").find("'jobs.prices.gpt-4o'")
+        != std::string::npos);
+  CHECK(with(R"({"jobs": {"retry_base_ms": 500, "retry_max_ms": 100}})").find("'jobs.retry_max_ms'")
+        != std::string::npos);
+  CHECK(with(R"({"openai": {"api_key": "sk-x"}})").find("AI_INTEGRATIONS_OPENAI_API_KEY") != std::string::npos);
+  CHECK(with(R"({"openai": {"max_retries": -1}})").find("'openai.max_retries'") != std::string::npos);
+  CHECK(settings_error({}, {{"DEFAULT_RATE_USD_PER_MIN", "five"}}, {}).find("DEFAULT_RATE_USD_PER_MIN")
+        != std::string::npos);
+  CHECK(settings_error({}, {{"DEFAULT_RATE_USD_PER_MIN", "0"}}, {}).find("positive") != std::string::npos);
+  CHECK(settings_error({}, {{"AI_INTEGRATIONS_OPENAI_BASE_URL", "ftp://x"}}, {}).find("http://")
+        != std::string::npos);
+  CHECK(settings_error({}, {{"SCHED_SELFHEAL_EVERY_HOURS", "6h"}}, {}).find("SCHED_SELFHEAL_EVERY_HOURS")
+        != std::string::npos);
+}
+
+TEST_CASE("settings: jobs and the model from the config file and the environment") {
+  auto files = fake_files({{"configs/echopilot.json", R"({
+    "jobs": {"workers": 8, "max_attempts": 5, "lease_ms": 60000, "qa_below_threshold": "retry",
+             "task_types": {"research": 95, "summarize": 80}, "rate_usd_per_min": "7.25",
+             "prices": {"gpt-4o": {"input_per_1k_usd": 0.0025, "output_per_1k_usd": 0.01}}},
+    "openai": {"base_url": "http://127.0.0.1:9/v1", "timeout_ms": 30000, "max_retries": 4}})"}});
+  auto s = std::get<settings>(resolve_settings({}, fake_env({}), files));
+  CHECK(s.jobs.workers == 8);
+  CHECK(s.jobs.max_attempts == 5);
+  CHECK(s.jobs.lease == 60s);
+  CHECK(s.jobs.qa_action == echopilot::jobs::below_threshold::retry);
+  CHECK(s.jobs.task_types.size() == 2);
+  CHECK(s.jobs.rate_per_min == 7'250'000);
+  CHECK(s.jobs.prices.at("gpt-4o").input_per_million == 2'500'000);
+  CHECK(s.jobs.prices.at("gpt-4o").output_per_million == 10'000'000);
+  CHECK(s.openai.base_url == "http://127.0.0.1:9/v1");
+  CHECK(s.openai.max_retries == 4);
+  CHECK(s.openai.api_key.empty()); // no key: the local processor
+  auto env = fake_env({{"DEFAULT_RATE_USD_PER_MIN", "12.5"},
+                       {"AI_INTEGRATIONS_OPENAI_BASE_URL", "https://api.example.com/v1"},
+                       {"AI_INTEGRATIONS_OPENAI_API_KEY", "sk-abc"},
+                       {"SCHED_SELFHEAL_EVERY_HOURS", "0"}});
+  s = std::get<settings>(resolve_settings({}, env, files));
+  CHECK(s.jobs.rate_per_min == 12'500'000);
+  CHECK(s.openai.base_url == "https://api.example.com/v1");
+  CHECK(s.openai.api_key == "sk-abc");
+  CHECK(s.jobs.self_heal_every.count() == 0);
+  // The embedded defaults are the original's.
+  s = std::get<settings>(resolve_settings({}, fake_env({}), fake_files({})));
+  CHECK(s.jobs.rate_per_min == 5'000'000);
+  CHECK(s.jobs.task_types.at("research") == 95);
+  CHECK(s.jobs.task_types.count("summarize") == 1);
+  CHECK(s.jobs.self_heal_every == std::chrono::hours{6});
 }
 
 TEST_CASE("echopilot --version and help") {

@@ -32,7 +32,7 @@ struct jobs_node {
   std::unique_ptr<test::node> n;
 
   explicit jobs_node(json jobs, const test::fake_model* fake = nullptr, json openai = json::object(),
-                     bool faults = false) {
+                     bool faults = false, std::map<std::string, std::string> extra_env = {}) {
     config = dir.path + "/echopilot.json";
     json cfg = {{"flags", {{"defaults", ""}}}, {"jobs", std::move(jobs)}};
     if (!openai.empty())
@@ -45,6 +45,7 @@ struct jobs_node {
     }
     if (faults)
       env["ECHOPILOT_FAULT_INJECTION"] = "1";
+    env.insert(extra_env.begin(), extra_env.end());
     start();
   }
 
@@ -370,5 +371,82 @@ TEST_CASE("self-heal: failed jobs requeued, silent workers restarted, restarts r
   auto heal = events(*n, "self_heal");
   REQUIRE(heal.size() == report["events"].get<std::size_t>());
   CHECK(heal.back()["action"] == "report");
+  CHECK(n->stop() == 0);
+}
+
+TEST_CASE("QA below the threshold: review, fail or retry as configured; thresholds per task type") {
+  test::fake_model fake;
+  fake.configure({{"qa_score", 60}});
+  json types = {{"summarize", 50}, {"research", 90}};
+  {
+    jobs_node n{json{{"workers", 2}, {"task_types", types}, {"qa_below_threshold", "review"}}, &fake};
+    auto passed = wait_final(*n, submit(*n, "Summarise the minutes.", "summarize"));
+    CHECK(passed["status"] == "completed");
+    CHECK(passed["qa_passed"] == true);
+    CHECK(passed["needs_review"] == false);
+    auto review = wait_final(*n, submit(*n, "Research the market.", "research"));
+    CHECK(review["status"] == "completed");
+    CHECK(review["qa_passed"] == false);
+    CHECK(review["needs_review"] == true);
+    CHECK(review["last_error"]["code"] == "qa_below_threshold");
+    CHECK(review["last_error"]["message"].get<std::string>().find("threshold 90") != std::string::npos);
+    // Types the config does not list are refused.
+    auto r = n->post("/api/jobs", R"({"email": "a@b.com", "task_type": "drafting", "input": "x"})", {auth});
+    CHECK(r.status == 422);
+    CHECK(n->stop() == 0);
+  }
+  {
+    jobs_node n{json{{"workers", 2}, {"task_types", types}, {"qa_below_threshold", "fail"}}, &fake};
+    auto failed = wait_final(*n, submit(*n, "Research the market.", "research"));
+    CHECK(failed["status"] == "failed");
+    CHECK(failed["last_error"]["code"] == "qa_below_threshold");
+    // A job's own qa_target wins over its type's threshold.
+    auto r = n->post("/api/jobs",
+                     R"({"email": "a@b.com", "task_type": "research", "input": "Research it.", "qa_target": 55})",
+                     {auth});
+    REQUIRE(r.status == 201);
+    CHECK(wait_final(*n, r.json()["data"]["id"])["status"] == "completed");
+    CHECK(n->stop() == 0);
+  }
+  {
+    jobs_node n{json{{"workers", 2}, {"task_types", types}, {"qa_below_threshold", "retry"},
+                     {"max_attempts", 3}, {"retry_base_ms", 20}},
+                &fake};
+    auto before = fake.stats()["by_kind"]["qa"].get<int>();
+    auto retried = wait_final(*n, submit(*n, "Research the market.", "research"));
+    CHECK(retried["status"] == "completed");
+    CHECK(retried["attempts"] == 3);
+    CHECK(retried["needs_review"] == true);
+    CHECK(fake.stats()["by_kind"]["qa"].get<int>() - before == 3);
+    CHECK(n->stop() == 0);
+  }
+}
+
+TEST_CASE("DEFAULT_RATE_USD_PER_MIN prices jobs, a client's rate wins; self-heal runs on its schedule") {
+  test::fake_model fake{50};
+  jobs_node n{json{{"workers", 2}, {"self_heal_every_ms", 200}}, &fake, json::object(), false,
+              {{"DEFAULT_RATE_USD_PER_MIN", "120"}}};
+  auto j = wait_final(*n, submit(*n, "Price me.", "other"));
+  auto us = j["duration_us"].get<std::int64_t>();
+  CHECK(us >= 50'000); // the fake model's latency
+  CHECK(j["price_micros"] == (120'000'000 * us + 30'000'000) / 60'000'000);
+  auto r = n->post("/api/jobs",
+                   R"({"email": "a@b.com", "task_type": "other", "input": "Price me.", "rate_usd_per_min": "0.6"})",
+                   {auth});
+  REQUIRE(r.status == 201);
+  j = wait_final(*n, r.json()["data"]["id"]);
+  us = j["duration_us"].get<std::int64_t>();
+  CHECK(j["rate_usd_per_min"] == json::parse("0.6"));
+  CHECK(j["price_micros"] == (600'000 * us + 30'000'000) / 60'000'000);
+  // Scheduled runs are events like requested ones.
+  std::vector<json> reports;
+  for (int i = 0; i < 200 && reports.size() < 2; ++i) {
+    reports.clear();
+    for (auto& e : events(*n, "self_heal"))
+      if (e["action"] == "report" && e["scheduled"] == true)
+        reports.push_back(e);
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(reports.size() >= 2);
   CHECK(n->stop() == 0);
 }
