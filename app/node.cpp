@@ -60,6 +60,33 @@ std::variant<std::map<std::string, flags::flag>, std::string> flag_defaults(cons
   return out;
 }
 
+/// Prometheus lines of the jobs subsystem and the model connector.
+void jobs_metrics(const jobs::queue_gauges& g, const connectors::openai_client* model, std::string& out) {
+  out += "# HELP echopilot_jobs Jobs by status.\n# TYPE echopilot_jobs gauge\n";
+  std::pair<const char*, std::int64_t> by_status[] = {{"queued", g.queued},         {"processing", g.processing},
+                                                      {"completed", g.completed},   {"failed", g.failed},
+                                                      {"dead", g.dead}};
+  for (auto& [name, n] : by_status)
+    out += "echopilot_jobs{status=\"" + std::string{name} + "\"} " + std::to_string(n) + "\n";
+  out += "# HELP echopilot_job_workers Workers known to the queue, and how many are idle.\n"
+         "# TYPE echopilot_job_workers gauge\n"
+         "echopilot_job_workers{state=\"known\"} " + std::to_string(g.workers) + "\n"
+         "echopilot_job_workers{state=\"idle\"} " + std::to_string(g.idle_workers) + "\n";
+  if (model == nullptr)
+    return;
+  auto m = model->stats();
+  out += "# HELP echopilot_model_calls_total Model calls by outcome.\n"
+         "# TYPE echopilot_model_calls_total counter\n"
+         "echopilot_model_calls_total{outcome=\"ok\"} " + std::to_string(m.succeeded) + "\n"
+         "echopilot_model_calls_total{outcome=\"failed\"} " + std::to_string(m.failed) + "\n"
+         "# HELP echopilot_model_retries_total HTTP retries of model calls.\n"
+         "# TYPE echopilot_model_retries_total counter\n"
+         "echopilot_model_retries_total " + std::to_string(m.retries) + "\n"
+         "# HELP echopilot_model_calls_in_flight Model calls in flight.\n"
+         "# TYPE echopilot_model_calls_in_flight gauge\n"
+         "echopilot_model_calls_in_flight " + std::to_string(m.in_flight) + "\n";
+}
+
 } // namespace
 
 int run_node(const settings& s) {
@@ -114,6 +141,8 @@ int run_node(const settings& s) {
   parts.jobs_queue.store = store->jobs_port();
   parts.jobs_queue.dir = dir;
   parts.jobs_queue.root_id = root_id;
+  auto gauges = std::make_shared<jobs::queue_gauges>();
+  parts.jobs_queue.gauges = gauges;
   parts.jobs_queue.clock = &clock;
   parts.jobs_worker.jobs = jobs_cfg;
   parts.jobs_worker.model = model;
@@ -141,7 +170,10 @@ int run_node(const settings& s) {
   ctx.flags_view = flags_view;
   auto* st = store.get();
   ctx.store_open = [st] { return st->is_open(); };
-  ctx.extra_metrics = [st](std::string& out) { st->metrics(out); };
+  ctx.extra_metrics = [st, gauges, model](std::string& out) {
+    st->metrics(out);
+    jobs_metrics(*gauges, model.get(), out);
+  };
   ctx.export_events = [st](const std::string& stream, std::uint64_t from, std::size_t limit,
                            std::string& out) { return st->export_events(stream, from, limit, out); };
   http::gateway_options gopts;

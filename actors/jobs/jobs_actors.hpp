@@ -2,6 +2,7 @@
 // (members of the pool "jobs"). Messages: protocol/jobs.hpp.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,10 +49,18 @@ public:
                       std::function<void(const caf::error&)> done) = 0;
 };
 
+/// Gauges the queue keeps current for /metrics (read from any thread).
+struct queue_gauges {
+  std::atomic<std::int64_t> queued{0}, processing{0}, completed{0}, failed{0}, dead{0};
+  std::atomic<std::int64_t> workers{0}, idle_workers{0};
+};
+
 struct queue_config {
   std::shared_ptr<const jobs_config> jobs;
   std::shared_ptr<store_port> store;
   std::shared_ptr<supervision::directory> dir;
+  /// Where the queue publishes its counts (may be null).
+  std::shared_ptr<queue_gauges> gauges;
   /// The tree's root, whose restarts self-heal reports.
   std::string root_id = "root";
   base::clock* clock = nullptr;

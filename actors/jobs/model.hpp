@@ -61,7 +61,7 @@ struct jobs_config {
   /// Attempts before a job is dead-lettered.
   std::uint32_t max_attempts = 3;
   /// How long a worker holds a job before it goes back to the queue.
-  std::chrono::milliseconds lease{180'000};
+  std::chrono::milliseconds lease{600'000};
   /// Backoff before attempt n+1: min(retry_max, retry_base * 2^(n-1)).
   std::chrono::milliseconds retry_base{2'000};
   std::chrono::milliseconds retry_max{60'000};

@@ -66,6 +66,27 @@ struct state {
     if (!from.empty())
       --counts[from];
     ++counts[to];
+    publish();
+  }
+
+  void publish() {
+    auto* g = cfg.gauges.get();
+    if (g == nullptr)
+      return;
+    auto get = [&](const char* s) {
+      auto i = counts.find(s);
+      return i != counts.end() ? i->second : 0;
+    };
+    g->queued = get(queued);
+    g->processing = get(processing);
+    g->completed = get(completed);
+    g->failed = get(failed);
+    g->dead = get(dead);
+    g->workers = static_cast<std::int64_t>(workers.size());
+    std::int64_t n = 0;
+    for (auto& [addr, w] : workers)
+      n += w.idle;
+    g->idle_workers = n;
   }
 
   std::string worker_name(const caf::actor_addr& a) const {
@@ -219,6 +240,7 @@ void make_idle(const state_ptr& st, worker_info& w) {
   if (!w.idle) {
     w.idle = true;
     st->idle.push_back(w.handle.address());
+    st->publish();
   }
 }
 
@@ -507,6 +529,7 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
   for (auto& stored : st->cfg.store->active_jobs())
     if (auto j = job_from_json(stored))
       st->active[j->id] = std::move(*j);
+  st->publish();
   self->send(self, recover_atom::value);
   self->send(self, upkeep_atom::value);
   if (st->jc->self_heal_every.count() > 0)
@@ -519,6 +542,7 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
     auto attempt = i->second.holding_attempt;
     auto name = "worker-" + std::to_string(i->second.number);
     st->workers.erase(i);
+    st->publish();
     if (!holding.empty())
       lease_lost(self, st, holding, attempt,
                  name + " exited while holding the job (" + to_string(dm.reason) + ")");

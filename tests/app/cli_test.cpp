@@ -240,3 +240,46 @@ TEST_CASE("serve refuses a data dir that another node holds") {
   CHECK(first.wait(20s) == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
+  auto text = read_file(ECHOPILOT_SOURCE_DIR "/configs/echopilot.json");
+  REQUIRE(text);
+  auto shipped = std::get<settings>(resolve_settings({}, fake_env({}), fake_files({{"configs/echopilot.json", *text}})));
+  auto embedded = std::get<settings>(resolve_settings({}, fake_env({}), fake_files({})));
+  CHECK(shipped.port == embedded.port);
+  CHECK(shipped.http_threads == embedded.http_threads);
+  CHECK(shipped.body_limit == embedded.body_limit);
+  CHECK(shipped.request_timeout == embedded.request_timeout);
+  auto& a = shipped.jobs;
+  auto& b = embedded.jobs;
+  CHECK(a.task_types == b.task_types);
+  CHECK(a.max_input_bytes == b.max_input_bytes);
+  CHECK(a.max_attempts == b.max_attempts);
+  CHECK(a.lease == b.lease);
+  CHECK(a.retry_base == b.retry_base);
+  CHECK(a.retry_max == b.retry_max);
+  CHECK(a.qa_action == b.qa_action);
+  CHECK(a.rate_per_min == b.rate_per_min);
+  CHECK(a.prices.size() == b.prices.size());
+  for (auto& [model, price] : b.prices) {
+    CHECK(a.prices.at(model).input_per_million == price.input_per_million);
+    CHECK(a.prices.at(model).output_per_million == price.output_per_million);
+  }
+  CHECK(a.model == b.model);
+  CHECK(a.qa_model == b.qa_model);
+  CHECK(a.temperature == b.temperature);
+  CHECK(a.qa_temperature == b.qa_temperature);
+  CHECK(a.max_tokens == b.max_tokens);
+  CHECK(a.workers == b.workers);
+  CHECK(a.heartbeat == b.heartbeat);
+  CHECK(a.heartbeat_stale == b.heartbeat_stale);
+  CHECK(a.stuck_after == b.stuck_after);
+  CHECK(a.self_heal_every == b.self_heal_every);
+  CHECK(shipped.openai.base_url == embedded.openai.base_url);
+  CHECK(shipped.openai.timeout == embedded.openai.timeout);
+  CHECK(shipped.openai.connect_timeout == embedded.openai.connect_timeout);
+  CHECK(shipped.openai.max_retries == embedded.openai.max_retries);
+  CHECK(shipped.openai.retry_base == embedded.openai.retry_base);
+  CHECK(shipped.openai.retry_max == embedded.openai.retry_max);
+  CHECK(shipped.openai.max_connections == embedded.openai.max_connections);
+}

@@ -240,6 +240,16 @@ TEST_CASE("a job through the model: cost from usage, QA by the model, price; fin
   // The key never reaches the event streams.
   auto r = n->get("/api/events/jobs?limit=10000", {auth});
   CHECK(r.body.find(api_key) == std::string::npos);
+  // /metrics: jobs by status and the connector's calls, valid for promtool.
+  r = n->get("/metrics");
+  CHECK(r.body.find(R"(echopilot_jobs{status="completed"} 6)") != std::string::npos);
+  CHECK(r.body.find(R"(echopilot_model_calls_total{outcome="ok"} 12)") != std::string::npos);
+  CHECK(r.body.find(R"(echopilot_job_workers{state="known"} 4)") != std::string::npos);
+  auto path = n.dir.path + "/metrics.txt";
+  std::ofstream{path} << r.body;
+  auto check = test::run_program({"/bin/sh", "-c", "/usr/bin/promtool check metrics < " + path}, {}, 30s);
+  INFO(check.out << check.err);
+  CHECK(check.status == 0);
   CHECK(n->stop() == 0);
 }
 
