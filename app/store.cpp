@@ -188,6 +188,13 @@ public:
             [done](caf::error& err) { done(err); });
   }
 
+  void barrier(caf::event_based_actor* self, persistence::write_request req,
+               std::function<void(const caf::error&)> done) override {
+    self->request(writer_, caf::infinite, persistence::write_atom::value, std::move(req))
+      .await([done](persistence::write_ack&) { done(caf::error{}); },
+             [done](caf::error& err) { done(err); });
+  }
+
 private:
   std::shared_ptr<persistence::environment> env_;
   caf::actor writer_;

@@ -24,6 +24,8 @@
 //   (heartbeat_atom, caf::actor worker, std::uint32_t number, std::string busy_job)
 //                                             worker -> queue, periodically
 //                                             (busy_job empty: idle)
+//   (heartbeat_atom)                          queue -> worker: report now
+//                                             (a new queue incarnation)
 //   (process_atom, json job, std::uint32_t attempt)
 //                                             queue -> worker: run this job
 //   (done_atom, std::string id, std::uint32_t attempt, json outcome)
@@ -70,7 +72,6 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using upkeep_atom = caf::atom_constant<caf::atom("upkeep")>;
-using recover_atom = caf::atom_constant<caf::atom("recover")>;
 using chat_atom = caf::atom_constant<caf::atom("chat")>;
 
 } // namespace echopilot::jobs

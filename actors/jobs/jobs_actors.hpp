@@ -47,6 +47,10 @@ public:
                          const std::function<bool(const nlohmann::json&)>& fn) = 0;
   virtual void commit(caf::event_based_actor* self, persistence::write_request req,
                       std::function<void(const caf::error&)> done) = 0;
+  /// As commit, but `self` handles no other message until `done` has run
+  /// (a barrier: every write sent to the writer before it is durable then).
+  virtual void barrier(caf::event_based_actor* self, persistence::write_request req,
+                       std::function<void(const caf::error&)> done) = 0;
 };
 
 /// Gauges the queue keeps current for /metrics (read from any thread).

@@ -415,7 +415,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
     return true;
   });
   for (auto& j : to_requeue) {
-    --st->counts[failed];
+    st->counts[failed] -= 1;
     j.status = "";
     j.attempts = 0;
     j.finished_ms = 0;
@@ -427,6 +427,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
     commit(self, st, job_write(*st, a, event("requeued_by_self_heal", a, {{"was", failed}})));
     st->ready.emplace_back(a.id, a.attempts);
     requeued.push_back({{"id", a.id}, {"was", failed}, {"reason", "failed"}});
+    st->publish();
     events.push_back(op::append(heal_stream, {{"action", "requeue"}, {"job", a.id}, {"was", failed}}));
   }
   // Stuck: queued and untouched too long, or processing past the lease.
@@ -512,25 +513,60 @@ void upkeep(caf::event_based_actor* self, const state_ptr& st) {
       [st](caf::error&) { st->upkeep_busy = false; });
 }
 
+/// Jobs that were processing when the previous incarnation (or the node)
+/// stopped lost their lease; queued ones wait for their time.
+void recover(caf::event_based_actor* self, const state_ptr& st) {
+  auto now = st->now();
+  std::vector<std::pair<std::string, std::uint32_t>> orphans;
+  for (auto& [id, j] : st->active) {
+    if (j.status == processing)
+      orphans.emplace_back(id, j.attempts);
+    else if (j.not_before_ms > now)
+      self->delayed_send(self, milliseconds{j.not_before_ms - now}, wake_atom::value, id, j.attempts);
+    else
+      st->ready.emplace_back(id, j.attempts);
+  }
+  for (auto& [id, attempt] : orphans)
+    lease_lost(self, st, id, attempt, "the job was processing when its queue stopped");
+  // Workers of an earlier incarnation report at once rather than at
+  // their next heartbeat.
+  if (auto pool = st->cfg.dir->status(pool_id))
+    for (auto& member : pool->children)
+      if (auto w = st->cfg.dir->resolve(member))
+        self->send(*w, heartbeat_atom::value);
+  dispatch(self, st);
+}
+
 } // namespace
 
 caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
   auto st = std::make_shared<state>();
   st->cfg = std::move(cfg);
   st->jc = st->cfg.jobs.get();
-  // What is durable: per-day totals, counts, and the jobs not yet final.
-  for (auto& [date, totals] : st->cfg.store->days())
-    st->days[date] = day_totals_from_json(totals);
-  auto counts = st->cfg.store->counts();
-  if (counts.is_object())
-    for (auto& [k, v] : counts.items())
-      if (v.is_number_integer())
-        st->counts[k] = v.get<std::int64_t>();
-  for (auto& stored : st->cfg.store->active_jobs())
-    if (auto j = job_from_json(stored))
-      st->active[j->id] = std::move(*j);
-  st->publish();
-  self->send(self, recover_atom::value);
+  // What is durable: per-day totals, counts, and the jobs not yet final. A
+  // previous incarnation may have left writes in the writer's mailbox; the
+  // barrier commits after them, and only then is the store read (until
+  // then no other message is handled).
+  st->cfg.store->barrier(
+    self, {op::put(meta_table, "queue", {{"started_ms", st->now()}})},
+    [self, st](const caf::error& err) {
+      if (err) {
+        self->quit(err);
+        return;
+      }
+      for (auto& [date, totals] : st->cfg.store->days())
+        st->days[date] = day_totals_from_json(totals);
+      auto counts = st->cfg.store->counts();
+      if (counts.is_object())
+        for (auto& [k, v] : counts.items())
+          if (v.is_number_integer())
+            st->counts[k] = v.get<std::int64_t>();
+      for (auto& stored : st->cfg.store->active_jobs())
+        if (auto j = job_from_json(stored))
+          st->active[j->id] = std::move(*j);
+      st->publish();
+      recover(self, st);
+    });
   self->send(self, upkeep_atom::value);
   if (st->jc->self_heal_every.count() > 0)
     self->delayed_send(self, st->jc->self_heal_every, self_heal_atom::value, scheduled_atom::value);
@@ -548,23 +584,6 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
                  name + " exited while holding the job (" + to_string(dm.reason) + ")");
   });
   return {
-    [self, st](recover_atom) {
-      // Jobs that were processing when the previous incarnation (or the
-      // node) stopped lost their lease; queued ones wait for their time.
-      auto now = st->now();
-      std::vector<std::pair<std::string, std::uint32_t>> orphans;
-      for (auto& [id, j] : st->active) {
-        if (j.status == processing)
-          orphans.emplace_back(id, j.attempts);
-        else if (j.not_before_ms > now)
-          self->delayed_send(self, milliseconds{j.not_before_ms - now}, wake_atom::value, id, j.attempts);
-        else
-          st->ready.emplace_back(id, j.attempts);
-      }
-      for (auto& [id, attempt] : orphans)
-        lease_lost(self, st, id, attempt, "the job was processing when its queue stopped");
-      dispatch(self, st);
-    },
     [self, st](upkeep_atom) {
       upkeep(self, st);
       // Quickly while the pool fills, then at the heartbeat period.

@@ -57,6 +57,12 @@ void report(caf::event_based_actor* self, const state_ptr& st) {
     self->send(*queue, ready_atom::value, caf::actor{self}, st->number);
 }
 
+void heartbeat(caf::event_based_actor* self, const state_ptr& st) {
+  if (auto queue = st->cfg.dir->resolve(queue_id))
+    self->send(*queue, heartbeat_atom::value, caf::actor{self}, st->number,
+               st->current ? st->current->id : std::string{});
+}
+
 void call_model(caf::event_based_actor* self, const state_ptr& st, stage which,
                 connectors::chat_request req) {
   auto tag = st->tag;
@@ -119,11 +125,11 @@ caf::behavior worker_actor(caf::event_based_actor* self, worker_config cfg, std:
   self->send(self, tick_atom::value);
   return {
     [self, st](tick_atom) {
-      if (auto queue = st->cfg.dir->resolve(queue_id))
-        self->send(*queue, heartbeat_atom::value, caf::actor{self}, st->number,
-                   st->current ? st->current->id : std::string{});
+      heartbeat(self, st);
       self->delayed_send(self, st->cfg.jobs->heartbeat, tick_atom::value);
     },
+    // A new queue incarnation asks for a heartbeat at once.
+    [self, st](heartbeat_atom) { heartbeat(self, st); },
     [self, st](process_atom, json& record, std::uint32_t attempt) {
       auto j = job_from_json(record);
       if (!j || st->current) {

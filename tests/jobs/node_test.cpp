@@ -319,6 +319,20 @@ TEST_CASE("a worker crash mid-job and a hung worker: the job comes back through 
   CHECK(dropped);
   CHECK(completions == 1);
   CHECK(job(*n, hung)["finished_ms"] == finished);
+
+  // The queue itself crashes with a job in flight: the new incarnation takes
+  // the job back (its lease died with the queue) and the workers report to it
+  // at once, not at their next heartbeat (5 s).
+  fake.script(json::array({{{"kind", "process"}, {"latency_ms", 600}}}));
+  auto orphan = submit(*n, "Survive the queue's crash.", "other");
+  wait_for(*n, orphan, [](const json& j) { return j["status"] == "processing"; });
+  REQUIRE(n->post("/api/supervision/crash", R"({"child": "jobs.queue"})", {auth}).status == 200);
+  auto t0 = std::chrono::steady_clock::now();
+  j = wait_final(*n, orphan);
+  CHECK(j["status"] == "completed");
+  CHECK(j["attempts"] == 2);
+  CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+  CHECK(tree_node(n->get("/api/supervision/tree", {auth}).json()["data"], "jobs.queue")["restarts"] == 1);
   CHECK(n->stop() == 0);
 }
 
