@@ -221,10 +221,10 @@ function renderTree(tree) {
         el('span', { class: 'actor-id' }, node.id),
         el('small', { class: 'kind' }, node.kind === 'supervisor' && node.strategy
           ? ` supervisor, ${node.strategy}` : ` ${node.kind || ''}`)),
-      el('td', {}, el('span', { class: `badge ${node.state === 'running' ? 'ok' : 'warn'}` }, node.state)),
-      el('td', { class: 'num restarts' }, count(node.restarts)),
-      el('td', { class: 'failure' }, failure),
-      el('td', { class: 'num' }, node.uptime_ms === null || node.uptime_ms === undefined ? '–' : duration(node.uptime_ms)),
+      el('td', { 'data-label': 'State' }, el('span', { class: `badge ${node.state === 'running' ? 'ok' : 'warn'}` }, node.state)),
+      el('td', { class: 'num restarts', 'data-label': 'Restarts' }, count(node.restarts)),
+      el('td', { class: 'failure', 'data-label': 'Last failure' }, failure),
+      el('td', { class: 'num', 'data-label': 'Uptime' }, node.uptime_ms === null || node.uptime_ms === undefined ? '–' : duration(node.uptime_ms)),
       el('td', { class: 'actions' }, action));
   }));
   $('tree-table').hidden = false;
@@ -256,13 +256,13 @@ function statusBadge(s) {
 
 function jobRow(j) {
   return el('tr', { dataset: { id: j.id, status: j.status } },
-    el('td', { class: 'nowrap' }, utc(j.created_at)),
-    el('td', { class: 'mono' }, j.id),
-    el('td', {}, j.task_type),
-    el('td', {}, statusBadge(j.status)),
-    el('td', { class: 'num' }, j.qa_score === null || j.qa_score === undefined ? '–' : number1(j.qa_score)),
-    el('td', { class: 'num', title: j.cost_usd ?? '' }, money(j.cost_usd)),
-    el('td', { class: 'num', title: j.price_usd ?? '' }, money(j.price_usd)),
+    el('td', { class: 'nowrap', 'data-label': 'Created' }, utc(j.created_at)),
+    el('td', { class: 'mono', 'data-label': 'Job' }, j.id),
+    el('td', { 'data-label': 'Type' }, j.task_type),
+    el('td', { 'data-label': 'Status' }, statusBadge(j.status)),
+    el('td', { class: 'num', 'data-label': 'QA' }, j.qa_score === null || j.qa_score === undefined ? '–' : number1(j.qa_score)),
+    el('td', { class: 'num', title: j.cost_usd ?? '', 'data-label': 'Cost' }, money(j.cost_usd)),
+    el('td', { class: 'num', title: j.price_usd ?? '', 'data-label': 'Price' }, money(j.price_usd)),
     el('td', { class: 'actions' },
       el('button', { type: 'button', class: 'secondary small', onclick: () => showJob(j.id) }, 'Open')));
 }
