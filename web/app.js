@@ -99,6 +99,13 @@ function disconnect(reason) {
   stopPolling();
   clearKey();
   routes = null;
+  openJob = null;
+  // Nothing the key showed stays on the page.
+  for (const id of ['health-body', 'tree-body', 'jobs-body', 'job-detail-body', 'finance-body', 'heal-body',
+    'flags-body', 'history-body', 'tree-msg', 'job-msg', 'flag-msg'])
+    fill($(id));
+  for (const id of ['tree-table', 'jobs-table', 'flags-table', 'history-table', 'job-detail'])
+    $(id).hidden = true;
   $('panels').hidden = true;
   $('conn').hidden = true;
   $('key-panel').hidden = false;

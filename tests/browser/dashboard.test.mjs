@@ -291,6 +291,15 @@ test('a full-page screenshot', async () => {
   await screenshot();
 });
 
+test('forgetting the key hides everything it showed', async () => {
+  await page.click('#forget');
+  await page.locator('#key-panel').waitFor({ state: 'visible', ...wait });
+  assert.ok(await page.locator('#panels').isHidden());
+  assert.equal(await page.locator('#tree-body tr').count(), 0, 'the tree stays in the page');
+  assert.equal(await page.locator('#flags-body tr').count(), 0, 'the flags stay in the page');
+  assert.match(await page.locator('#key-msg').textContent(), /forgotten/);
+});
+
 test('no console errors, no failed calls, nothing outside the node\'s origin', () => {
   assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
   assert.deepEqual(foreign, [], 'requests outside the node\'s origin');
