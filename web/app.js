@@ -186,10 +186,38 @@ every(5000, refreshHealth);
 
 let faults = false;
 
+// Large pools (many children of one supervisor) start folded into their
+// supervisor's row, which sums them up; a person unfolds them.
+const foldAbove = 8;
+const unfolded = new Set();
+
+function folded(node) {
+  return (node.children || []).length > foldAbove && !unfolded.has(node.id);
+}
+
 function flatten(node, depth, out) {
   out.push({ node, depth });
-  for (const c of node.children || []) flatten(c, depth + 1, out);
+  if (!folded(node))
+    for (const c of node.children || []) flatten(c, depth + 1, out);
   return out;
+}
+
+/** "16 children: 16 running, 3 restarts" and a button to (un)fold them. */
+function poolSummary(node) {
+  const kids = node.children || [];
+  if (kids.length <= foldAbove) return null;
+  const running = kids.filter((c) => c.state === 'running').length;
+  const restarts = kids.reduce((a, c) => a + (Number(c.restarts) || 0), 0);
+  const isFolded = folded(node);
+  return el('div', { class: 'pool' },
+    el('small', {}, `${kids.length} children: ${running} running, ${restarts} restarts`),
+    el('button', {
+      type: 'button', class: 'secondary small', 'aria-expanded': isFolded ? 'false' : 'true',
+      onclick: () => {
+        if (isFolded) unfolded.add(node.id); else unfolded.delete(node.id);
+        refreshTree();
+      },
+    }, isFolded ? `Show ${kids.length}` : 'Fold'));
 }
 
 async function crash(id, button) {
@@ -227,7 +255,8 @@ function renderTree(tree) {
       el('td', { class: `actor depth-${Math.min(depth, 6)}` },
         el('span', { class: 'actor-id' }, node.id),
         el('small', { class: 'kind' }, node.kind === 'supervisor' && node.strategy
-          ? ` supervisor, ${node.strategy}` : ` ${node.kind || ''}`)),
+          ? ` supervisor, ${node.strategy}` : ` ${node.kind || ''}`),
+        poolSummary(node)),
       el('td', { 'data-label': 'State' }, el('span', { class: `badge ${node.state === 'running' ? 'ok' : 'warn'}` }, node.state)),
       el('td', { class: 'num restarts', 'data-label': 'Restarts' }, count(node.restarts)),
       el('td', { class: 'failure', 'data-label': 'Last failure' }, failure),
@@ -286,6 +315,9 @@ async function refreshJobs() {
     const data = await api('GET', `/api/jobs?${params}`);
     const jobs = Array.isArray(data.jobs) ? data.jobs : [];
     fill($('jobs-body'), jobs.map(jobRow));
+    if (data.counts && typeof data.counts === 'object')
+      for (const o of $('job-filter').options)
+        o.textContent = o.value ? `${o.value} (${count(data.counts[o.value] ?? 0)})` : 'all';
     const any = jobs.length > 0;
     $('jobs-table').hidden = !any;
     $('jobs-more').hidden = !data.next_cursor || jobsShown >= maxShown;
@@ -319,10 +351,17 @@ const jobFields = [
   ['price_usd', 'Price', (j) => money(j.price_usd)],
   ['profit_usd', 'Profit', (j) => money(j.profit_usd)],
   ['payment_status', 'Payment', (j) => j.payment_status || '–'],
-  ['last_error', 'Last error', (j) => j.last_error || 'none'],
+  ['last_error', 'Last error', (j) => errorText(j.last_error)],
   ['input', 'Input', (j) => el('pre', {}, j.input || '')],
   ['result', 'Result', (j) => (j.result ? el('pre', { id: 'job-result' }, j.result) : el('span', { class: 'muted' }, 'not yet'))],
 ];
+
+/** A job's last error: a string, or {code, message}; "none" for none. */
+function errorText(e) {
+  if (e === null || e === undefined || e === '') return 'none';
+  if (typeof e === 'object') return e.message ? `${e.message}${e.code ? ` (${e.code})` : ''}` : jsonText(e);
+  return String(e);
+}
 
 function renderJob(j) {
   $('job-detail-title').textContent = `Job ${j.id}`;
