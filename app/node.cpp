@@ -168,6 +168,10 @@ int run_node(const settings& s) {
   ctx.region = s.region;
   ctx.started_at = started_at;
   ctx.flags_view = flags_view;
+  ctx.web_root = s.web_root; // the dashboard (S30)
+  if (!read_file(s.web_root + "/index.html"))
+    std::fprintf(stderr, "echopilot: no dashboard in %s (web.root, ECHOPILOT_WEB_ROOT): /dashboard answers 404\n",
+                 s.web_root.c_str());
   auto* st = store.get();
   ctx.store_open = [st] { return st->is_open(); };
   ctx.extra_metrics = [st, gauges, model](std::string& out) {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -316,6 +317,22 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       err = apply_jobs(path, v, s.jobs);
     } else if (key == "openai") {
       err = apply_openai(path, v, s.openai);
+    } else if (key == "web") {
+      if (!v.is_object()) {
+        err = bad(key, "an object");
+        break;
+      }
+      for (auto& [k, x] : v.items()) {
+        if (k == "root") {
+          text_of(x, "web.root", s.web_root);
+          if (!err && s.web_root.front() != '/')
+            s.web_root = dir_of(path) + s.web_root;
+        } else {
+          err = usage_error{"config " + path + ": unknown key 'web." + k + "'"};
+        }
+        if (err)
+          break;
+      }
     } else {
       err = usage_error{"config " + path + ": unknown key '" + key + "'"};
     }
@@ -334,6 +351,7 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
   auto path = cli.config ? *cli.config : s.config;
   if (auto text = files(path)) {
     s.config = path;
+    s.web_root = (std::filesystem::path{dir_of(path)} / ".." / "web").lexically_normal().string();
     if (auto err = apply_file(path, *text, s))
       return *err;
   } else if (cli.config) {
@@ -357,7 +375,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
                           std::pair{"ECHOPILOT_BIND", &s.bind},
                           std::pair{"ECHOPILOT_REGION", &s.region},
                           std::pair{"DASHBOARD_KEY", &s.dashboard_key},
-                          std::pair{"SESSION_SECRET", &s.session_secret}})
+                          std::pair{"SESSION_SECRET", &s.session_secret},
+                          std::pair{"ECHOPILOT_WEB_ROOT", &s.web_root}})
     if (auto err = text(var, *out))
       return *err;
   if (auto v = env("ECHOPILOT_PORT")) {

@@ -44,6 +44,10 @@ struct settings {
   /// The model connector (config "openai"; AI_INTEGRATIONS_OPENAI_BASE_URL,
   /// AI_INTEGRATIONS_OPENAI_API_KEY). No key: the local processor runs.
   connectors::openai_options openai;
+  /// The dashboard's files (S30): `web.root` (relative to the config file),
+  /// ECHOPILOT_WEB_ROOT; default `web` beside the config file's folder
+  /// (repo/web for configs/echopilot.json), `./web` with no config file.
+  std::string web_root = "./web";
 };
 
 /// Reads an environment variable; nothing if unset.

@@ -293,8 +293,16 @@ void gateway::finish(std::size_t route_index, const request& req, response& res,
   res.headers.emplace_back("X-Content-Type-Options", "nosniff");
   res.headers.emplace_back("X-Frame-Options", "DENY");
   res.headers.emplace_back("Referrer-Policy", "no-referrer");
-  if (req.path.rfind("/api/", 0) == 0 || req.path.rfind("/ofrep/", 0) == 0)
+  bool api = req.path.rfind("/api/", 0) == 0 || req.path.rfind("/ofrep/", 0) == 0;
+  if (api)
     res.headers.emplace_back("Cache-Control", "no-store");
+  // Pages (S30) may load only the node's own files: no inline script or
+  // style, no other origin.
+  if (!api || res.content_type.rfind("text/html", 0) == 0)
+    res.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; script-src 'self'; style-src 'self'; "
+                             "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+                             "base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
   auto latency = duration_cast<microseconds>(steady_clock::now() - started).count();
   metrics_.record(route_index, res.status, latency);
   if (sink_) {

@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "http/gateway.hpp"
+#include "http/static_files.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "supervision/errors.hpp"
@@ -499,6 +500,30 @@ std::vector<route> make_routes(const route_context& ctx) {
                   });
     r.body = body_kind::json;
     r.body_limit = 64 * kib;
+  }
+
+  // -- dashboard (S30) --
+  // The page is public (it holds no data and no key); every call it makes
+  // needs the key. Files come from the web root: the page, its assets, and
+  // vendor/ for Chart.js (an explicit folder, never node_modules).
+  {
+    auto files = std::make_shared<static_files>(ctx.web_root);
+    auto serve = [files](std::string prefix) {
+      return [files, prefix = std::move(prefix)](request& req, respond_fn respond) {
+        auto* file = req.param("file");
+        respond(files->serve(prefix + (file != nullptr ? *file : std::string{"index.html"}),
+                             req.header("if-none-match")));
+      };
+    };
+    add(method::get, "/dashboard", auth_level::open, "gateway",
+        "The dashboard page (public; its API calls need the key).", serve(""))
+      .produces = "text/html";
+    add(method::get, "/dashboard/assets/{file}", auth_level::open, "gateway",
+        "A file of the dashboard (script, style, icon).", serve(""))
+      .produces = "application/octet-stream";
+    add(method::get, "/dashboard/assets/vendor/{file}", auth_level::open, "gateway",
+        "A third-party file of the dashboard (Chart.js, installed from npm).", serve("vendor/"))
+      .produces = "text/javascript";
   }
   return t;
 }

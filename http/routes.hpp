@@ -47,6 +47,9 @@ struct route_context {
   /// The gateway the table ends up in (for openapi and metrics); set by
   /// whoever builds the gateway, before serving.
   std::shared_ptr<const gateway*> gw = std::make_shared<const gateway*>(nullptr);
+  /// The dashboard's files (S30): index.html, its assets, vendor/ (Chart.js,
+  /// copied there by scripts/setup). "" serves nothing (404).
+  std::string web_root;
 };
 
 /// Every route of the node.

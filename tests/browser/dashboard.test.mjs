@@ -1,0 +1,310 @@
+// The dashboard (S30) in a real browser: Debian's chromium driven by npm's
+// playwright-core, against the real echopilot binary on a free port with a
+// temporary data dir and fault injection on. Run by CTest
+// (tests/browser/CMakeLists.txt), which sets ECHOPILOT_BINARY and
+// ECHOPILOT_SOURCE_DIR.
+//
+// Steps, in order (each its own test; a failed one does not stop the rest):
+// the page and its CSP; a wrong key and its message; the right key, kept in
+// memory only; health; the live tree; a crash of `flags` and its restart
+// count; flags set and their history; a job submitted and completed; the
+// three charts with data; finance; self-heal; a phone width; then no console
+// errors, no request outside the node's origin, and a screenshot in
+// tests/artifacts/dashboard.png.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const binary = process.env.ECHOPILOT_BINARY;
+const source = process.env.ECHOPILOT_SOURCE_DIR;
+const chromiumPath = process.env.ECHOPILOT_CHROMIUM || '/usr/bin/chromium';
+const key = 'browser-test-key-0123456789abcdef';
+const wrongKey = 'not-the-key-0123456789';
+const wait = { timeout: 15000 };
+
+let node;        // the echopilot child process
+let dataDir;     // its temporary data dir
+let base;        // "http://127.0.0.1:PORT"
+let browser;
+let page;
+let phase = 'load';
+let screenshotTaken = false;
+
+// What the browser did that the last steps judge.
+const consoleErrors = [];   // console messages of type error (text, url)
+const pageErrors = [];      // uncaught exceptions in the page
+const foreign = [];         // requests to any other origin
+const badResponses = [];    // responses >= 400 the page should not have caused
+const expectedUrls = new Set(); // responses >= 400 that a step provoked on purpose
+
+/** Starts the node and resolves with its base URL from the one line it prints. */
+function startNode() {
+  dataDir = mkdtempSync(join(tmpdir(), 'echopilot-browser-'));
+  node = spawn(binary, ['serve', '--port', '0', '--data-dir', dataDir], {
+    cwd: source,
+    env: { ...process.env, ECHOPILOT_FAULT_INJECTION: '1', DASHBOARD_KEY: key },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  node.stderr.on('data', (d) => { stderr += d; });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the node printed no URL in 20 s; stderr: ${stderr}`)), 20000);
+    node.on('exit', (code) => reject(new Error(`the node exited (${code}) before serving; stderr: ${stderr}`)));
+    createInterface({ input: node.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      const m = /^echopilot \S+ serving (http:\/\/127\.0\.0\.1:(\d+))\/dashboard \(/.exec(line);
+      if (!m) reject(new Error(`unexpected first line: ${line}`));
+      else resolve(m[1]);
+    });
+  });
+}
+
+function stopNode() {
+  if (!node || node.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const hard = setTimeout(() => node.kill('SIGKILL'), 15000);
+    node.once('exit', () => { clearTimeout(hard); resolve(); });
+    node.kill('SIGTERM');
+  });
+}
+
+before(async () => {
+  assert.ok(binary && source, 'ECHOPILOT_BINARY and ECHOPILOT_SOURCE_DIR must be set (CTest sets them)');
+  base = await startNode();
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // Nothing may leave the node's origin: record it, and do not let it out.
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${base}/`)) return route.continue();
+    foreign.push(url);
+    return route.abort();
+  });
+  page = await context.newPage();
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.origin !== base) foreign.push(r.url());
+  });
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push({ text: m.text(), url: m.location().url, phase });
+  });
+  page.on('response', (r) => {
+    if (r.status() < 400) return;
+    const path = new URL(r.url()).pathname;
+    const expected = (phase === 'wrong-key' && r.status() === 401 && path === '/api/system-health')
+      // A read of the flags while the crashed actor restarts; the page shows it.
+      || (r.status() === 503 && path.startsWith('/api/flags/'));
+    if (expected) expectedUrls.add(r.url());
+    else badResponses.push(`${r.status()} ${r.request().method()} ${path} (during ${phase})`);
+  });
+});
+
+after(async () => {
+  try {
+    if (page && !screenshotTaken) await screenshot();
+  } catch (e) { /* reported by the step that needs it */ }
+  if (browser) await browser.close();
+  await stopNode();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function screenshot() {
+  const dir = join(source, 'tests', 'artifacts');
+  mkdirSync(dir, { recursive: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: join(dir, 'dashboard.png'), fullPage: true });
+  screenshotTaken = true;
+}
+
+const row = (id) => page.locator(`#tree-body tr[data-id="${id}"]`);
+const restartsOf = async (id) => Number((await row(id).locator('td.restarts').textContent()).replace(/,/g, ''));
+
+test('the page loads from the node with a strict CSP and every asset local', async () => {
+  const res = await page.goto(`${base}/dashboard`);
+  assert.equal(res.status(), 200);
+  const csp = res.headers()['content-security-policy'] || '';
+  for (const d of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'",
+    "object-src 'none'", "frame-ancestors 'none'"])
+    assert.ok(csp.includes(d), `CSP lacks ${d}: ${csp}`);
+  assert.ok(!/unsafe-inline|unsafe-eval/.test(csp), `CSP allows inline code: ${csp}`);
+  await page.locator('#key-form').waitFor({ state: 'visible', ...wait });
+  assert.equal(await page.evaluate(() => typeof window.Chart), 'function', 'Chart.js did not load from the node');
+  assert.equal(await page.locator('script:not([src])').count(), 0, 'an inline script');
+  assert.equal(await page.locator('style, [style]').count(), 0, 'an inline style');
+  assert.ok(await page.locator('#panels').isHidden(), 'the panels show before a key');
+  const html = await page.content();
+  assert.ok(!html.includes(key), 'the page embeds the key');
+});
+
+test('a wrong key shows a clear message and nothing else', async () => {
+  phase = 'wrong-key';
+  await page.fill('#key-input', wrongKey);
+  await page.click('#key-submit');
+  await page.locator('#key-msg', { hasText: 'Wrong key' }).waitFor(wait);
+  assert.match(await page.locator('#key-msg').textContent(), /Wrong key.*dashboard\.key/);
+  assert.ok(await page.locator('#panels').isHidden(), 'the panels show after a wrong key');
+  assert.equal(await page.inputValue('#key-input'), '', 'the key stays in the form');
+  phase = 'connected';
+});
+
+test('the right key opens the dashboard and is kept in memory only', async () => {
+  await page.fill('#key-input', key);
+  await page.click('#key-submit');
+  await page.locator('#panels').waitFor({ state: 'visible', ...wait });
+  assert.equal(await page.locator('#key-msg').textContent(), '');
+  const stored = await page.evaluate(() => ({
+    local: localStorage.length, session: sessionStorage.length, cookie: document.cookie,
+    url: location.href, input: document.getElementById('key-input').value,
+    html: document.documentElement.outerHTML,
+  }));
+  assert.equal(stored.local, 0, 'localStorage is used');
+  assert.equal(stored.session, 0, 'sessionStorage is used');
+  assert.equal(stored.cookie, '', 'a cookie is set');
+  assert.equal((await page.context().cookies()).length, 0, 'a cookie is set');
+  assert.ok(!stored.url.includes(key), 'the key is in the URL');
+  assert.ok(!stored.html.includes(key), 'the key is in the document');
+  assert.equal(stored.input, '', 'the key is left in the form');
+});
+
+test('health: the five checks and readiness', async () => {
+  await page.locator('#ready-badge', { hasText: 'ready' }).waitFor(wait);
+  assert.equal(await page.locator('#health-body .checks li').count(), 5);
+  assert.match(await page.locator('#health-body').textContent(), /healthy/);
+  for (const name of ['process', 'supervision', 'store', 'disk', 'http'])
+    assert.match(await page.locator('#health-body .checks').textContent(), new RegExp(name));
+});
+
+test('the supervision tree shows each actor live, with a crash button under fault injection', async () => {
+  for (const id of ['root', 'core', 'flags']) await row(id).waitFor(wait);
+  const flags = await row('flags').textContent();
+  assert.match(flags, /running/);
+  assert.match(await page.locator('#tree-table thead').textContent(), /Restarts.*Last failure.*Uptime/);
+  assert.ok(await row('flags').locator('button', { hasText: 'Crash' }).isVisible(), 'no crash button for flags');
+  assert.equal(await row('root').locator('button').count(), 0, 'a crash button for the root');
+});
+
+test('crashing flags: its restart count goes up and it runs again', async () => {
+  phase = 'crash';
+  const before = await restartsOf('flags');
+  await row('flags').locator('button', { hasText: 'Crash' }).click();
+  await page.locator('#tree-msg', { hasText: 'flags crashed' }).waitFor(wait);
+  await page.waitForFunction((n) => {
+    const r = document.querySelector('#tree-body tr[data-id="flags"]');
+    return r && Number(r.querySelector('td.restarts').textContent) > n && r.classList.contains('state-running');
+  }, before, wait);
+  assert.equal(await restartsOf('flags'), before + 1);
+  assert.notEqual((await row('flags').locator('td.failure').textContent()).trim(), 'none');
+  phase = 'connected';
+});
+
+test('flags: view, change and history', async () => {
+  await page.locator('#flags-body tr[data-key="ui.new_dashboard"]').waitFor(wait);
+  const flagRow = page.locator('#flags-body tr[data-key="ui.new_dashboard"]');
+  assert.equal((await flagRow.locator('td.value').textContent()).trim(), 'false');
+  await flagRow.locator('button', { hasText: 'Turn on' }).click();
+  await page.locator('#flags-body tr[data-key="ui.new_dashboard"] td.value', { hasText: 'true' }).waitFor(wait);
+  await page.locator('#history-body tr', { hasText: 'ui.new_dashboard' }).first().waitFor(wait);
+  // A value typed as JSON, and one that is not JSON.
+  await page.fill('#flag-key', 'portal.banner_text');
+  await page.fill('#flag-value', 'not json');
+  await page.click('#flag-submit');
+  await page.locator('#flag-msg', { hasText: 'must be JSON' }).waitFor(wait);
+  await page.fill('#flag-value', '"Maintenance at 02:00 UTC"');
+  await page.click('#flag-submit');
+  await page.locator('#flags-body tr[data-key="portal.banner_text"] td.value', { hasText: 'Maintenance' }).waitFor(wait);
+});
+
+test('jobs: submit one, see it complete, find it in the list', async () => {
+  assert.ok(await page.locator('#job-submit').isEnabled(),
+    `the job form is disabled: ${await page.locator('#job-msg').textContent()}`);
+  await page.fill('#job-email', 'client@example.com');
+  await page.selectOption('#job-type', 'summarize');
+  await page.fill('#job-input', 'Summarize: the supervision tree restarts crashed actors by itself.');
+  await page.click('#job-submit');
+  await page.locator('#job-msg', { hasText: /Job \S+ (queued|processing|completed)/ }).waitFor(wait);
+  await page.locator('#job-detail[data-status="completed"]').waitFor({ timeout: 30000 });
+  const id = await page.getAttribute('#job-detail', 'data-id');
+  assert.ok(id, 'no job id');
+  assert.match(await page.locator('#job-detail-body').textContent(), /UTC/);
+  await page.locator(`#jobs-body tr[data-id="${id}"]`).waitFor(wait);
+});
+
+test('the three charts are drawn with data', async () => {
+  assert.equal(await page.locator('#charts-state.error').count(), 0,
+    `charts in an error state: ${await page.locator('#charts-state').textContent()}`);
+  await page.waitForFunction(() => {
+    const get = (id) => window.Chart && window.Chart.getChart(document.getElementById(id));
+    const jobs = get('chart-jobs');
+    const qa = get('chart-qa');
+    const money = get('chart-money');
+    if (!jobs || !qa || !money) return false;
+    const total = jobs.data.datasets[0].data.reduce((a, b) => a + (b || 0), 0);
+    return jobs.data.labels.length === 7 && jobs.data.datasets[0].data.length === 7 && total >= 1
+      && qa.data.datasets[0].data.length === 7
+      && money.data.datasets.length === 2 && money.data.datasets.every((d) => d.data.length === 14);
+  }, null, { timeout: 30000 });
+  for (const id of ['chart-jobs', 'chart-qa', 'chart-money']) {
+    const box = await page.locator(`#${id}`).boundingBox();
+    assert.ok(box && box.width > 100 && box.height > 100, `${id} is not drawn (${JSON.stringify(box)})`);
+  }
+});
+
+test('finance metrics, money with two decimals', async () => {
+  await page.locator('#finance-body .card[data-key="revenue_7d"], #finance-state.error').first().waitFor(wait);
+  assert.equal(await page.locator('#finance-state.error').count(), 0,
+    `finance in an error state: ${await page.locator('#finance-state').textContent()}`);
+  const text = await page.locator('#finance-body .card[data-key="revenue_7d"] .card-value').textContent();
+  assert.match(text, /^-?\$[\d,]+\.\d\d$/);
+  assert.equal(await page.locator('#finance-body .card').count(), 11);
+});
+
+test('self-heal runs and shows its report', async () => {
+  await page.click('#heal-run');
+  await page.locator('#heal-body:has-text("Report of"), #heal-state.error').first().waitFor(wait);
+  assert.equal(await page.locator('#heal-state.error').count(), 0,
+    `self-heal in an error state: ${await page.locator('#heal-state').textContent()}`);
+  assert.match(await page.locator('#heal-body').textContent(), /Requeued jobs \(\d+\)/);
+});
+
+test('readable at a phone width: nothing wider than the screen', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await row('flags').waitFor(wait);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test('a full-page screenshot', async () => {
+  await row('flags').waitFor(wait);
+  await screenshot();
+});
+
+test('forgetting the key hides everything it showed', async () => {
+  await page.click('#forget');
+  await page.locator('#key-panel').waitFor({ state: 'visible', ...wait });
+  assert.ok(await page.locator('#panels').isHidden());
+  assert.equal(await page.locator('#tree-body tr').count(), 0, 'the tree stays in the page');
+  assert.equal(await page.locator('#flags-body tr').count(), 0, 'the flags stay in the page');
+  assert.match(await page.locator('#key-msg').textContent(), /forgotten/);
+});
+
+test('no console errors, no failed calls, nothing outside the node\'s origin', () => {
+  assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+  assert.deepEqual(foreign, [], 'requests outside the node\'s origin');
+  assert.deepEqual(badResponses, [], 'calls that failed');
+  const unexpected = consoleErrors.filter((m) =>
+    !(m.text.startsWith('Failed to load resource') && expectedUrls.has(m.url)));
+  assert.deepEqual(unexpected, [], 'console errors');
+});

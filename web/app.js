@@ -1,0 +1,635 @@
+// The EchoPilot dashboard (S30): key entry, health, the supervision tree
+// (live), jobs, the three charts, finance, self-heal and flags. Everything
+// it loads comes from the node; every call needs the key, held in memory.
+
+import { api, ApiError, describe, setKey, clearKey, hasKey, whenUnauthorized } from './api.js';
+import { el, fill, money, number1, count, utc, clock, duration, jsonText } from './format.js';
+import * as charts from './charts.js';
+
+const $ = (id) => document.getElementById(id);
+
+// What the node offers, from its OpenAPI document (read after connecting):
+// routes missing there (fault injection off, a subsystem not built in) are
+// shown as unavailable instead of being called.
+let routes = null;
+function offers(method, path) {
+  if (routes === null) return true; // unknown: try, and show the error
+  const ops = routes[path];
+  return !!ops && !!ops[method.toLowerCase()];
+}
+
+function setState(id, text, kind = '') {
+  const e = $(id);
+  e.textContent = text || '';
+  e.className = `state${kind ? ` ${kind}` : ''}`;
+  e.hidden = !text;
+}
+
+function stamp(id) { $(id).textContent = `Updated ${clock()}`; }
+
+// -- polling ------------------------------------------------------------------
+// Each task runs, then waits its period; never two of one at once. Hidden
+// tabs skip their turns; disconnecting stops everything.
+
+const tasks = [];
+let generation = 0;
+
+function every(ms, fn) { tasks.push({ ms, fn }); }
+
+function startPolling() {
+  const gen = ++generation;
+  for (const t of tasks) {
+    const loop = async () => {
+      if (gen !== generation) return;
+      if (!document.hidden) {
+        try { await t.fn(); } catch (e) { /* each task shows its own errors */ }
+      }
+      if (gen === generation) t.timer = setTimeout(loop, t.ms);
+    };
+    loop();
+  }
+}
+
+function stopPolling() {
+  generation++;
+  for (const t of tasks) clearTimeout(t.timer);
+}
+
+// -- key ----------------------------------------------------------------------
+
+function showKeyMessage(text, kind = 'error') {
+  const m = $('key-msg');
+  m.textContent = text;
+  m.className = `msg ${kind}`;
+}
+
+async function connect(candidate) {
+  $('key-submit').disabled = true;
+  showKeyMessage('Checking the key…', 'info');
+  try {
+    const health = await api('GET', '/api/system-health', { key: candidate });
+    setKey(candidate);
+    showKeyMessage('', '');
+    try {
+      const doc = await api('GET', '/api/openapi.json');
+      routes = doc && doc.paths ? doc.paths : null;
+      if (doc && doc.info && doc.info.version) $('foot-version').textContent = `node ${doc.info.version}`;
+    } catch (e) {
+      routes = null;
+    }
+    $('key-panel').hidden = true;
+    $('panels').hidden = false;
+    $('conn').hidden = false;
+    renderHealth(health);
+    applyCapabilities();
+    startPolling();
+  } catch (e) {
+    clearKey();
+    if (e instanceof ApiError && e.status === 401)
+      showKeyMessage('Wrong key: the node refused it. Use the key from data/dashboard.key '
+        + '(or the node\'s DASHBOARD_KEY) and try again.');
+    else
+      showKeyMessage(`Cannot check the key: ${describe(e)}`);
+  } finally {
+    $('key-submit').disabled = false;
+  }
+}
+
+function disconnect(reason) {
+  stopPolling();
+  clearKey();
+  routes = null;
+  openJob = null;
+  // Nothing the key showed stays on the page.
+  for (const id of ['health-body', 'tree-body', 'jobs-body', 'job-detail-body', 'finance-body', 'heal-body',
+    'flags-body', 'history-body', 'tree-msg', 'job-msg', 'flag-msg'])
+    fill($(id));
+  for (const id of ['tree-table', 'jobs-table', 'flags-table', 'history-table', 'job-detail'])
+    $(id).hidden = true;
+  $('panels').hidden = true;
+  $('conn').hidden = true;
+  $('key-panel').hidden = false;
+  showKeyMessage(reason || '', reason ? 'error' : '');
+  $('key-input').focus();
+}
+
+$('key-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const input = $('key-input');
+  const candidate = input.value.trim();
+  input.value = ''; // not left in the form
+  if (!candidate) {
+    showKeyMessage('Enter the dashboard key.');
+    return;
+  }
+  connect(candidate);
+});
+
+$('forget').addEventListener('click', () => disconnect('Key forgotten. Enter it again to continue.'));
+
+whenUnauthorized(() => {
+  if (hasKey()) disconnect('The node no longer accepts this key (401). Enter the current key.');
+});
+
+// -- health -------------------------------------------------------------------
+
+function checkDetail(c) {
+  const d = c.detail;
+  if (d === null || d === undefined) return '';
+  switch (c.name) {
+    case 'process': return `up ${duration((d.uptime_s || 0) * 1000)}, version ${d.version}`;
+    case 'supervision':
+      return d.not_running && d.not_running.length
+        ? `${d.actors} actors; not running: ${d.not_running.map((n) => `${n.id} (${n.state})`).join(', ')}`
+        : `${d.actors} actors, all running`;
+    case 'store': return d.open ? 'open' : 'closed';
+    case 'disk': return d.free_percent !== undefined ? `${number1(d.free_percent)} % free` : '';
+    case 'http': return `${d.routes} routes`;
+    default: return jsonText(d);
+  }
+}
+
+let ready = null;
+
+function renderHealth(h) {
+  const overall = h.overall || 'unknown';
+  const checks = Array.isArray(h.checks) ? h.checks : [];
+  fill($('health-body'),
+    el('p', { class: 'overall' },
+      el('span', { class: `badge ${overall === 'healthy' ? 'ok' : 'bad'}` }, overall),
+      ready === null ? null
+        : el('span', { class: `badge ${ready.ready ? 'ok' : 'bad'}`, id: 'ready-badge' },
+          ready.ready ? 'ready' : 'not ready')),
+    el('ul', { class: 'checks' }, checks.map((c) =>
+      el('li', { class: c.ok ? 'ok' : 'bad' },
+        el('span', { class: 'check-name' }, `${c.ok ? '✓' : '✗'} ${c.name}`),
+        el('span', { class: 'check-detail' }, checkDetail(c))))));
+  setState('health-state', '');
+  stamp('health-stamp');
+}
+
+async function refreshHealth() {
+  try {
+    const [h, r] = await Promise.all([
+      api('GET', '/api/system-health'),
+      api('GET', '/readyz').catch((e) => ({ ready: false, error: describe(e) })),
+    ]);
+    ready = r;
+    renderHealth(h);
+  } catch (e) {
+    setState('health-state', `Could not load the health checks: ${describe(e)}`, 'error');
+  }
+}
+every(5000, refreshHealth);
+
+// -- supervision tree ---------------------------------------------------------
+
+let faults = false;
+
+// Large pools (many children of one supervisor) start folded into their
+// supervisor's row, which sums them up; a person unfolds them.
+const foldAbove = 8;
+const unfolded = new Set();
+
+function folded(node) {
+  return (node.children || []).length > foldAbove && !unfolded.has(node.id);
+}
+
+function flatten(node, depth, out) {
+  out.push({ node, depth });
+  if (!folded(node))
+    for (const c of node.children || []) flatten(c, depth + 1, out);
+  return out;
+}
+
+/** "16 children: 16 running, 3 restarts" and a button to (un)fold them. */
+function poolSummary(node) {
+  const kids = node.children || [];
+  if (kids.length <= foldAbove) return null;
+  const running = kids.filter((c) => c.state === 'running').length;
+  const restarts = kids.reduce((a, c) => a + (Number(c.restarts) || 0), 0);
+  const isFolded = folded(node);
+  return el('div', { class: 'pool' },
+    el('small', {}, `${kids.length} children: ${running} running, ${restarts} restarts`),
+    el('button', {
+      type: 'button', class: 'secondary small', 'aria-expanded': isFolded ? 'false' : 'true',
+      onclick: () => {
+        if (isFolded) unfolded.add(node.id); else unfolded.delete(node.id);
+        refreshTree();
+      },
+    }, isFolded ? `Show ${kids.length}` : 'Fold'));
+}
+
+async function crash(id, button) {
+  button.disabled = true;
+  const msg = $('tree-msg');
+  msg.className = 'msg info';
+  msg.textContent = `Crashing ${id}…`;
+  try {
+    await api('POST', '/api/supervision/crash', { body: { child: id } });
+    msg.textContent = `${id} crashed at ${clock()}; watch its restarts.`;
+    refreshTree();
+  } catch (e) {
+    msg.className = 'msg error';
+    msg.textContent = `Could not crash ${id}: ${describe(e)}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function renderTree(tree) {
+  const rows = flatten(tree, 0, []);
+  fill($('tree-body'), rows.map(({ node, depth }) => {
+    const failure = node.last_exit
+      ? el('span', { title: node.last_restart ? `restarted ${utc(node.last_restart)}` : '' },
+        node.last_exit, node.last_restart ? el('small', {}, ` · ${utc(node.last_restart)}`) : null)
+      : el('span', { class: 'muted' }, 'none');
+    const action = faults && depth > 0
+      ? el('button', {
+        type: 'button', class: 'danger small', 'aria-label': `Crash ${node.id}`,
+        title: 'Fault injection: the actor fails as after an uncaught exception',
+        onclick: (ev) => crash(node.id, ev.currentTarget),
+      }, 'Crash')
+      : null;
+    return el('tr', { dataset: { id: node.id }, class: `state-${node.state}` },
+      el('td', { class: `actor depth-${Math.min(depth, 6)}` },
+        el('span', { class: 'actor-id' }, node.id),
+        el('small', { class: 'kind' }, node.kind === 'supervisor' && node.strategy
+          ? ` supervisor, ${node.strategy}` : ` ${node.kind || ''}`),
+        poolSummary(node)),
+      el('td', { 'data-label': 'State' }, el('span', { class: `badge ${node.state === 'running' ? 'ok' : 'warn'}` }, node.state)),
+      el('td', { class: 'num restarts', 'data-label': 'Restarts' }, count(node.restarts)),
+      el('td', { class: 'failure', 'data-label': 'Last failure' }, failure),
+      el('td', { class: 'num', 'data-label': 'Uptime' }, node.uptime_ms === null || node.uptime_ms === undefined ? '–' : duration(node.uptime_ms)),
+      el('td', { class: 'actions' }, action));
+  }));
+  $('tree-table').hidden = false;
+  setState('tree-state', '');
+  stamp('tree-stamp');
+}
+
+async function refreshTree() {
+  try {
+    renderTree(await api('GET', '/api/supervision/tree'));
+  } catch (e) {
+    setState('tree-state', `Could not load the tree: ${describe(e)}`, 'error');
+  }
+}
+every(1500, refreshTree);
+
+// -- jobs ---------------------------------------------------------------------
+
+const terminal = new Set(['completed', 'failed', 'dead']);
+const pageSize = 20;
+const maxShown = 500; // the API's largest page
+let jobsShown = pageSize; // grows with "Load more"; polling keeps what is shown
+let openJob = null;
+
+function statusBadge(s) {
+  const kind = s === 'completed' ? 'ok' : s === 'failed' || s === 'dead' ? 'bad' : 'warn';
+  return el('span', { class: `badge ${kind} status` }, s || 'unknown');
+}
+
+function jobRow(j) {
+  return el('tr', { dataset: { id: j.id, status: j.status } },
+    el('td', { class: 'nowrap', 'data-label': 'Created' }, utc(j.created_at)),
+    el('td', { class: 'mono', 'data-label': 'Job' }, j.id),
+    el('td', { 'data-label': 'Type' }, j.task_type),
+    el('td', { 'data-label': 'Status' }, statusBadge(j.status)),
+    el('td', { class: 'num', 'data-label': 'QA' }, j.qa_score === null || j.qa_score === undefined ? '–' : number1(j.qa_score)),
+    el('td', { class: 'num', title: j.cost_usd ?? '', 'data-label': 'Cost' }, money(j.cost_usd)),
+    el('td', { class: 'num', title: j.price_usd ?? '', 'data-label': 'Price' }, money(j.price_usd)),
+    el('td', { class: 'actions' },
+      el('button', { type: 'button', class: 'secondary small', onclick: () => showJob(j.id) }, 'Open')));
+}
+
+async function refreshJobs() {
+  if (!offers('GET', '/api/jobs')) {
+    setState('jobs-state', 'This node has no jobs API yet (GET /api/jobs is not among its routes).', 'error');
+    return;
+  }
+  const params = new URLSearchParams({ limit: String(jobsShown) });
+  const status = $('job-filter').value;
+  if (status) params.set('status', status);
+  try {
+    const data = await api('GET', `/api/jobs?${params}`);
+    const jobs = Array.isArray(data.jobs) ? data.jobs : [];
+    fill($('jobs-body'), jobs.map(jobRow));
+    if (data.counts && typeof data.counts === 'object')
+      for (const o of $('job-filter').options)
+        o.textContent = o.value ? `${o.value} (${count(data.counts[o.value] ?? 0)})` : 'all';
+    const any = jobs.length > 0;
+    $('jobs-table').hidden = !any;
+    $('jobs-more').hidden = !data.next_cursor || jobsShown >= maxShown;
+    setState('jobs-state', any ? '' : status ? `No ${status} jobs.` : 'No jobs yet. Submit one above.', any ? '' : 'empty');
+    stamp('jobs-stamp');
+  } catch (e) {
+    setState('jobs-state', `Could not load the jobs: ${describe(e)}`, 'error');
+  }
+}
+every(3000, refreshJobs);
+$('job-filter').addEventListener('change', () => { jobsShown = pageSize; refreshJobs(); });
+$('jobs-more').addEventListener('click', () => {
+  jobsShown = Math.min(jobsShown + pageSize, maxShown);
+  refreshJobs();
+});
+
+const jobFields = [
+  ['status', 'Status', (j) => statusBadge(j.status)],
+  ['email', 'Client', (j) => j.email],
+  ['task_type', 'Task type', (j) => j.task_type],
+  ['attempts', 'Attempts', (j) => count(j.attempts)],
+  ['created_at', 'Created', (j) => utc(j.created_at)],
+  ['updated_at', 'Updated', (j) => utc(j.updated_at)],
+  ['finished_at', 'Finished', (j) => utc(j.finished_at)],
+  ['duration_ms', 'Duration', (j) => duration(j.duration_ms)],
+  ['processor', 'Processor', (j) => [j.processor, j.model ? ` (${j.model})` : ''].join('')],
+  ['qa_score', 'QA', (j) => (j.qa_score === null || j.qa_score === undefined ? '–'
+    : `${number1(j.qa_score)}${j.qa_passed ? ', passed' : ', not passed'}${j.needs_review ? ', needs review' : ''}`)],
+  ['tokens_in', 'Tokens in / out', (j) => `${count(j.tokens_in)} / ${count(j.tokens_out)}`],
+  ['cost_usd', 'Cost', (j) => money(j.cost_usd)],
+  ['price_usd', 'Price', (j) => money(j.price_usd)],
+  ['profit_usd', 'Profit', (j) => money(j.profit_usd)],
+  ['payment_status', 'Payment', (j) => j.payment_status || '–'],
+  ['last_error', 'Last error', (j) => errorText(j.last_error)],
+  ['input', 'Input', (j) => el('pre', {}, j.input || '')],
+  ['result', 'Result', (j) => (j.result ? el('pre', { id: 'job-result' }, j.result) : el('span', { class: 'muted' }, 'not yet'))],
+];
+
+/** A job's last error: a string, or {code, message}; "none" for none. */
+function errorText(e) {
+  if (e === null || e === undefined || e === '') return 'none';
+  if (typeof e === 'object') return e.message ? `${e.message}${e.code ? ` (${e.code})` : ''}` : jsonText(e);
+  return String(e);
+}
+
+function renderJob(j) {
+  $('job-detail-title').textContent = `Job ${j.id}`;
+  fill($('job-detail-body'), jobFields.flatMap(([, label, f]) => [el('dt', {}, label), el('dd', {}, f(j))]));
+  $('job-detail').dataset.status = j.status || '';
+}
+
+async function showJob(id) {
+  openJob = id;
+  $('job-detail').hidden = false;
+  $('job-detail').dataset.id = id;
+  setState('job-detail-state', 'Loading…');
+  // Follow the job until it ends (or another one is opened).
+  for (let i = 0; openJob === id && hasKey(); i++) {
+    try {
+      const j = await api('GET', `/api/jobs/${encodeURIComponent(id)}`);
+      if (openJob !== id) return;
+      renderJob(j);
+      setState('job-detail-state', terminal.has(j.status) ? '' : `${j.status}… (updating)`);
+      if (terminal.has(j.status)) {
+        refreshJobs();
+        refreshCharts();
+        refreshFinance();
+        return;
+      }
+    } catch (e) {
+      if (openJob === id) setState('job-detail-state', `Could not load the job: ${describe(e)}`, 'error');
+      if (!(e instanceof ApiError) || e.status === 0 || e.status >= 500) { /* retry */ } else return;
+    }
+    await new Promise((r) => setTimeout(r, i < 20 ? 500 : 2000));
+  }
+}
+
+$('job-detail-close').addEventListener('click', () => {
+  openJob = null;
+  $('job-detail').hidden = true;
+});
+
+$('job-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const msg = $('job-msg');
+  const email = $('job-email').value.trim();
+  const input = $('job-input').value;
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+    msg.className = 'msg error';
+    msg.textContent = 'Enter the client\'s email address (name@example.com).';
+    return;
+  }
+  if (!input.trim()) {
+    msg.className = 'msg error';
+    msg.textContent = 'Enter the job\'s input.';
+    return;
+  }
+  $('job-submit').disabled = true;
+  msg.className = 'msg info';
+  msg.textContent = 'Submitting…';
+  try {
+    const job = await api('POST', '/api/jobs', { body: { email, task_type: $('job-type').value, input } });
+    msg.className = 'msg ok';
+    msg.textContent = `Job ${job.id} ${job.status || 'queued'}.`;
+    $('job-input').value = '';
+    refreshJobs();
+    showJob(job.id);
+  } catch (e) {
+    msg.className = 'msg error';
+    msg.textContent = `The job was not submitted: ${describe(e)}`;
+  } finally {
+    $('job-submit').disabled = false;
+  }
+});
+
+// -- charts and finance ------------------------------------------------------
+
+async function refreshCharts() {
+  if (!charts.available()) {
+    setState('charts-state', 'Charts unavailable: Chart.js did not load (run scripts/setup, which copies it to web/vendor/).', 'error');
+    return;
+  }
+  if (!offers('GET', '/api/metrics-summary')) {
+    setState('charts-state', 'This node has no metrics summary yet (GET /api/metrics-summary is not among its routes).', 'error');
+    $('charts').hidden = true;
+    return;
+  }
+  try {
+    const summary = await api('GET', '/api/metrics-summary');
+    $('charts').hidden = false;
+    const empty = charts.render(summary);
+    $('chart-jobs-empty').hidden = !empty.jobs;
+    $('chart-qa-empty').hidden = !empty.qa;
+    $('chart-money-empty').hidden = !empty.money;
+    setState('charts-state', '');
+    stamp('charts-stamp');
+  } catch (e) {
+    $('charts').hidden = true;
+    setState('charts-state', `Could not load the metrics: ${describe(e)}`, 'error');
+  }
+}
+every(15000, refreshCharts);
+
+const financeCards = [
+  ['revenue_7d', 'Revenue, 7 days', money],
+  ['cost_7d', 'Cost, 7 days', money],
+  ['profit_7d', 'Profit, 7 days', money],
+  ['revenue_30d', 'Revenue, 30 days', money],
+  ['cost_30d', 'Cost, 30 days', money],
+  ['profit_30d', 'Profit, 30 days', money],
+  ['roi_30d', 'ROI, 30 days', (v) => (v === null || v === undefined ? '–' : `${number1(v)} %`)],
+  ['jobs_7d', 'Jobs, 7 days', count],
+  ['jobs_30d', 'Jobs, 30 days', count],
+  ['completed_30d', 'Completed, 30 days', count],
+  ['avg_qa_7d', 'Average QA, 7 days', number1],
+];
+
+async function refreshFinance() {
+  if (!offers('GET', '/api/finance-metrics')) {
+    setState('finance-state', 'This node has no finance metrics yet (GET /api/finance-metrics is not among its routes).', 'error');
+    return;
+  }
+  try {
+    const f = await api('GET', '/api/finance-metrics');
+    fill($('finance-body'), financeCards.map(([k, label, fmt]) =>
+      el('div', { class: `card${k.startsWith('profit') && Number(f[k]) < 0 ? ' negative' : ''}`, dataset: { key: k } },
+        el('span', { class: 'card-label' }, label),
+        el('span', { class: 'card-value' }, fmt(f[k])))));
+    setState('finance-state', Number(f.jobs_30d) > 0 ? '' : 'No jobs in the last 30 days: all figures are zero.', 'empty');
+    stamp('finance-stamp');
+  } catch (e) {
+    setState('finance-state', `Could not load the finance metrics: ${describe(e)}`, 'error');
+  }
+}
+every(15000, refreshFinance);
+
+// -- self-heal ----------------------------------------------------------------
+
+function healList(title, items) {
+  const list = Array.isArray(items) ? items : [];
+  return el('div', { class: 'heal-part' },
+    el('h4', {}, `${title} (${list.length})`),
+    list.length === 0 ? el('p', { class: 'muted' }, 'none')
+      : el('ul', {}, list.map((x) => el('li', { class: 'mono' },
+        typeof x === 'object' && x !== null
+          ? Object.entries(x).map(([k, v]) => `${k}: ${typeof v === 'object' ? jsonText(v) : v}`).join(', ')
+          : String(x)))));
+}
+
+$('heal-run').addEventListener('click', async () => {
+  const button = $('heal-run');
+  if (!offers('POST', '/api/self-heal')) {
+    setState('heal-state', 'This node has no self-heal endpoint yet (POST /api/self-heal is not among its routes).', 'error');
+    return;
+  }
+  button.disabled = true;
+  setState('heal-state', 'Running…');
+  try {
+    const r = await api('POST', '/api/self-heal', { body: {} });
+    fill($('heal-body'),
+      el('p', {}, `Report of ${clock()}: ${count(r.events)} events recorded.`),
+      healList('Actors', r.actors),
+      healList('Requeued jobs', r.requeued),
+      healList('Stale workers', r.stale_workers),
+      healList('Unpaid jobs with high QA', r.unpaid_high_qa));
+    setState('heal-state', '');
+    refreshJobs();
+  } catch (e) {
+    setState('heal-state', `Self-heal failed: ${describe(e)}`, 'error');
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// -- flags --------------------------------------------------------------------
+
+async function setFlag(key, value) {
+  const msg = $('flag-msg');
+  msg.className = 'msg info';
+  msg.textContent = `Setting ${key}…`;
+  try {
+    await api('POST', '/api/flags/set', { body: { key, value } });
+    msg.className = 'msg ok';
+    msg.textContent = `${key} = ${jsonText(value)}`;
+    await refreshFlags();
+  } catch (e) {
+    msg.className = 'msg error';
+    msg.textContent = `Could not set ${key}: ${describe(e)}`;
+  }
+}
+
+function renderFlags(flags) {
+  const keys = Object.keys(flags).sort();
+  fill($('flags-body'), keys.map((k) => {
+    const v = flags[k];
+    const edit = typeof v === 'boolean'
+      ? el('button', { type: 'button', class: 'secondary small', onclick: () => setFlag(k, !v) }, v ? 'Turn off' : 'Turn on')
+      : el('button', {
+        type: 'button', class: 'secondary small',
+        onclick: () => { $('flag-key').value = k; $('flag-value').value = jsonText(v); $('flag-value').focus(); },
+      }, 'Edit');
+    return el('tr', { dataset: { key: k } },
+      el('td', { class: 'mono' }, k),
+      el('td', { class: 'mono value' }, jsonText(v)),
+      el('td', { class: 'actions' }, edit));
+  }));
+  fill($('flag-keys'), keys.map((k) => el('option', { value: k })));
+  $('flags-table').hidden = keys.length === 0;
+  setState('flags-state', keys.length ? '' : 'No flags yet. Set one below.', keys.length ? '' : 'empty');
+  stamp('flags-stamp');
+}
+
+function renderHistory(entries) {
+  const list = Array.isArray(entries) ? entries : [];
+  fill($('history-body'), list.map((e) => el('tr', {},
+    el('td', { class: 'nowrap' }, utc(e.at || e.time || e.when || e.ts)),
+    el('td', { class: 'mono' }, e.key),
+    el('td', { class: 'mono' }, 'old' in e || 'from' in e
+      ? `${jsonText(e.old ?? e.from)} → ${jsonText(e.new ?? e.to ?? e.value)}`
+      : jsonText(e.value ?? e.new)),
+    el('td', {}, e.who || '–'))));
+  $('history-table').hidden = list.length === 0;
+  setState('history-state', list.length ? '' : 'No changes yet.', list.length ? '' : 'empty');
+}
+
+async function refreshFlags() {
+  try {
+    const [flags, history] = await Promise.all([
+      api('GET', '/api/flags/get'),
+      api('GET', '/api/flags/history?limit=20'),
+    ]);
+    renderFlags(flags || {});
+    renderHistory(history);
+  } catch (e) {
+    setState('flags-state', `Could not load the flags: ${describe(e)}`, 'error');
+  }
+}
+every(10000, refreshFlags);
+
+$('flag-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const key = $('flag-key').value.trim();
+  const text = $('flag-value').value.trim();
+  const msg = $('flag-msg');
+  if (!key) {
+    msg.className = 'msg error';
+    msg.textContent = 'Enter the flag\'s name.';
+    return;
+  }
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    msg.className = 'msg error';
+    msg.textContent = `The value must be JSON: true, false, a number, or text in double quotes ("${text}").`;
+    return;
+  }
+  setFlag(key, value);
+});
+
+// -- capabilities -------------------------------------------------------------
+
+function applyCapabilities() {
+  faults = offers('POST', '/api/supervision/crash') && routes !== null;
+  $('tree-hint').textContent = faults
+    ? 'Fault injection is on: Crash makes an actor fail; its supervisor restarts it.'
+    : '';
+  const jobs = offers('POST', '/api/jobs');
+  for (const e of $('job-form').elements) e.disabled = !jobs;
+  if (!jobs) {
+    const m = $('job-msg');
+    m.className = 'msg error';
+    m.textContent = 'This node has no jobs API yet (POST /api/jobs is not among its routes).';
+  }
+}
