@@ -281,6 +281,11 @@ test('self-heal runs and shows its report', async () => {
 test('readable at a phone width: nothing wider than the screen', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await row('flags').waitFor(wait);
+  // Chart.js resizes its canvases from a ResizeObserver, a frame or two after
+  // the viewport changes: give the layout time to settle, then measure.
+  await page
+    .waitForFunction(() => document.documentElement.scrollWidth - window.innerWidth <= 1, null, { timeout: 5000 })
+    .catch(() => {});
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone`);
   await page.setViewportSize({ width: 1280, height: 900 });
