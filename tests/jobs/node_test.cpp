@@ -72,6 +72,13 @@ std::string submit(test::node& n, const std::string& input, const std::string& t
 
 json job(test::node& n, const std::string& id) {
   auto r = n.get("/api/jobs/" + id, {auth});
+  // While the queue restarts the answer is 503 with Retry-After, as a
+  // client would, ask again (briefly).
+  for (int i = 0; i < 100 && r.status == 503; ++i) {
+    CHECK(!r.header("retry-after").empty());
+    std::this_thread::sleep_for(20ms);
+    r = n.get("/api/jobs/" + id, {auth});
+  }
   REQUIRE_MESSAGE(r.status == 200, r.body);
   return r.json()["data"];
 }
