@@ -130,7 +130,9 @@ std::optional<usage_error> apply_jobs(const std::string& path, const json& v, jo
       }
       j.task_types = std::move(types);
     } else if (k == "max_input_bytes") {
-      r.uint(x, key, 1, 16u << 20, j.max_input_bytes);
+      // POST /api/jobs takes bodies up to 1 MiB; JSON escaping may double
+      // the input's size on the way.
+      r.uint(x, key, 1, 512u << 10, j.max_input_bytes);
     } else if (k == "max_attempts") {
       r.uint(x, key, 1, 100, j.max_attempts);
     } else if (k == "lease_ms") {
@@ -180,6 +182,8 @@ std::optional<usage_error> apply_jobs(const std::string& path, const json& v, jo
       r.millis(x, key, 10, 86'400'000, j.heartbeat_stale);
     } else if (k == "self_heal_every_ms") {
       r.millis(x, key, 0, 366 * 86'400'000ULL, j.self_heal_every);
+      if (!r.err && j.self_heal_every.count() > 0 && j.self_heal_every.count() < 1000)
+        r.bad(key, "0 (only on request) or at least 1000");
     } else if (k == "stuck_after_ms") {
       r.millis(x, key, 10, 86'400'000, j.stuck_after);
     } else {

@@ -121,6 +121,9 @@ chat_result parse_chat_response(long status, const std::string& body) {
       else if (e != doc.end() && e->is_string())
         api_message = e->get<std::string>();
     }
+    // A 401's message may quote part of the key: only the status then.
+    if (status == 401 || status == 403)
+      api_message = "check AI_INTEGRATIONS_OPENAI_API_KEY";
     r.error_message = status_text(status) + (api_message.empty() ? "" : ": " + api_message.substr(0, 300));
     r.retryable = retryable_status(status);
     if (status == 429)
@@ -250,6 +253,21 @@ struct openai_client::impl {
     curl_easy_cleanup(e);
     c->easy = nullptr;
     bool can_retry = c->tries <= opts.max_retries && !stopping;
+    if (code == CURLE_WRITE_ERROR) {
+      // on_body refused an answer over 16 MiB: asking again gets the same.
+      finish(std::move(c), fail_result("model_bad_response",
+                                       "the model API's answer is larger than 16 MiB", false));
+      return;
+    }
+    if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT
+        || code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE
+        || code == CURLE_SSL_CERTPROBLEM) {
+      // Configuration, not luck: no retry helps.
+      std::string what = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(code);
+      finish(std::move(c), fail_result("model_unreachable",
+                                       "the model API cannot be used as configured: " + what, false));
+      return;
+    }
     if (code != CURLE_OK) {
       bool timeout = code == CURLE_OPERATION_TIMEDOUT;
       if (can_retry) {

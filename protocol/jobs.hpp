@@ -31,7 +31,8 @@
 //   (done_atom, std::string id, std::uint32_t attempt, json outcome)
 //                                             worker -> queue: the outcome
 //       outcome: {"ok": true, "processor", "model", "result", "tokens_in",
-//       "tokens_out", "duration_us", "qa_score", "qa_by", ["qa_error"]} or
+//       "tokens_out", "duration_us", "qa_score", "qa_by", ["qa_model",
+//       "qa_tokens_in", "qa_tokens_out"], ["qa_error"]} or
 //       {"ok": false, "error": {"code", "message"}, "retryable": bool}.
 //   A result is recorded only if the job is still processing under that
 //   attempt: a late answer after its lease expired is dropped.

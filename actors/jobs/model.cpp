@@ -130,31 +130,38 @@ json usd(micros m) {
 }
 
 std::optional<micros> parse_usd(const json& v) {
+  constexpr micros max = 1'000'000'000'000; // one million dollars
   std::string text;
   if (v.is_number_unsigned() || v.is_number_integer()) {
-    if (v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 1'000'000'000)
+    auto x = v.get<std::int64_t>();
+    if (x < 0 || x > max / 1'000'000)
       return std::nullopt;
-    return v.get<std::int64_t>() * 1'000'000;
+    return x * 1'000'000;
   }
   if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (!(d >= 0) || d > 1e9)
+    // As its shortest decimal text, so that a number and a string follow the
+    // same rule (at most six decimals).
+    text = v.dump();
+    if (text.find_first_of("eE") != std::string::npos)
       return std::nullopt;
-    return static_cast<micros>(std::llround(d * 1e6));
-  }
-  if (!v.is_string())
+  } else if (v.is_string()) {
+    text = v.get<std::string>();
+  } else {
     return std::nullopt;
-  text = v.get<std::string>();
+  }
   auto dot = text.find('.');
   auto whole = text.substr(0, dot);
   auto frac = dot == std::string::npos ? std::string{} : text.substr(dot + 1);
-  if (whole.empty() || whole.size() > 9 || frac.size() > 6)
+  if (whole.empty() || whole.size() > 7 || frac.size() > 6)
     return std::nullopt;
   for (char c : whole + frac)
     if (c < '0' || c > '9')
       return std::nullopt;
   frac.resize(6, '0');
-  return std::stoll(whole) * 1'000'000 + std::stoll(frac);
+  auto m = std::stoll(whole) * 1'000'000 + std::stoll(frac);
+  if (m > max)
+    return std::nullopt;
+  return m;
 }
 
 const char* to_string(below_threshold x) noexcept {
@@ -204,6 +211,7 @@ json to_json(const job& j) {
           {"input", j.input},
           {"status", j.status},
           {"attempts", j.attempts},
+          {"attempts_base", j.attempts_base},
           {"created_at", iso(j.created_ms)},
           {"updated_at", iso(j.updated_ms)},
           {"finished_at", iso(j.finished_ms)},
@@ -221,6 +229,8 @@ json to_json(const job& j) {
           {"result", j.result},
           {"tokens_in", j.tokens_in},
           {"tokens_out", j.tokens_out},
+          {"qa_tokens_in", j.qa_tokens_in},
+          {"qa_tokens_out", j.qa_tokens_out},
           {"duration_ms", j.duration_us / 1000},
           {"duration_us", j.duration_us},
           {"qa_score", opt_int(j.qa_score)},
@@ -250,6 +260,7 @@ std::optional<job> job_from_json(const json& v) {
     j.input = v.at("input").get<std::string>();
     j.status = v.at("status").get<std::string>();
     j.attempts = v.value("attempts", 0u);
+    j.attempts_base = v.value("attempts_base", 0u);
     j.created_ms = v.value("created_ms", std::int64_t{0});
     j.updated_ms = v.value("updated_ms", std::int64_t{0});
     j.finished_ms = v.value("finished_ms", std::int64_t{0});
@@ -264,6 +275,8 @@ std::optional<job> job_from_json(const json& v) {
     j.result = v.value("result", "");
     j.tokens_in = v.value("tokens_in", std::uint64_t{0});
     j.tokens_out = v.value("tokens_out", std::uint64_t{0});
+    j.qa_tokens_in = v.value("qa_tokens_in", std::uint64_t{0});
+    j.qa_tokens_out = v.value("qa_tokens_out", std::uint64_t{0});
     j.duration_us = v.value("duration_us", std::int64_t{0});
     if (auto q = v.find("qa_score"); q != v.end() && q->is_number_integer())
       j.qa_score = q->get<int>();
@@ -549,17 +562,20 @@ void add_final(day_map& days, const job& j) {
   if (j.status == completed) {
     ++d.completed;
     d.revenue += j.price;
-    d.cost += j.cost;
     if (j.qa_score) {
       d.qa_sum += *j.qa_score;
       ++d.qa_count;
     }
   } else if (j.status == failed) {
     ++d.failed;
-    d.cost += j.cost;
   } else if (j.status == dead) {
     ++d.dead;
   }
+}
+
+void add_cost(day_map& days, std::int64_t at_ms, micros cost) {
+  if (cost != 0)
+    days[utc_date(at_ms)].cost += cost;
 }
 
 namespace {

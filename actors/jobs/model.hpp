@@ -25,8 +25,9 @@ using micros = std::int64_t;
 /// The JSON number of an amount (at most six decimals).
 nlohmann::json usd(micros m);
 
-/// Parses a non-negative amount in USD (a JSON number or a decimal string
-/// with at most six decimals) exactly; nothing if it is not one.
+/// Parses a non-negative amount in USD up to 1,000,000 (a JSON number or a
+/// decimal string, with at most six decimals) exactly; nothing if it is not
+/// one.
 std::optional<micros> parse_usd(const nlohmann::json& v);
 
 /// A model's price: micro-dollars per million tokens (USD per 1K tokens
@@ -110,6 +111,9 @@ struct job {
   std::string input;
   std::string status = queued;
   std::uint32_t attempts = 0;
+  /// Attempts made before the last requeue by self-heal: the attempt
+  /// budget counts from here, and attempt numbers are never reused.
+  std::uint32_t attempts_base = 0;
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
   std::int64_t finished_ms = 0;   ///< 0: not final
@@ -123,6 +127,8 @@ struct job {
   std::string result;
   std::uint64_t tokens_in = 0;
   std::uint64_t tokens_out = 0;
+  std::uint64_t qa_tokens_in = 0;  ///< the QA call's usage (0: local scorer)
+  std::uint64_t qa_tokens_out = 0;
   std::int64_t duration_us = 0; ///< processing time (the price's basis)
   std::optional<int> qa_score;
   std::string qa_by;
@@ -222,8 +228,12 @@ std::string utc_date(std::int64_t unix_ms);
 
 using day_map = std::map<std::string, day_totals>;
 
-/// Adds a final job to its day (the day it finished).
+/// Adds a final job to its day (the day it finished): counts, revenue, QA.
+/// Its model cost is not added here but when it is spent (add_cost).
 void add_final(day_map& days, const job& j);
+
+/// Adds model spend to the day of `at_ms`.
+void add_cost(day_map& days, std::int64_t at_ms, micros cost);
 
 /// GET /api/finance-metrics from the day totals: revenue, cost, profit over
 /// 7 and 30 days (today included), ROI over 30 days, job counts, average QA.

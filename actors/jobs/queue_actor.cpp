@@ -105,10 +105,36 @@ json event(const char* what, const job& j, json extra = json::object()) {
   return extra;
 }
 
-/// The write of a job's new state with its event and the counts.
+/// The write of a job's new state with its event, the counts and today's
+/// totals (small records: one transaction keeps them all in step).
 persistence::write_request job_write(const state& st, const job& j, json ev) {
+  auto date = utc_date(st.now());
+  auto day = st.days.find(date);
   return {op::put(table, j.id, to_json(j)), op::put(meta_table, "counts", st.counts_json()),
+          op::put(days_table, date, to_json(day != st.days.end() ? day->second : day_totals{})),
           op::append(stream, std::move(ev))};
+}
+
+/// What the model calls of an outcome cost: the processing call at the
+/// processing model's price, the QA call at the QA model's.
+micros outcome_cost(const jobs_config& jc, const json& outcome, std::vector<std::string>* warnings) {
+  if (outcome.value("processor", "") != "openai")
+    return 0;
+  micros total = 0;
+  auto price = [&](const std::string& model, std::uint64_t in, std::uint64_t out) {
+    if (in == 0 && out == 0)
+      return;
+    auto p = jc.prices.find(model);
+    if (p != jc.prices.end())
+      total += cost_of(p->second, in, out);
+    else if (warnings != nullptr)
+      warnings->push_back("the model '" + model + "' is not in the price table; its tokens cost 0");
+  };
+  price(outcome.value("model", jc.model), outcome.value("tokens_in", std::uint64_t{0}),
+        outcome.value("tokens_out", std::uint64_t{0}));
+  price(outcome.value("qa_model", jc.qa_model), outcome.value("qa_tokens_in", std::uint64_t{0}),
+        outcome.value("qa_tokens_out", std::uint64_t{0}));
+  return total;
 }
 
 void commit(caf::event_based_actor* self, const state_ptr& st, persistence::write_request req,
@@ -154,9 +180,7 @@ void finalize(caf::event_based_actor* self, const state_ptr& st, job j, const ch
   j.lease_until_ms = 0;
   j.updated_ms = j.finished_ms = st->now();
   add_final(st->days, j);
-  auto date = utc_date(j.finished_ms);
   auto req = job_write(*st, j, event(status == dead ? "dead_lettered" : status, j, std::move(extra)));
-  req.push_back(op::put(days_table, date, to_json(st->days[date])));
   auto id = j.id;
   st->active.erase(id);
   st->settling[id] = std::move(j);
@@ -170,7 +194,7 @@ void attempt_failed(caf::event_based_actor* self, const state_ptr& st, job& j, j
   if (!retryable) {
     j.last_error = error;
     finalize(self, st, j, failed, {{"error", error}});
-  } else if (j.attempts >= st->jc->max_attempts) {
+  } else if (j.attempts - j.attempts_base >= st->jc->max_attempts) {
     j.last_error = error;
     finalize(self, st, j, dead, {{"error", error}});
   } else {
@@ -248,10 +272,17 @@ void make_idle(const state_ptr& st, worker_info& w) {
 void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
                     std::uint32_t attempt, json& outcome) {
   auto i = st->active.find(id);
+  auto spent = outcome.value("ok", false) ? outcome_cost(*st->jc, outcome, nullptr) : micros{0};
   if (i == st->active.end() || i->second.status != processing || i->second.attempts != attempt) {
-    // Its lease expired and the job moved on: this result is not recorded.
-    commit(self, st, {op::append(stream, {{"event", "stale_result_dropped"}, {"job", id},
-                                          {"attempt", attempt}})});
+    // Its lease expired and the job moved on: this result is not recorded,
+    // but what its model calls cost was spent.
+    add_cost(st->days, st->now(), spent);
+    if (i != st->active.end())
+      i->second.cost += spent;
+    auto date = utc_date(st->now());
+    commit(self, st, {op::put(days_table, date, to_json(st->days[date])),
+                      op::append(stream, {{"event", "stale_result_dropped"}, {"job", id},
+                                          {"attempt", attempt}, {"cost_micros", spent}})});
     return;
   }
   auto& j = i->second;
@@ -268,6 +299,8 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
   j.result = outcome.value("result", "");
   j.tokens_in = outcome.value("tokens_in", std::uint64_t{0});
   j.tokens_out = outcome.value("tokens_out", std::uint64_t{0});
+  j.qa_tokens_in = outcome.value("qa_tokens_in", std::uint64_t{0});
+  j.qa_tokens_out = outcome.value("qa_tokens_out", std::uint64_t{0});
   j.duration_us = outcome.value("duration_us", std::int64_t{0});
   j.qa_by = outcome.value("qa_by", "");
   j.warnings.clear();
@@ -278,18 +311,12 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
   j.qa_score.reset();
   if (score != outcome.end() && score->is_number_integer())
     j.qa_score = std::clamp(score->get<int>(), 0, 100);
-  // Cost from the token usage and the price table; the local processor
-  // costs nothing.
-  j.cost = 0;
-  if (j.processor != "local") {
-    auto p = jc.prices.find(j.model);
-    if (p == jc.prices.end())
-      p = jc.prices.find(jc.model);
-    if (p != jc.prices.end())
-      j.cost = cost_of(p->second, j.tokens_in, j.tokens_out);
-    else
-      j.warnings.push_back("the model '" + j.model + "' is not in the price table; cost counted as 0");
-  }
+  // Cost from the token usage (processing and QA) and the price table, over
+  // every attempt; the local processor costs nothing. Spend counts in the
+  // day it happens.
+  spent = outcome_cost(jc, outcome, &j.warnings);
+  j.cost += spent;
+  add_cost(st->days, st->now(), spent);
   j.price = price_of(j.rate_per_min != 0 ? j.rate_per_min : jc.rate_per_min, j.duration_us);
   auto t = jc.task_types.find(j.task_type);
   int threshold = j.qa_target ? *j.qa_target : t != jc.task_types.end() ? t->second : 80;
@@ -310,7 +337,7 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
       finalize(self, st, j, failed, qa);
       return;
     case below_threshold::retry:
-      if (j.attempts < jc.max_attempts) {
+      if (j.attempts - j.attempts_base < jc.max_attempts) {
         requeue(self, st, j, std::move(error));
         return;
       }
@@ -321,6 +348,22 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
       finalize(self, st, j, completed, qa);
       return;
   }
+}
+
+/// A job as a list shows it: without its result, its input cut to 200
+/// bytes (GET /api/jobs/{id} has both whole).
+json list_item(json j) {
+  j.erase("result");
+  auto& input = j["input"];
+  if (input.is_string() && input.get_ref<const std::string&>().size() > 200) {
+    auto& text = input.get_ref<std::string&>();
+    std::size_t cut = 200;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+      --cut; // not inside a UTF-8 sequence
+    text.resize(cut);
+    j["input_truncated"] = true;
+  }
+  return j;
 }
 
 /// The jobs a list request shows: newest first, filtered.
@@ -339,7 +382,7 @@ json list_jobs(const state_ptr& st, const json& filter) {
   json jobs = json::array();
   std::string last;
   std::size_t scanned = 0;
-  constexpr std::size_t max_scan = 20'000;
+  constexpr std::size_t max_scan = 5'000;
   bool more = false;
   st->cfg.store->scan_back(from, to, max_scan, [&](const json& stored) {
     ++scanned;
@@ -361,7 +404,7 @@ json list_jobs(const state_ptr& st, const json& filter) {
       more = true;
       return false;
     }
-    jobs.push_back(*shown);
+    jobs.push_back(list_item(*shown));
     return true;
   });
   // A page cut short by the scan bound continues where the scan stopped.
@@ -402,7 +445,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
     auto j = job_from_json(stored);
     if (!j)
       return true;
-    if (j->status == failed && st->settling.count(j->id) == 0)
+    if (j->status == failed && st->settling.count(j->id) == 0 && st->active.count(j->id) == 0)
       to_requeue.push_back(std::move(*j));
     else if (j->status == completed && j->payment_status == "unpaid" && j->qa_score
              && *j->qa_score >= 95)
@@ -416,9 +459,16 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
   });
   for (auto& j : to_requeue) {
     st->counts[failed] -= 1;
-    j.status = "";
-    j.attempts = 0;
+    // A fresh budget of attempts; attempt numbers go on (a lease timer of an
+    // earlier attempt must never match a new one). The last result goes.
+    j.attempts_base = j.attempts;
     j.finished_ms = 0;
+    j.result.clear();
+    j.qa_score.reset();
+    j.qa_by.clear();
+    j.qa_passed = j.needs_review = false;
+    j.price = 0;
+    j.warnings.clear();
     auto& a = st->active[j.id] = std::move(j);
     a.status = queued;
     ++st->counts[queued];
@@ -430,10 +480,14 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
     st->publish();
     events.push_back(op::append(heal_stream, {{"action", "requeue"}, {"job", a.id}, {"was", failed}}));
   }
-  // Stuck: queued and untouched too long, or processing past the lease.
+  // Stuck: queued and untouched too long although workers are idle (a job
+  // merely waiting for a worker is not stuck), or processing past the lease.
+  bool idle_workers = false;
+  for (auto& [addr, w] : st->workers)
+    idle_workers = idle_workers || w.idle;
   std::vector<std::pair<std::string, std::uint32_t>> expired;
   for (auto& [id, j] : st->active) {
-    if (j.status == queued && j.updated_ms + jc.stuck_after.count() < now
+    if (idle_workers && j.status == queued && j.updated_ms + jc.stuck_after.count() < now
         && j.not_before_ms <= now) {
       st->ready.emplace_back(id, j.attempts);
       requeued.push_back({{"id", id}, {"was", queued}, {"reason", "stuck"}});
@@ -462,6 +516,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
                                                 {"worker", "worker-" + std::to_string(w.number)},
                                                 {"silent_ms", age}}));
       self->send_exit(w.handle, caf::exit_reason::kill);
+      w.idle = false; // gone: nothing is handed to it before its down message
     }
   }
   json report = {{"actors", std::move(actors)},
@@ -564,6 +619,11 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       for (auto& stored : st->cfg.store->active_jobs())
         if (auto j = job_from_json(stored))
           st->active[j->id] = std::move(*j);
+      // The counts of queued and processing jobs are what the index holds
+      // (the stored snapshot may be behind after a failed write).
+      st->counts[queued] = st->counts[processing] = 0;
+      for (auto& [id, j] : st->active)
+        ++st->counts[j.status];
       st->publish();
       recover(self, st);
     });
@@ -594,15 +654,17 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       auto now = st->now();
       char corr[16];
       std::snprintf(corr, sizeof corr, "%08x", static_cast<unsigned>(st->rng()));
-      auto made = make_job(body, *st->jc, now, make_job_id(now, st->rng()), corr);
+      // 24 random bits per millisecond: a collision is unlikely, not impossible.
+      auto id = make_job_id(now, st->rng());
+      while (st->active.count(id) != 0 || st->settling.count(id) != 0 || st->cfg.store->get(id))
+        id = make_job_id(now, st->rng());
+      auto made = make_job(body, *st->jc, now, id, corr);
       if (auto* bad = std::get_if<invalid>(&made))
         return make_error(bad->code, bad->message);
       auto j = std::get<job>(std::move(made));
       ++st->counts[queued];
-      auto date = utc_date(now);
-      ++st->days[date].created;
+      ++st->days[utc_date(now)].created;
       auto req = job_write(*st, j, event("created", j, {{"email", j.email}, {"task_type", j.task_type}}));
-      req.push_back(op::put(days_table, date, to_json(st->days[date])));
       auto rp = self->make_response_promise<json>();
       st->cfg.store->commit(self, std::move(req), [self, st, rp, j](const caf::error& err) mutable {
         if (err) {
@@ -649,10 +711,20 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
     },
     [self, st](heartbeat_atom, caf::actor& worker, std::uint32_t number, std::string& busy) {
       auto& w = know_worker(self, st, worker, number);
-      if (busy.empty() && w.holding.empty()) {
-        make_idle(st, w);
-        dispatch(self, st);
+      if (!busy.empty())
+        return;
+      if (!w.holding.empty()) {
+        // Idle, yet the queue handed it a job: only if that job's lease
+        // already ended may the worker have finished with it (else its
+        // `process` may still be on the way).
+        auto j = st->active.find(w.holding);
+        if (j != st->active.end() && j->second.status == processing
+            && j->second.attempts == w.holding_attempt)
+          return;
+        w.holding.clear();
       }
+      make_idle(st, w);
+      dispatch(self, st);
     },
     [self, st](done_atom, std::string& id, std::uint32_t attempt, json& outcome) {
       if (auto w = st->workers.find(caf::actor_cast<caf::actor_addr>(self->current_sender())); w != st->workers.end()
@@ -667,9 +739,6 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
         return;
       auto who = i->second.worker;
       // The worker keeps going, but its result will not be recorded.
-      for (auto& [addr, w] : st->workers)
-        if (w.holding == id)
-          w.holding.clear();
       lease_lost(self, st, id, attempt,
                  who + " held the job longer than the lease of "
                    + std::to_string(st->jc->lease.count()) + " ms");

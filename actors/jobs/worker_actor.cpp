@@ -175,8 +175,12 @@ caf::behavior worker_actor(caf::event_based_actor* self, worker_config cfg, std:
       }
       auto& o = st->outcome;
       std::optional<int> s;
-      if (r.value("ok", false))
+      if (r.value("ok", false)) {
         s = parse_score(r.value("content", ""));
+        o["qa_model"] = st->cfg.jobs->qa_model;
+        o["qa_tokens_in"] = r.value("prompt_tokens", std::uint64_t{0});
+        o["qa_tokens_out"] = r.value("completion_tokens", std::uint64_t{0});
+      }
       if (s) {
         o["qa_score"] = *s;
         o["qa_by"] = "model:" + st->cfg.jobs->qa_model;

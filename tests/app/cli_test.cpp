@@ -139,6 +139,8 @@ TEST_CASE("settings: every bad input names what is wrong") {
         != std::string::npos);
   CHECK(with(R"({"jobs": {"retry_base_ms": 500, "retry_max_ms": 100}})").find("'jobs.retry_max_ms'")
         != std::string::npos);
+  CHECK(with(R"({"jobs": {"max_input_bytes": 1048576}})").find("'jobs.max_input_bytes'") != std::string::npos);
+  CHECK(with(R"({"jobs": {"self_heal_every_ms": 500}})").find("at least 1000") != std::string::npos);
   CHECK(with(R"({"openai": {"api_key": "sk-x"}})").find("AI_INTEGRATIONS_OPENAI_API_KEY") != std::string::npos);
   CHECK(with(R"({"openai": {"max_retries": -1}})").find("'openai.max_retries'") != std::string::npos);
   CHECK(settings_error({}, {{"DEFAULT_RATE_USD_PER_MIN", "five"}}, {}).find("DEFAULT_RATE_USD_PER_MIN")

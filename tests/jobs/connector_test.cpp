@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <future>
+#include <thread>
 
 #include "connectors/openai.hpp"
 #include "tests/support/fake_model.hpp"
@@ -115,6 +116,9 @@ TEST_CASE("client errors are not retried: auth, bad request") {
   CHECK(r.error_code == "model_auth_failed");
   CHECK_FALSE(r.retryable);
   CHECK(r.tries == 1);
+  // The API's own 401 text may quote part of the key: it is not passed on.
+  CHECK(r.error_message.find("Incorrect API key") == std::string::npos);
+  CHECK(r.error_message.find("AI_INTEGRATIONS_OPENAI_API_KEY") != std::string::npos);
   CHECK(r.error_message.find(api_key) == std::string::npos);
   fake.script(json::array({{{"status", 400}}}));
   CHECK(call(client).error_code == "model_rejected");
@@ -161,6 +165,10 @@ TEST_CASE("hundreds of calls in flight on the connector's one thread") {
       if (++done == calls)
         all.set_value();
     });
+  // Counted while at least 100 calls wait at the model.
+  for (int i = 0; i < 500 && fake.stats()["in_flight"].get<int>() < 100; ++i)
+    std::this_thread::sleep_for(5ms);
+  CHECK(fake.stats()["in_flight"].get<int>() >= 100);
   auto during = threads_of_this_process();
   REQUIRE(all.get_future().wait_for(60s) == std::future_status::ready);
   auto took = std::chrono::steady_clock::now() - started;

@@ -29,6 +29,12 @@ std::string problem(const json& body, errc* code = nullptr) {
   return bad->message;
 }
 
+/// A final job counted in its day, with its model spend on that day.
+void finish(day_map& days, const job& j) {
+  add_final(days, j);
+  add_cost(days, j.finished_ms, j.cost);
+}
+
 job final_job(const char* status, std::int64_t finished_ms, micros price, micros cost,
               std::optional<int> qa) {
   job j;
@@ -120,12 +126,15 @@ TEST_CASE("money is integer micro-dollars: exact parsing, pricing and sums") {
   // Ten thousand dimes are exactly 1000 dollars.
   day_map days;
   for (int i = 0; i < 10'000; ++i)
-    add_final(days, final_job(completed, nov23_noon, 100'000, 0, std::nullopt));
+    finish(days, final_job(completed, nov23_noon, 100'000, 0, std::nullopt));
   CHECK(finance_metrics(days, nov23_noon)["revenue_7d"].dump() == "1000.0");
-  double drifting = 0;
-  for (int i = 0; i < 10'000; ++i)
-    drifting += 0.1;
-  CHECK(drifting != 1000.0); // what floating point would have said
+  // Spend is counted when it happens, also for jobs that never complete.
+  add_cost(days, nov23_noon, 12'345);
+  CHECK(finance_metrics(days, nov23_noon)["cost_7d"].dump() == "0.012345");
+  CHECK_FALSE(parse_usd(json(0.0000001)));
+  CHECK_FALSE(parse_usd(json(2'000'000)));
+  CHECK(parse_usd("1000000") == 1'000'000'000'000);
+  CHECK_FALSE(parse_usd("1000000.000001"));
 }
 
 TEST_CASE("the local processor and scorer are deterministic and labelled") {
@@ -161,14 +170,14 @@ TEST_CASE("QA answers: the score is read from JSON or text") {
 TEST_CASE("finance figures from per-day totals equal the fixture computed by hand") {
   day_map days;
   // A: today, 15 s at 5 USD/min = 1.25; 1000/500 tokens of gpt-4o = 0.0075; QA 90.
-  add_final(days, final_job(completed, nov23_noon, 1'250'000, 7'500, 90));
+  finish(days, final_job(completed, nov23_noon, 1'250'000, 7'500, 90));
   // B: 3 days ago, 30 s at 6 USD/min = 3.00; 2000/1000 tokens = 0.015; QA 96.
-  add_final(days, final_job(completed, nov23_noon - 3 * day, 3'000'000, 15'000, 96));
+  finish(days, final_job(completed, nov23_noon - 3 * day, 3'000'000, 15'000, 96));
   // C: 22 days ago: 5.00, cost 0.03, QA 80 (30-day window only).
-  add_final(days, final_job(completed, nov23_noon - 22 * day, 5'000'000, 30'000, 80));
+  finish(days, final_job(completed, nov23_noon - 22 * day, 5'000'000, 30'000, 80));
   // D: dead yesterday (no revenue); E: 53 days ago (outside both windows).
-  add_final(days, final_job(dead, nov23_noon - day, 0, 0, std::nullopt));
-  add_final(days, final_job(completed, nov23_noon - 53 * day, 100'000'000, 0, 100));
+  finish(days, final_job(dead, nov23_noon - day, 0, 0, std::nullopt));
+  finish(days, final_job(completed, nov23_noon - 53 * day, 100'000'000, 0, 100));
   days[utc_date(nov23_noon)].created = 4;
   days[utc_date(nov23_noon - 10 * day)].created = 2;
 

@@ -180,25 +180,37 @@ TEST_CASE("intake: validation names the field; unknown ids are 404; the list fil
     CHECK(j["attempts"] == 1);
     CHECK(j["result"].get<std::string>().find("local processor") != std::string::npos);
   }
+  // Lists leave results out and cut long inputs; the job itself has both.
+  auto long_input = std::string(150, 'a') + " " + std::string(150, 'b') + ".";
+  auto long_id = submit(*n, long_input);
+  wait_final(*n, long_id);
+  auto listed = n->get("/api/jobs?limit=1", {auth}).json()["data"]["jobs"][0];
+  CHECK(listed["id"] == long_id);
+  CHECK(listed["input"].get<std::string>().size() == 200);
+  CHECK(listed["input_truncated"] == true);
+  CHECK_FALSE(listed.contains("result"));
+  CHECK(job(*n, long_id)["input"] == long_input);
+  ids.push_back(long_id);
+
   // Newest first, two a page, the cursor continues.
   auto page = n->get("/api/jobs?limit=2", {auth}).json()["data"];
   REQUIRE(page["jobs"].size() == 2);
-  CHECK(page["jobs"][0]["id"] == ids[4]);
-  CHECK(page["jobs"][1]["id"] == ids[3]);
-  CHECK(page["counts"]["completed"] == 5);
+  CHECK(page["jobs"][0]["id"] == ids[5]);
+  CHECK(page["jobs"][1]["id"] == ids[4]);
+  CHECK(page["counts"]["completed"] == 6);
   auto next = n->get("/api/jobs?limit=2&cursor=" + page["next_cursor"].get<std::string>(), {auth}).json()["data"];
-  CHECK(next["jobs"][0]["id"] == ids[2]);
+  CHECK(next["jobs"][0]["id"] == ids[3]);
   CHECK(n->get("/api/jobs?status=queued", {auth}).json()["data"]["jobs"].empty());
   CHECK(n->get("/api/jobs?email=other@example.com", {auth}).json()["data"]["jobs"].empty());
   CHECK(n->get("/api/jobs?since=2000-01-01&until=2000-01-02", {auth}).json()["data"]["jobs"].empty());
-  CHECK(n->get("/api/jobs?since=2000-01-01", {auth}).json()["data"]["jobs"].size() == 5);
+  CHECK(n->get("/api/jobs?since=2000-01-01", {auth}).json()["data"]["jobs"].size() == 6);
   // Every transition is an event.
   std::map<std::string, int> kinds;
   for (auto& e : events(*n, "jobs"))
     ++kinds[e.value("event", "")];
-  CHECK(kinds["created"] == 5);
-  CHECK(kinds["leased"] == 5);
-  CHECK(kinds["completed"] == 5);
+  CHECK(kinds["created"] == 6);
+  CHECK(kinds["leased"] == 6);
+  CHECK(kinds["completed"] == 6);
   CHECK(n->stop() == 0);
 }
 
@@ -212,6 +224,7 @@ TEST_CASE("a job through the model: cost from usage, QA by the model, price; fin
   for (int i = 0; i < 6; ++i)
     ids.push_back(submit(*n, "Draft a reply to customer " + std::to_string(i) + ".", "drafting"));
   std::int64_t revenue = 0;
+  std::int64_t cost = 0;
   for (auto& id : ids) {
     auto j = wait_final(*n, id);
     REQUIRE(j["status"] == "completed");
@@ -219,7 +232,14 @@ TEST_CASE("a job through the model: cost from usage, QA by the model, price; fin
     CHECK(j["model"] == "gpt-4o");
     CHECK(j["tokens_in"] == 1000);
     CHECK(j["tokens_out"] == 500);
-    CHECK(j["cost_usd"] == json::parse("0.0075")); // 1000 x 0.0025/1K + 500 x 0.01/1K
+    // Processing: 1000 x 0.0025/1K + 500 x 0.01/1K = 0.0075; QA: its own
+    // usage at gpt-4o-mini's 0.00015/1K and 0.0006/1K.
+    auto qa_in = j["qa_tokens_in"].get<std::int64_t>();
+    auto qa_out = j["qa_tokens_out"].get<std::int64_t>();
+    CHECK(qa_in > 0);
+    CHECK(j["cost_micros"] == 7500 + (qa_in * 150'000 + qa_out * 600'000 + 500'000) / 1'000'000);
+    CHECK(micros(j["cost_usd"]) == j["cost_micros"].get<std::int64_t>());
+    cost += j["cost_micros"].get<std::int64_t>();
     CHECK(j["qa_score"] == 97);
     CHECK(j["qa_by"] == "model:gpt-4o-mini");
     CHECK(j["qa_passed"] == true);
@@ -235,15 +255,15 @@ TEST_CASE("a job through the model: cost from usage, QA by the model, price; fin
   CHECK(stats["by_kind"]["qa"] == 6);
   CHECK(stats["auth"] == json::array({"Bearer " + api_key}));
   auto f = n->get("/api/finance-metrics", {auth}).json()["data"];
-  CHECK(micros(f["cost_7d"]) == 6 * 7500);
+  CHECK(micros(f["cost_7d"]) == cost);
   CHECK(micros(f["revenue_7d"]) == revenue);
-  CHECK(micros(f["profit_30d"]) == revenue - 6 * 7500);
+  CHECK(micros(f["profit_30d"]) == revenue - cost);
   CHECK(f["completed_7d"] == 6);
   CHECK(f["avg_qa_7d"] == json::parse("97.0"));
   auto s = n->get("/api/metrics-summary", {auth}).json()["data"];
   CHECK(s["jobs_per_day"][6]["count"] == 6);
   CHECK(s["qa_per_day"][6]["avg_qa"] == json::parse("97.0"));
-  CHECK(micros(s["revenue_cost_per_day"][13]["cost"]) == 6 * 7500);
+  CHECK(micros(s["revenue_cost_per_day"][13]["cost"]) == cost);
   // The key never reaches the event streams.
   auto r = n->get("/api/events/jobs?limit=10000", {auth});
   CHECK(r.body.find(api_key) == std::string::npos);
@@ -291,7 +311,10 @@ TEST_CASE("429 then success; repeated 500s end in the dead letter with the last 
 
 TEST_CASE("a worker crash mid-job and a hung worker: the job comes back through its lease") {
   test::fake_model fake;
-  jobs_node n{json{{"workers", 1}, {"retry_base_ms", 50}, {"lease_ms", 1500}}, &fake, json::object(), true};
+  // Leases and latencies leave room for a loaded machine (an ASan build):
+  // an attempt takes milliseconds, the lease is 3 s, the hung call 4.5 s.
+  jobs_node n{json{{"workers", 1}, {"retry_base_ms", 50}, {"lease_ms", 3000}, {"heartbeat_ms", 30000}},
+              &fake, json::object(), true};
   // Crash: the only worker dies while the model is answering.
   fake.script(json::array({{{"kind", "process"}, {"latency_ms", 1000}}}));
   auto id = submit(*n, "Transcribe this meeting note.", "transcription");
@@ -307,7 +330,7 @@ TEST_CASE("a worker crash mid-job and a hung worker: the job comes back through 
 
   // Hung: the model takes longer than the lease; the job runs again and the
   // late answer of the first attempt is dropped, not recorded a second time.
-  fake.script(json::array({{{"kind", "process"}, {"latency_ms", 2500}}}));
+  fake.script(json::array({{{"kind", "process"}, {"latency_ms", 4500}}}));
   auto hung = submit(*n, "Summarise this slow document.", "summarize");
   // The only worker is busy with the hung call until it returns; then it
   // reports (dropped) and takes the job's second attempt.
@@ -329,7 +352,7 @@ TEST_CASE("a worker crash mid-job and a hung worker: the job comes back through 
 
   // The queue itself crashes with a job in flight: the new incarnation takes
   // the job back (its lease died with the queue) and the workers report to it
-  // at once, not at their next heartbeat (5 s).
+  // at once, not at their next heartbeat (30 s).
   fake.script(json::array({{{"kind", "process"}, {"latency_ms", 600}}}));
   auto orphan = submit(*n, "Survive the queue's crash.", "other");
   wait_for(*n, orphan, [](const json& j) { return j["status"] == "processing"; });
@@ -338,7 +361,7 @@ TEST_CASE("a worker crash mid-job and a hung worker: the job comes back through 
   j = wait_final(*n, orphan);
   CHECK(j["status"] == "completed");
   CHECK(j["attempts"] == 2);
-  CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+  CHECK(std::chrono::steady_clock::now() - t0 < 15s);
   CHECK(tree_node(n->get("/api/supervision/tree", {auth}).json()["data"], "jobs.queue")["restarts"] == 1);
   CHECK(n->stop() == 0);
 }
@@ -394,13 +417,25 @@ TEST_CASE("self-heal: failed jobs requeued, silent workers restarted, restarts r
   for (auto& a : report["actors"])
     flags_listed = flags_listed || a["id"] == "flags";
   CHECK(flags_listed);
-  // The requeued job now completes (the fake answers normally again).
+  // A second run right away finds nothing more to requeue.
+  auto again = n->post("/api/self-heal", "{}", {auth}).json()["data"];
+  CHECK(again["requeued"].empty());
+  // The requeued job now completes (the fake answers normally again), as
+  // attempt 2: attempt numbers go on, the budget starts again.
   j = wait_final(*n, id);
   CHECK(j["status"] == "completed");
+  CHECK(j["attempts"] == 2);
+  CHECK(j["last_error"].is_null() == false);
+  auto counts = n->get("/api/jobs?limit=1", {auth}).json()["data"]["counts"];
+  CHECK(counts["completed"] == 1);
+  CHECK(counts["failed"] == 0);
+  CHECK(counts["queued"] == 0);
+  CHECK(counts["processing"] == 0);
   auto tree = n->get("/api/supervision/tree", {auth}).json()["data"];
   CHECK(tree_node(tree, "jobs.worker-1")["restarts"].get<int>() >= 1);
   auto heal = events(*n, "self_heal");
-  REQUIRE(heal.size() == report["events"].get<std::size_t>());
+  REQUIRE(heal.size() == report["events"].get<std::size_t>() + again["events"].get<std::size_t>());
+  CHECK(again["events"] == 1); // its report alone
   CHECK(heal.back()["action"] == "report");
   CHECK(n->stop() == 0);
 }
@@ -455,7 +490,7 @@ TEST_CASE("QA below the threshold: review, fail or retry as configured; threshol
 
 TEST_CASE("DEFAULT_RATE_USD_PER_MIN prices jobs, a client's rate wins; self-heal runs on its schedule") {
   test::fake_model fake{50};
-  jobs_node n{json{{"workers", 2}, {"self_heal_every_ms", 200}}, &fake, json::object(), false,
+  jobs_node n{json{{"workers", 2}, {"self_heal_every_ms", 1000}}, &fake, json::object(), false,
               {{"DEFAULT_RATE_USD_PER_MIN", "120"}}};
   auto j = wait_final(*n, submit(*n, "Price me.", "other"));
   auto us = j["duration_us"].get<std::int64_t>();
@@ -471,7 +506,7 @@ TEST_CASE("DEFAULT_RATE_USD_PER_MIN prices jobs, a client's rate wins; self-heal
   CHECK(j["price_micros"] == (600'000 * us + 30'000'000) / 60'000'000);
   // Scheduled runs are events like requested ones.
   std::vector<json> reports;
-  for (int i = 0; i < 200 && reports.size() < 2; ++i) {
+  for (int i = 0; i < 500 && reports.size() < 2; ++i) {
     reports.clear();
     for (auto& e : events(*n, "self_heal"))
       if (e["action"] == "report" && e["scheduled"] == true)

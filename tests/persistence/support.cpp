@@ -1,29 +1,12 @@
 #include "tests/persistence/support.hpp"
 
 #include <chrono>
-#include <filesystem>
 #include <stdexcept>
 
 #include <caf/scoped_actor.hpp>
 #include <doctest/doctest.h>
-#include <stdlib.h>
 
 namespace ptest {
-
-temp_dir::temp_dir() {
-  char tmpl[] = "/tmp/echopilot-persist-XXXXXX";
-  auto p = mkdtemp(tmpl);
-  if (p == nullptr)
-    throw std::runtime_error("mkdtemp failed");
-  path = p;
-}
-
-temp_dir::~temp_dir() {
-  std::error_code ec;
-  std::filesystem::permissions(path, std::filesystem::perms::owner_all,
-                               std::filesystem::perm_options::add, ec);
-  std::filesystem::remove_all(path, ec);
-}
 
 std::vector<persistence::table_def> example_tables() {
   return {{"records", {}},

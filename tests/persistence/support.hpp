@@ -14,17 +14,12 @@
 #include "persistence/environment.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/writer.hpp"
+#include "tests/support/process.hpp"
 
 namespace ptest {
 
 /// A fresh directory under /tmp, removed with everything in it.
-struct temp_dir {
-  std::string path;
-  temp_dir();
-  ~temp_dir();
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
+using temp_dir = test::temp_dir;
 
 /// The example tables: "records" (no index) and "jobs" (a string index
 /// "by_status" on "status" and a time index "by_time" on "created_ms").

@@ -2,7 +2,6 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <filesystem>
 #include <regex>
 #include <stdexcept>
 
@@ -75,19 +74,6 @@ http_result http(const std::string& method, const std::string& url,
   curl_slist_free_all(hs);
   curl_easy_cleanup(c);
   return r;
-}
-
-temp_dir::temp_dir() {
-  char tmpl[] = "/tmp/echopilot-test-XXXXXX";
-  auto p = mkdtemp(tmpl);
-  if (p == nullptr)
-    throw std::runtime_error("mkdtemp failed");
-  path = p;
-}
-
-temp_dir::~temp_dir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
 }
 
 node::node(const std::string& data_dir, std::map<std::string, std::string> env,

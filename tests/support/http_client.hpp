@@ -28,13 +28,6 @@ struct http_result {
 http_result http(const std::string& method, const std::string& url,
                  const std::vector<std::string>& headers = {}, const std::string& body = {});
 
-/// A temporary directory removed (recursively) on destruction.
-struct temp_dir {
-  std::string path;
-  temp_dir();
-  ~temp_dir();
-};
-
 /// The echopilot binary serving on 127.0.0.1 with a free port.
 class node {
 public:

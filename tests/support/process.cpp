@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -15,6 +16,21 @@
 namespace test {
 
 using namespace std::chrono;
+
+temp_dir::temp_dir() {
+  char tmpl[] = "/tmp/echopilot-test-XXXXXX";
+  auto p = mkdtemp(tmpl);
+  if (p == nullptr)
+    throw std::runtime_error(std::string{"mkdtemp: "} + std::strerror(errno));
+  path = p;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::add, ec);
+  std::filesystem::remove_all(path, ec);
+}
 
 child_process::child_process(std::vector<std::string> argv, std::map<std::string, std::string> env,
                              std::string cwd) {

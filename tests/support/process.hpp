@@ -48,6 +48,16 @@ private:
   std::optional<int> status_;
 };
 
+/// A fresh directory under /tmp, removed with everything in it (permissions
+/// a test took away are given back first).
+struct temp_dir {
+  std::string path;
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
+
 /// Runs a program to completion (bounded): its exit status, stdout and stderr.
 struct run_result {
   int status = -1;
