@@ -29,6 +29,8 @@ struct worker_info {
   std::string holding;
   std::uint32_t holding_attempt = 0;
   bool idle = false;
+  /// Self-heal killed it; its down message is on the way.
+  bool killed = false;
   std::int64_t last_seen_ms = 0;
 };
 
@@ -261,7 +263,7 @@ worker_info& know_worker(caf::event_based_actor* self, const state_ptr& st, cons
 }
 
 void make_idle(const state_ptr& st, worker_info& w) {
-  if (!w.idle) {
+  if (!w.idle && !w.killed) {
     w.idle = true;
     st->idle.push_back(w.handle.address());
     st->publish();
@@ -506,6 +508,8 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
   std::size_t idle = 0;
   std::size_t busy = 0;
   for (auto& [addr, w] : st->workers) {
+    if (w.killed)
+      continue;
     auto age = now - w.last_seen_ms;
     (w.idle ? idle : busy)++;
     if (age > jc.heartbeat_stale.count()) {
@@ -517,6 +521,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
                                                 {"silent_ms", age}}));
       self->send_exit(w.handle, caf::exit_reason::kill);
       w.idle = false; // gone: nothing is handed to it before its down message
+      w.killed = true;
     }
   }
   json report = {{"actors", std::move(actors)},
