@@ -16,7 +16,6 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -70,8 +69,6 @@ struct worker {
   std::atomic<std::uint64_t>& measured; // shared, for max_requests
   run_result res;
   int ep = -1;
-  int timer = -1; // timerfd: the next due time (constant rate)
-  static constexpr std::uint64_t timer_tag = ~std::uint64_t{0};
   std::vector<connection> cs;
   std::deque<std::uint64_t> due; // constant rate: due times not yet sent
   std::uint64_t next_due_index = 0;
@@ -254,25 +251,11 @@ struct worker {
     }
     if (rate > 0) {
       auto next = t0 + static_cast<std::uint64_t>(static_cast<double>(next_due_index) * 1e9 / rate);
-      if (next <= now || (!due.empty() && free_connection()))
-        return 0;
-      // Sleep until the next due time with a timer of nanosecond precision:
-      // a millisecond timeout would either spin (0 ms, a whole core taken
-      // from the server under test) or send late.
-      itimerspec at{};
-      at.it_value.tv_sec = static_cast<time_t>(next / 1'000'000'000);
-      at.it_value.tv_nsec = static_cast<long>(next % 1'000'000'000);
-      timerfd_settime(timer, TFD_TIMER_ABSTIME, &at, nullptr);
-      return 10;
+      if (next > now)
+        return static_cast<int>(std::min<std::uint64_t>((next - now) / 1'000'000, 10));
+      return 0;
     }
     return 10;
-  }
-
-  bool free_connection() const {
-    for (auto& c : cs)
-      if (c.fd >= 0 && c.connected && !c.busy)
-        return true;
-    return false;
   }
 
   void check_timeouts(std::uint64_t now) {
@@ -288,12 +271,6 @@ struct worker {
 
   void loop() {
     ep = epoll_create1(EPOLL_CLOEXEC);
-    // Wakes the loop at the next due time (constant rate).
-    timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    epoll_event tev{};
-    tev.events = EPOLLIN;
-    tev.data.u64 = timer_tag;
-    epoll_ctl(ep, EPOLL_CTL_ADD, timer, &tev);
     cs.resize(conns);
     for (auto& c : cs)
       open_conn(c);
@@ -306,12 +283,6 @@ struct worker {
       int wait_ms = schedule(now);
       int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), wait_ms);
       for (int i = 0; i < n; ++i) {
-        if (events[static_cast<std::size_t>(i)].data.u64 == timer_tag) {
-          std::uint64_t expirations = 0;
-          auto got = ::read(timer, &expirations, sizeof expirations);
-          static_cast<void>(got);
-          continue;
-        }
         auto& c = cs[events[static_cast<std::size_t>(i)].data.u64];
         auto what = events[static_cast<std::size_t>(i)].events;
         if (c.fd < 0)
@@ -345,7 +316,6 @@ struct worker {
     for (auto& c : cs)
       if (c.fd >= 0)
         ::close(c.fd);
-    ::close(timer);
     ::close(ep);
   }
 };
