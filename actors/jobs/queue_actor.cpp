@@ -107,14 +107,18 @@ json event(const char* what, const job& j, json extra = json::object()) {
   return extra;
 }
 
-/// The write of a job's new state with its event, the counts and today's
-/// totals (small records: one transaction keeps them all in step).
-persistence::write_request job_write(const state& st, const job& j, json ev) {
-  auto date = utc_date(st.now());
-  auto day = st.days.find(date);
-  return {op::put(table, j.id, to_json(j)), op::put(meta_table, "counts", st.counts_json()),
-          op::put(days_table, date, to_json(day != st.days.end() ? day->second : day_totals{})),
-          op::append(stream, std::move(ev))};
+/// The write of a job's new state with its event and the counts, and
+/// today's totals where they changed: one transaction keeps them in step.
+persistence::write_request job_write(const state& st, const job& j, json ev, bool day_changed = true) {
+  persistence::write_request req = {op::put(table, j.id, to_json(j)),
+                                    op::put(meta_table, "counts", st.counts_json()),
+                                    op::append(stream, std::move(ev))};
+  if (day_changed) {
+    auto date = utc_date(st.now());
+    auto day = st.days.find(date);
+    req.push_back(op::put(days_table, date, to_json(day != st.days.end() ? day->second : day_totals{})));
+  }
+  return req;
 }
 
 /// What the model calls of an outcome cost: the processing call at the
@@ -241,7 +245,7 @@ void dispatch(caf::event_based_actor* self, const state_ptr& st) {
     j.worker = "worker-" + std::to_string(info.number);
     info.holding = j.id;
     info.holding_attempt = j.attempts;
-    commit(self, st, job_write(*st, j, event("leased", j, {{"worker", j.worker}})));
+    commit(self, st, job_write(*st, j, event("leased", j, {{"worker", j.worker}}), false));
     self->send(info.handle, process_atom::value, to_json(j), j.attempts);
     self->delayed_send(self, st->jc->lease, lease_atom::value, j.id, j.attempts);
   }
@@ -476,7 +480,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
     ++st->counts[queued];
     a.updated_ms = now;
     a.not_before_ms = 0;
-    commit(self, st, job_write(*st, a, event("requeued_by_self_heal", a, {{"was", failed}})));
+    commit(self, st, job_write(*st, a, event("requeued_by_self_heal", a, {{"was", failed}}), false));
     st->ready.emplace_back(a.id, a.attempts);
     requeued.push_back({{"id", a.id}, {"was", failed}, {"reason", "failed"}});
     st->publish();
