@@ -122,6 +122,7 @@ int run_node(const settings& s) {
 
   auto dir = std::make_shared<supervision::directory>(clock);
   subsystems parts;
+  parts.access_log = store->access_log_start();
   parts.flags.defaults = std::move(std::get<0>(defaults));
   parts.flags.store = store->flags_port();
   parts.flags.clock = &clock;

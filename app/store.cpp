@@ -29,7 +29,6 @@ std::vector<persistence::table_def> node_tables() {
           {jobs::meta_table, {}}};
 }
 
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 /// Access events waiting to be written. HTTP threads append under a mutex
@@ -58,44 +57,42 @@ struct access_buffer {
   }
 };
 
+/// The write request of buffered access events (empty if none).
+persistence::write_request access_write(access_buffer& buffer) {
+  auto events = buffer.take();
+  persistence::write_request req;
+  req.reserve(events.size());
+  for (auto& ev : events)
+    req.push_back(persistence::op::append("access", {{"method", ev.method},
+                                                     {"path", ev.path},
+                                                     {"route", ev.route},
+                                                     {"status", ev.status},
+                                                     {"latency_us", ev.latency_us},
+                                                     {"request_id", ev.request_id},
+                                                     {"ip", ev.remote_ip}}));
+  return req;
+}
+
 /// Writes the buffered access events to the stream "access", one write
 /// request per 100 ms, so that logging costs no commit per HTTP request. Best
-/// effort: a failed commit loses those entries, never a request.
+/// effort: a failed commit loses those entries, never a request. A child of
+/// the supervision tree ("access_log"); the buffer outlives its incarnations,
+/// and what is left in it at shutdown the store writes when it closes.
 caf::behavior access_log(caf::event_based_actor* self, caf::actor writer,
                          std::shared_ptr<access_buffer> buffer) {
   self->send(self, tick_atom::value);
-  // Writes what is buffered; `done` learns whether it was stored.
-  auto flush = [self, writer, buffer](std::function<void(bool)> done) {
-    auto events = buffer->take();
-    if (events.empty()) {
-      done(true);
-      return;
-    }
-    persistence::write_request req;
-    req.reserve(events.size());
-    for (auto& ev : events)
-      req.push_back(persistence::op::append("access", {{"method", ev.method},
-                                                       {"path", ev.path},
-                                                       {"route", ev.route},
-                                                       {"status", ev.status},
-                                                       {"latency_us", ev.latency_us},
-                                                       {"request_id", ev.request_id},
-                                                       {"ip", ev.remote_ip}}));
-    self->request(writer, caf::infinite, persistence::write_atom::value, std::move(req))
-      .then([done](persistence::write_ack&) { done(true); },
-            [done](caf::error&) { done(false); });
+  // Writes what is buffered; a failed commit loses those entries.
+  auto flush = [self, writer, buffer] {
+    auto req = access_write(*buffer);
+    if (!req.empty())
+      self->request(writer, caf::infinite, persistence::write_atom::value, std::move(req))
+        .then([](persistence::write_ack&) {}, [](caf::error&) {});
   };
   return {
     // Every 100 ms.
     [self, flush](tick_atom) {
-      flush([](bool) {});
+      flush();
       self->delayed_send(self, 100ms, tick_atom::value);
-    },
-    // On request (at close): answers once the events are written.
-    [self, flush](flush_atom) -> caf::result<bool> {
-      auto rp = self->make_response_promise<bool>();
-      flush([rp](bool stored) mutable { rp.deliver(stored); });
-      return rp;
     },
   };
 }
@@ -206,13 +203,18 @@ public:
              base::clock& clock)
     : sys_(sys), env_(std::move(env)) {
     writer_ = persistence::spawn_writer(sys, env_, clock);
-    logger_ = sys.spawn(access_log, writer_, access_);
     flags_ = std::make_shared<flags_port_impl>(env_, writer_);
     jobs_ = std::make_shared<jobs_port_impl>(env_, writer_);
   }
 
   std::shared_ptr<jobs::store_port> jobs_port() override {
     return jobs_;
+  }
+
+  std::function<caf::actor(caf::local_actor*)> access_log_start() override {
+    return [writer = writer_, buffer = access_](caf::local_actor* parent) {
+      return parent->spawn(access_log, writer, buffer);
+    };
   }
 
   ~lmdb_store() override {
@@ -290,9 +292,11 @@ public:
       return;
     open_ = false;
     caf::scoped_actor self{sys_};
-    // Flush the access log, then let the writer commit what is queued.
-    self->request(logger_, 10s, flush_atom::value).receive([](bool) {}, [](caf::error&) {});
-    self->send_exit(logger_, caf::exit_reason::user_shutdown);
+    // The access events the log actor did not take (it stopped with the
+    // tree), then let the writer commit what is queued.
+    if (auto req = access_write(*access_); !req.empty())
+      self->request(writer_, 10s, persistence::write_atom::value, std::move(req))
+        .receive([](persistence::write_ack&) {}, [](caf::error&) {});
     self->request(writer_, 10s, persistence::stop_atom::value)
       .receive([] {}, [](caf::error&) {});
   }
@@ -301,7 +305,6 @@ private:
   caf::actor_system& sys_;
   std::shared_ptr<persistence::environment> env_;
   caf::actor writer_;
-  caf::actor logger_;
   std::shared_ptr<access_buffer> access_ = std::make_shared<access_buffer>();
   std::shared_ptr<flags_port_impl> flags_;
   std::shared_ptr<jobs_port_impl> jobs_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <variant>
@@ -31,6 +32,10 @@ public:
 
   /// The jobs tables and stream for the job queue.
   virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
+
+  /// Starts an incarnation of the access-log actor (the tree's child
+  /// "access_log"), which writes the buffered access events every 100 ms.
+  virtual std::function<caf::actor(caf::local_actor*)> access_log_start() = 0;
 
   /// Appends an access event (batched; written within about 100 ms).
   virtual void record_access(http::access_event ev) = 0;

@@ -13,6 +13,14 @@ using namespace std::chrono_literals;
 
 supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
                                        const subsystems& parts) {
+  // The access log first: it only writes what the gateway buffered.
+  supervision::child_spec access;
+  access.id = "access_log";
+  access.shutdown = supervision::shutdown_policy::after(2s);
+  access.start = [start = parts.access_log](caf::local_actor* parent, const caf::message&) {
+    return start(parent);
+  };
+
   supervision::child_spec flags;
   flags.id = flags::actor_id;
   flags.shutdown = supervision::shutdown_policy::after(5s);
@@ -52,7 +60,7 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   core.id = "core";
   core.flags.strategy = supervision::strategy::one_for_one;
   core.flags.intensity = {5, 10s};
-  core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
+  core.children = {access, flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
   supervision::supervisor_spec root;
   root.id = root_id;

@@ -2,6 +2,7 @@
 // their child specs here; the status endpoint shows the same tree.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "actors/flags/flags_actor.hpp"
@@ -16,6 +17,8 @@ inline constexpr const char* root_id = "root";
 
 /// What the subsystems are started with.
 struct subsystems {
+  /// Starts the access-log actor (from the store).
+  std::function<caf::actor(caf::local_actor*)> access_log;
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;

@@ -296,6 +296,41 @@ TEST_CASE("events: the flags stream and the access stream export as NDJSON") {
   CHECK(found);
 }
 
+TEST_CASE("the access log is a supervised actor: after a crash nothing is lost, and a stop writes the rest") {
+  test::temp_dir dir;
+  auto count = [](const std::string& body, const std::string& what) {
+    std::size_t n = 0;
+    for (auto i = body.find(what); i != std::string::npos; i = body.find(what, i + 1))
+      ++n;
+    return n;
+  };
+  {
+    test::node n{dir.path, env(true)};
+    auto tree = n.get("/api/supervision/tree", {auth}).json()["data"];
+    REQUIRE(tree_node(tree, "access_log").is_object());
+    REQUIRE(n.post("/api/supervision/crash", R"({"child": "access_log"})", {auth}).status == 200);
+    // Requests while it restarts and after: all of them are written.
+    for (int i = 0; i < 20; ++i)
+      n.get("/healthz");
+    bool all = false;
+    for (int i = 0; i < 200 && !all; ++i) {
+      auto a = n.get("/api/events/access?limit=10000", {auth});
+      all = count(a.body, R"("path":"/healthz")") == 20;
+      if (!all)
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(all);
+    CHECK(tree_node(n.get("/api/supervision/tree", {auth}).json()["data"], "access_log")["restarts"] == 1);
+    // Requests just before SIGTERM are written by the store as it closes.
+    for (int i = 0; i < 5; ++i)
+      n.get("/readyz");
+    CHECK(n.stop() == 0);
+  }
+  test::node again{dir.path, env()};
+  auto a = again.get("/api/events/access?limit=10000", {auth});
+  CHECK(count(a.body, R"("path":"/readyz")") == 5);
+}
+
 TEST_CASE("a generated dashboard key is stored with mode 0600 and never printed") {
   test::temp_dir dir;
   test::node n{dir.path, {{"DASHBOARD_KEY", ""}}};
