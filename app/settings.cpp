@@ -245,66 +245,48 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
   }
   if (!doc.is_object())
     return usage_error{"config " + path + ": the top level must be an object"};
-  auto bad = [&](const std::string& key, const char* want) {
-    return usage_error{"config " + path + ": '" + key + "' must be " + want};
-  };
-  std::optional<usage_error> err;
-  auto text_of = [&](const json& v, const std::string& key, std::string& out) {
-    if (!v.is_string() || v.get_ref<const std::string&>().empty())
-      err = bad(key, "a non-empty string");
-    else
-      out = v.get<std::string>();
-  };
-  auto uint_of = [&](const json& v, const std::string& key, std::uint64_t lo, std::uint64_t hi,
-                     auto& out) {
-    if (!v.is_number_unsigned() || v.get<std::uint64_t>() < lo || v.get<std::uint64_t>() > hi)
-      err = bad(key, ("a whole number from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
-    else
-      out = static_cast<std::remove_reference_t<decltype(out)>>(v.get<std::uint64_t>());
-  };
+  reader r{path, std::nullopt};
   for (auto& [key, v] : doc.items()) {
     if (key == "region") {
-      text_of(v, key, s.region);
+      r.text(v, key, s.region);
     } else if (key == "data_dir") {
-      text_of(v, key, s.data_dir);
+      r.text(v, key, s.data_dir);
     } else if (key == "fault_injection") {
       if (!v.is_boolean())
-        err = bad(key, "true or false");
+        r.bad(key, "true or false");
       else
         s.fault_injection = v.get<bool>();
     } else if (key == "http") {
       if (!v.is_object()) {
-        err = bad(key, "an object");
+        r.bad(key, "an object");
         break;
       }
       for (auto& [k, x] : v.items()) {
         auto full = "http." + k;
         if (k == "bind")
-          text_of(x, full, s.bind);
+          r.text(x, full, s.bind);
         else if (k == "port")
-          uint_of(x, full, 0, 65535, s.port);
+          r.uint(x, full, 0, 65535, s.port);
         else if (k == "threads")
-          uint_of(x, full, 1, 64, s.http_threads);
+          r.uint(x, full, 1, 64, s.http_threads);
         else if (k == "body_limit_bytes")
-          uint_of(x, full, 1, std::uint64_t{1} << 30, s.body_limit);
-        else if (k == "request_timeout_ms") {
-          std::uint64_t ms = 0;
-          uint_of(x, full, 1, 600000, ms);
-          s.request_timeout = std::chrono::milliseconds{ms};
-        } else
-          err = usage_error{"config " + path + ": unknown key '" + full + "'"};
-        if (err)
+          r.uint(x, full, 1, std::uint64_t{1} << 30, s.body_limit);
+        else if (k == "request_timeout_ms")
+          r.millis(x, full, 1, 600000, s.request_timeout);
+        else
+          r.unknown(full);
+        if (r.err)
           break;
       }
     } else if (key == "flags") {
       if (!v.is_object()) {
-        err = bad(key, "an object");
+        r.bad(key, "an object");
         break;
       }
       for (auto& [k, x] : v.items()) {
         if (k == "defaults") {
           if (!x.is_string())
-            err = bad("flags.defaults", "a string (a path relative to the config file, or \"\")");
+            r.bad("flags.defaults", "a string (a path relative to the config file, or \"\")");
           else if (x.get_ref<const std::string&>().empty())
             s.flags_defaults.clear();
           else {
@@ -312,38 +294,38 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
             s.flags_defaults = p.front() == '/' ? p : dir_of(path) + p;
           }
         } else {
-          err = usage_error{"config " + path + ": unknown key 'flags." + k + "'"};
+          r.unknown("flags." + k);
         }
-        if (err)
+        if (r.err)
           break;
       }
     } else if (key == "jobs") {
-      err = apply_jobs(path, v, s.jobs);
+      r.err = apply_jobs(path, v, s.jobs);
     } else if (key == "openai") {
-      err = apply_openai(path, v, s.openai);
+      r.err = apply_openai(path, v, s.openai);
     } else if (key == "web") {
       if (!v.is_object()) {
-        err = bad(key, "an object");
+        r.bad(key, "an object");
         break;
       }
       for (auto& [k, x] : v.items()) {
         if (k == "root") {
-          text_of(x, "web.root", s.web_root);
-          if (!err && s.web_root.front() != '/')
+          r.text(x, "web.root", s.web_root);
+          if (!r.err && s.web_root.front() != '/')
             s.web_root = dir_of(path) + s.web_root;
         } else {
-          err = usage_error{"config " + path + ": unknown key 'web." + k + "'"};
+          r.unknown("web." + k);
         }
-        if (err)
+        if (r.err)
           break;
       }
     } else {
-      err = usage_error{"config " + path + ": unknown key '" + key + "'"};
+      r.unknown(key);
     }
-    if (err)
-      return err;
+    if (r.err)
+      return r.err;
   }
-  return std::nullopt;
+  return r.err;
 }
 
 } // namespace

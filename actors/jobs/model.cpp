@@ -247,6 +247,18 @@ json to_json(const job& j) {
           {"warnings", j.warnings}};
 }
 
+void read_result(const json& v, job& j) {
+  j.processor = v.value("processor", "");
+  j.model = v.value("model", "");
+  j.result = v.value("result", "");
+  j.tokens_in = v.value("tokens_in", std::uint64_t{0});
+  j.tokens_out = v.value("tokens_out", std::uint64_t{0});
+  j.qa_tokens_in = v.value("qa_tokens_in", std::uint64_t{0});
+  j.qa_tokens_out = v.value("qa_tokens_out", std::uint64_t{0});
+  j.duration_us = v.value("duration_us", std::int64_t{0});
+  j.qa_by = v.value("qa_by", "");
+}
+
 std::optional<job> job_from_json(const json& v) {
   if (!v.is_object())
     return std::nullopt;
@@ -270,17 +282,9 @@ std::optional<job> job_from_json(const json& v) {
       j.qa_target = q->get<int>();
     j.rate_per_min = v.value("rate_micros_per_min", micros{0});
     j.worker = v.value("worker", "");
-    j.processor = v.value("processor", "");
-    j.model = v.value("model", "");
-    j.result = v.value("result", "");
-    j.tokens_in = v.value("tokens_in", std::uint64_t{0});
-    j.tokens_out = v.value("tokens_out", std::uint64_t{0});
-    j.qa_tokens_in = v.value("qa_tokens_in", std::uint64_t{0});
-    j.qa_tokens_out = v.value("qa_tokens_out", std::uint64_t{0});
-    j.duration_us = v.value("duration_us", std::int64_t{0});
+    read_result(v, j);
     if (auto q = v.find("qa_score"); q != v.end() && q->is_number_integer())
       j.qa_score = q->get<int>();
-    j.qa_by = v.value("qa_by", "");
     j.qa_passed = v.value("qa_passed", false);
     j.needs_review = v.value("needs_review", false);
     j.cost = v.value("cost_micros", micros{0});

@@ -142,6 +142,11 @@ struct job {
 };
 
 nlohmann::json to_json(const job& j);
+/// Reads the fields a processing attempt fills in (processor, model,
+/// result, tokens, QA usage, duration, qa_by), named alike in a stored job
+/// and in a worker's outcome (protocol/jobs.hpp).
+void read_result(const nlohmann::json& v, job& j);
+
 /// Reads a stored job; nothing if the record is not one.
 std::optional<job> job_from_json(const nlohmann::json& j);
 

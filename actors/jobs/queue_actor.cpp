@@ -90,11 +90,6 @@ struct state {
       n += w.idle;
     g->idle_workers = n;
   }
-
-  std::string worker_name(const caf::actor_addr& a) const {
-    auto i = workers.find(a);
-    return i != workers.end() ? "worker-" + std::to_string(i->second.number) : "worker";
-  }
 };
 
 using state_ptr = std::shared_ptr<state>;
@@ -300,15 +295,7 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
     return;
   }
   auto& jc = *st->jc;
-  j.processor = outcome.value("processor", "local");
-  j.model = outcome.value("model", "");
-  j.result = outcome.value("result", "");
-  j.tokens_in = outcome.value("tokens_in", std::uint64_t{0});
-  j.tokens_out = outcome.value("tokens_out", std::uint64_t{0});
-  j.qa_tokens_in = outcome.value("qa_tokens_in", std::uint64_t{0});
-  j.qa_tokens_out = outcome.value("qa_tokens_out", std::uint64_t{0});
-  j.duration_us = outcome.value("duration_us", std::int64_t{0});
-  j.qa_by = outcome.value("qa_by", "");
+  read_result(outcome, j);
   j.warnings.clear();
   if (auto e = outcome.find("qa_error"); e != outcome.end() && e->is_string())
     j.warnings.push_back("QA by the model failed (" + e->get<std::string>()
@@ -436,7 +423,9 @@ void collect_restarts(const json& node, json& out) {
       collect_restarts(child, out);
 }
 
-json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled) {
+/// Runs self-heal; `then` runs once its events are durable.
+json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled,
+               std::function<void()> then = nullptr) {
   auto now = st->now();
   auto tree = st->cfg.dir->snapshot(st->cfg.root_id);
   auto& jc = *st->jc;
@@ -541,7 +530,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
                                             {"stale_workers", report["stale_workers"].size()},
                                             {"actors_restarted", report["actors"].size()},
                                             {"unpaid_high_qa", report["unpaid_high_qa"].size()}}));
-  commit(self, st, std::move(events));
+  commit(self, st, std::move(events), std::move(then));
   dispatch(self, st);
   return report;
 }
@@ -701,7 +690,14 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       return make_error(errc::not_found, "no job '" + id.substr(0, 64) + "'");
     },
     [st](list_atom, json& filter) -> json { return list_jobs(st, filter); },
-    [self, st](self_heal_atom) -> json { return self_heal(self, st, false); },
+    // Answered once the report's events are durable, as every
+    // acknowledged write is.
+    [self, st](self_heal_atom) -> caf::result<json> {
+      auto rp = self->make_response_promise<json>();
+      auto report = std::make_shared<json>();
+      *report = self_heal(self, st, false, [rp, report]() mutable { rp.deliver(std::move(*report)); });
+      return rp;
+    },
     [self, st](self_heal_atom, scheduled_atom) {
       self_heal(self, st, true);
       self->delayed_send(self, st->jc->self_heal_every, self_heal_atom::value, scheduled_atom::value);

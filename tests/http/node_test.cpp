@@ -6,7 +6,6 @@
 
 #include <fstream>
 #include <regex>
-#include <sstream>
 #include <sys/stat.h>
 #include <atomic>
 #include <thread>
@@ -14,6 +13,7 @@
 #include "tests/support/http_client.hpp"
 
 using nlohmann::json;
+using test::tree_node;
 using namespace std::chrono_literals;
 
 namespace {
@@ -26,18 +26,6 @@ std::map<std::string, std::string> env(bool faults = false) {
   if (faults)
     e["ECHOPILOT_FAULT_INJECTION"] = "1";
   return e;
-}
-
-json tree_node(const json& tree, const std::string& id) {
-  if (tree.value("id", "") == id)
-    return tree;
-  if (tree.contains("children"))
-    for (auto& c : tree["children"]) {
-      auto found = tree_node(c, id);
-      if (!found.is_null())
-        return found;
-    }
-  return nullptr;
 }
 
 } // namespace
@@ -272,11 +260,7 @@ TEST_CASE("events: the flags stream and the access stream export as NDJSON") {
   auto r = n.get("/api/events/flags", {auth});
   REQUIRE(r.status == 200);
   CHECK(r.header("content-type") == "application/x-ndjson");
-  std::istringstream lines{r.body};
-  std::string line;
-  std::vector<json> events;
-  while (std::getline(lines, line))
-    events.push_back(json::parse(line));
+  auto events = test::ndjson(r.body);
   REQUIRE(events.size() == 1);
   CHECK(events[0]["seq"] == 1);
   CHECK(events[0]["key"] == "jobs.qa_enabled");

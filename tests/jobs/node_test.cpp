@@ -8,13 +8,13 @@
 
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "tests/support/fake_model.hpp"
 #include "tests/support/http_client.hpp"
 
 using nlohmann::json;
+using test::tree_node;
 using namespace std::chrono_literals;
 
 namespace {
@@ -120,24 +120,7 @@ json wait_for(test::node& n, const std::string& id, Pred pred, std::chrono::mill
 std::vector<json> events(test::node& n, const std::string& stream) {
   auto r = n.get("/api/events/" + stream + "?limit=10000", {auth});
   REQUIRE(r.status == 200);
-  std::vector<json> out;
-  std::istringstream lines{r.body};
-  std::string line;
-  while (std::getline(lines, line))
-    out.push_back(json::parse(line));
-  return out;
-}
-
-json tree_node(const json& tree, const std::string& id) {
-  if (tree.value("id", "") == id)
-    return tree;
-  if (tree.contains("children"))
-    for (auto& c : tree["children"]) {
-      auto found = tree_node(c, id);
-      if (!found.is_null())
-        return found;
-    }
-  return nullptr;
+  return test::ndjson(r.body);
 }
 
 /// Micro-dollars of a JSON amount (at most six decimals).

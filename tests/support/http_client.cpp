@@ -3,11 +3,33 @@
 #include <csignal>
 #include <cstdlib>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 
 #include <curl/curl.h>
 
 namespace test {
+
+std::vector<nlohmann::json> ndjson(const std::string& body) {
+  std::vector<nlohmann::json> out;
+  std::istringstream lines{body};
+  std::string line;
+  while (std::getline(lines, line))
+    out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+nlohmann::json tree_node(const nlohmann::json& tree, const std::string& id) {
+  if (tree.value("id", "") == id)
+    return tree;
+  if (auto c = tree.find("children"); c != tree.end() && c->is_array())
+    for (auto& child : *c) {
+      auto found = tree_node(child, id);
+      if (!found.is_null())
+        return found;
+    }
+  return nullptr;
+}
 
 nlohmann::json http_result::json() const {
   return nlohmann::json::parse(body, nullptr, false);

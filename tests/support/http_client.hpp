@@ -24,6 +24,13 @@ struct http_result {
   const std::string& header(const std::string& lower_name) const;
 };
 
+/// The lines of an NDJSON body (an event export), parsed.
+std::vector<nlohmann::json> ndjson(const std::string& body);
+
+/// The node `id` of a supervision tree snapshot (GET /api/supervision/tree's
+/// data), or null.
+nlohmann::json tree_node(const nlohmann::json& tree, const std::string& id);
+
 /// One request; `headers` as "Name: value" lines. Times out after 10 s.
 http_result http(const std::string& method, const std::string& url,
                  const std::vector<std::string>& headers = {}, const std::string& body = {});
