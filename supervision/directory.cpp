@@ -144,6 +144,16 @@ void directory::remove(const std::string& id) {
   nodes_.erase(id);
 }
 
+void directory::release_children(const std::string& parent, const caf::actor_addr& owner) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  for (auto& [id, n] : nodes_) {
+    if (n.parent != parent || n.owner != owner)
+      continue;
+    n.handle = nullptr;
+    n.state = child_state::stopped;
+  }
+}
+
 void directory::mark_exited(const std::string& id, const caf::actor_addr& addr,
                             const caf::error& reason) {
   std::unique_lock<std::shared_mutex> guard{mtx_};

@@ -63,6 +63,9 @@ struct node_status {
   std::vector<std::string> children;
   /// The current incarnation; invalid unless running or starting.
   caf::actor handle;
+  /// The supervisor incarnation that registered this record (children
+  /// only): when it dies without stopping them, it releases them.
+  caf::actor_addr owner;
 };
 
 class directory {
@@ -108,6 +111,13 @@ public:
 
   /// Removes `id` (and nothing below it).
   void remove(const std::string& id);
+
+  /// Called when the supervisor incarnation `owner` (of id `parent`)
+  /// terminates: every record it registered that is not stopped yet is
+  /// marked stopped and loses its handle, so that the supervisor's next
+  /// incarnation can register its children again at once (they were killed
+  /// with it; their own exits, which may come later, are then ignored).
+  void release_children(const std::string& parent, const caf::actor_addr& owner);
 
   /// Called from a terminating incarnation (attach_functor): if `addr` is
   /// still the current handle of `id`, marks it restarting or stopped at once

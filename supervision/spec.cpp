@@ -81,6 +81,8 @@ std::optional<std::string> validate(const supervisor_spec& spec) {
     return "backoff jitter of '" + spec.id + "' must be in [0, 1)";
   if (f.strategy == strategy::simple_one_for_one && spec.children.size() != 1)
     return "simple_one_for_one supervisor '" + spec.id + "' needs exactly one template child";
+  if (f.strategy != strategy::simple_one_for_one && !spec.members.empty())
+    return "supervisor '" + spec.id + "' lists pool members but is not simple_one_for_one";
   if (f.strategy == strategy::simple_one_for_one && f.auto_shutdown != auto_shutdown::never)
     return "simple_one_for_one supervisor '" + spec.id + "' cannot auto-shutdown";
   std::unordered_set<std::string> seen;

@@ -142,6 +142,12 @@ struct supervisor_spec {
   /// Static children in start order; for simple_one_for_one exactly one
   /// template whose id prefixes the generated ids ("worker" -> "worker-1").
   std::vector<child_spec> children;
+  /// Pools only: the members every incarnation starts, in order, from the
+  /// template with these arguments, as part of its own start. Dynamic
+  /// members do not survive a restart of their pool (as in OTP); members
+  /// listed here come back with each new incarnation at once, so a pool
+  /// restarted by its parent serves again without anyone refilling it.
+  std::vector<caf::message> members;
   /// Seed of the backoff jitter (tests fix it; 0 picks a random seed).
   std::uint64_t seed = 0;
 };

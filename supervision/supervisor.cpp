@@ -111,8 +111,15 @@ struct supervisor_state {
   /// Group operations; the front one runs.
   std::deque<plan> plans;
   std::uint64_t plan_seq = 0;
-  /// Down messages that arrived while a plan ran, handled after it.
-  std::deque<caf::down_msg> backlog;
+  /// Exits of children outside the running plan: recorded at once (the
+  /// child no longer counts as alive), decided on (restart or not) after it.
+  struct pending_exit {
+    std::string id;
+    /// The incarnation that exited (child_record::generation).
+    std::uint64_t generation;
+    caf::error reason;
+  };
+  std::deque<pending_exit> backlog;
   bool shutting_down = false;
   std::uint64_t pool_seq = 0;
   std::mt19937_64 rng;
@@ -173,6 +180,7 @@ struct supervisor_state {
     n.kind = c.spec.kind;
     n.restart = c.spec.restart;
     n.state = child_state::stopped;
+    n.owner = self->address();
     return dir->add(std::move(n));
   }
 
@@ -192,6 +200,10 @@ struct supervisor_state {
     if (!h) {
       if (!reason)
         reason = make_error(errc::start_failed, c.spec.id + ": start function returned no actor");
+      // A start that failed ran for no time: the backoff keeps growing
+      // (measured from the last incarnation that did start, a child whose
+      // starts keep failing would restart at once and burn the intensity).
+      c.started = self->clock().now();
       c.state = child_state::stopped;
       publish(c);
       return false;
@@ -297,7 +309,13 @@ struct supervisor_state {
         advance();
         return;
       }
-      backlog.push_back(dm);
+      // Not part of the plan: the exit is a fact now (a later stop plan must
+      // not wait for a down message already consumed, nor kill a dead
+      // actor); only the decision to restart waits for the plan to end.
+      record_exit(*c, dm.reason);
+      c->state = wants_restart(*c, dm.reason) ? child_state::restarting : child_state::stopped;
+      publish(*c);
+      backlog.push_back({c->spec.id, c->generation, dm.reason});
       return;
     }
     failed(*c, dm.reason);
@@ -306,6 +324,11 @@ struct supervisor_state {
   /// `c` terminated unexpectedly (or failed to start) with `reason`.
   void failed(child_record& c, const caf::error& reason) {
     record_exit(c, reason);
+    decide(c, reason);
+  }
+
+  /// The exit of `c` (already recorded) calls for a restart, or not.
+  void decide(child_record& c, const caf::error& reason) {
     if (shutting_down) {
       c.state = child_state::stopped;
       publish(c);
@@ -587,25 +610,35 @@ struct supervisor_state {
 
   void drain_backlog() {
     while (plans.empty() && !backlog.empty()) {
-      auto dm = std::move(backlog.front());
+      auto e = std::move(backlog.front());
       backlog.pop_front();
-      on_down(dm);
+      auto* c = find(e.id);
+      // A child terminated or restarted meanwhile has been dealt with.
+      if (c == nullptr || alive(*c) || c->generation != e.generation)
+        continue;
+      decide(*c, e.reason);
     }
   }
 
   // -- requests --------------------------------------------------------------
 
-  caf::result<std::string> start_pool_member(caf::message args) {
-    if (spec.flags.strategy != strategy::simple_one_for_one)
-      return make_error(errc::not_a_pool, spec.id);
-    if (shutting_down)
-      return make_error(errc::shutting_down, spec.id);
+  /// A new pool member from the template (not yet registered nor started).
+  child_record pool_record(caf::message args) {
     auto& tmpl = spec.children.front();
     child_record c;
     c.spec = tmpl;
     c.spec.id = tmpl.id + "-" + std::to_string(++pool_seq);
     c.args = std::move(args);
     c.dynamic = true;
+    return c;
+  }
+
+  caf::result<std::string> start_pool_member(caf::message args) {
+    if (spec.flags.strategy != strategy::simple_one_for_one)
+      return make_error(errc::not_a_pool, spec.id);
+    if (shutting_down)
+      return make_error(errc::shutting_down, spec.id);
+    auto c = pool_record(std::move(args));
     if (auto err = register_child(c))
       return err;
     children.push_back(std::move(c));
@@ -656,10 +689,16 @@ struct supervisor_state {
     dir = std::move(d);
     parent = std::move(up);
     rng.seed(spec.seed != 0 ? spec.seed : std::random_device{}());
+    // Runs before the parent sees this incarnation's down message (the
+    // functor is attached after the parent's monitor, and attachables run
+    // newest first), so the next incarnation finds its children released.
     auto g = guard;
-    self->attach_functor([g](const caf::error&) {
+    std::weak_ptr<directory> weak_dir = dir;
+    self->attach_functor([g, weak_dir, id = spec.id, me = self->address()](const caf::error&) {
       for (auto& h : g->take())
         caf::anon_send_exit(h, caf::exit_reason::kill);
+      if (auto d = weak_dir.lock())
+        d->release_children(id, me);
     });
     if (auto problem = validate(spec)) {
       self->quit(make_error(errc::invalid_spec, *problem));
@@ -671,6 +710,9 @@ struct supervisor_state {
         c.spec = cs;
         children.push_back(std::move(c));
       }
+    } else {
+      for (auto& args : spec.members)
+        children.push_back(pool_record(args));
     }
     publish_children_list();
     for (auto& c : children) {
