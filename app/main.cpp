@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
         sigemptyset(&stop_signals);
         sigaddset(&stop_signals, SIGTERM);
         sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGUSR1); // the supervision tree gave up
         pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
         return run_node(std::get<settings>(resolved));
       },

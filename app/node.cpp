@@ -1,5 +1,6 @@
 #include "app/node.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -114,14 +115,17 @@ int run_node(const settings& s) {
   supervision::add_error_category(cfg);
   caf::actor_system sys{cfg};
 
-  // The store opens before anything that keeps state in it starts.
-  auto opened = node_store::open(s.data_dir, sys, clock);
+  // The store opens before anything that keeps state in it starts; its
+  // writer is the tree's first child, found by name.
+  auto dir = std::make_shared<supervision::directory>(clock);
+  auto opened = node_store::open(s.data_dir, sys, clock, [dir] { return dir->resolve(writer_id); });
   if (auto* e = std::get_if<std::string>(&opened))
     return fail_start(*e);
   auto store = std::move(std::get<std::unique_ptr<node_store>>(opened));
 
-  auto dir = std::make_shared<supervision::directory>(clock);
   subsystems parts;
+  parts.tuning = s.supervisors;
+  parts.writer = store->writer_start();
   parts.access_log = store->access_log_start();
   parts.flags.defaults = std::move(std::get<0>(defaults));
   parts.flags.store = store->flags_port();
@@ -150,6 +154,14 @@ int run_node(const settings& s) {
   parts.jobs_worker.dir = dir;
   parts.jobs_worker.clock = &clock;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
+  // A root that gives up (its intensity exceeded) ends the process with a
+  // non-zero status, so that systemd or a container restarts it, rather
+  // than a node answering 503 forever. The functor runs in the dying root.
+  auto root_gone = std::make_shared<std::atomic<bool>>(false);
+  caf::actor_cast<caf::abstract_actor*>(root)->attach_functor([root_gone](const caf::error&) {
+    root_gone->store(true);
+    ::kill(::getpid(), SIGUSR1);
+  });
   if (!wait_until_up(*dir, 10s)) {
     auto st = dir->status(root_id);
     supervision::stop_tree(sys, root, 5s);
@@ -174,7 +186,7 @@ int run_node(const settings& s) {
     std::fprintf(stderr, "echopilot: no dashboard in %s (web.root, ECHOPILOT_WEB_ROOT): /dashboard answers 404\n",
                  s.web_root.c_str());
   auto* st = store.get();
-  ctx.store_open = [st] { return st->is_open(); };
+  ctx.store_open = [st, dir] { return st->is_open() && static_cast<bool>(dir->resolve(writer_id)); };
   ctx.extra_metrics = [st, gauges, model](std::string& out) {
     st->metrics(out);
     jobs_metrics(*gauges, model.get(), out);
@@ -210,12 +222,21 @@ int run_node(const settings& s) {
                     : "local processor, no model configured");
   std::fflush(stdout);
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
+  // SIGTERM or SIGINT: an orderly stop. SIGUSR1: the root gave up.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  do
+    sigwait(&signals, &sig);
+  while (sig == SIGUSR1 && !root_gone->load());
+  if (sig == SIGUSR1) {
+    auto st_root = dir->status(root_id);
+    std::fprintf(stderr, "echopilot: the supervision tree gave up (%s); exiting so that the node is restarted\n",
+                 st_root && !st_root->last_exit.empty() ? st_root->last_exit.c_str() : "stopped");
+  }
 
   // Reverse order: stop taking requests (RESTinio closes connections after
   // the responses in flight), stop the tree, then flush and close the store.
@@ -225,6 +246,8 @@ int run_node(const settings& s) {
   if (!in_time)
     std::fprintf(stderr, "echopilot: the tree did not stop within 10 s; killed it\n");
   store->close();
+  if (sig == SIGUSR1)
+    return exit_tree_gave_up;
   return in_time ? 0 : 1;
 }
 

@@ -28,6 +28,23 @@ std::optional<std::string> read_file(const std::string& path) {
   return buf.str();
 }
 
+std::map<std::string, supervisor_tuning> default_supervisors() {
+  using namespace std::chrono_literals;
+  auto tuned = [](std::uint32_t max_restarts, supervision::duration period) {
+    supervisor_tuning t;
+    t.intensity = {max_restarts, period};
+    return t; // the backoff: supervision::backoff_policy's defaults
+  };
+  // Erlang's default is 1 restart in 5 s. A subsystem restarts cheaply here
+  // (it reloads from the store), so core and store allow 5 in 10 s before
+  // their failure escalates; workers fail together when the model connector
+  // fails, so their pool tolerates bursts.
+  return {{"root", tuned(3, 30s)},
+          {"store", tuned(5, 10s)},
+          {"core", tuned(5, 10s)},
+          {"jobs", tuned(100, 10s)}};
+}
+
 namespace {
 
 std::optional<std::uint64_t> parse_uint(const std::string& s) {
@@ -230,6 +247,60 @@ std::optional<usage_error> apply_openai(const std::string& path, const json& v,
   return r.err;
 }
 
+/// The "supervision" section: {"<supervisor id>": {"max_restarts",
+/// "period_ms", "backoff_initial_ms", "backoff_max_ms",
+/// "backoff_multiplier", "backoff_jitter", "backoff_reset_ms"}}; the keys
+/// given replace the defaults, the others stay.
+std::optional<usage_error> apply_supervision(const std::string& path, const json& v,
+                                             std::map<std::string, supervisor_tuning>& out) {
+  reader r{path, std::nullopt};
+  if (!v.is_object()) {
+    r.bad("supervision", "an object of supervisor id -> settings");
+    return r.err;
+  }
+  for (auto& [id, x] : v.items()) {
+    auto i = out.find(id);
+    if (i == out.end()) {
+      std::string known;
+      for (auto& [name, t] : out)
+        known += (known.empty() ? "" : ", ") + name;
+      r.bad("supervision." + id, "the id of one of the tree's supervisors (" + known + ")");
+      break;
+    }
+    if (!x.is_object()) {
+      r.bad("supervision." + id, "an object");
+      break;
+    }
+    auto& t = i->second;
+    for (auto& [k, y] : x.items()) {
+      auto key = "supervision." + id + "." + k;
+      if (k == "max_restarts")
+        r.uint(y, key, 0, 1'000'000, t.intensity.max_restarts);
+      else if (k == "period_ms")
+        r.millis(y, key, 1, 86'400'000, t.intensity.period);
+      else if (k == "backoff_initial_ms")
+        r.millis(y, key, 0, 3'600'000, t.backoff.initial);
+      else if (k == "backoff_max_ms")
+        r.millis(y, key, 0, 3'600'000, t.backoff.max);
+      else if (k == "backoff_multiplier")
+        r.number(y, key, 1, 100, t.backoff.multiplier);
+      else if (k == "backoff_jitter")
+        r.number(y, key, 0, 0.99, t.backoff.jitter);
+      else if (k == "backoff_reset_ms")
+        r.millis(y, key, 0, 86'400'000, t.backoff.reset_after);
+      else
+        r.unknown(key);
+      if (r.err)
+        break;
+    }
+    if (!r.err && t.backoff.max < t.backoff.initial)
+      r.bad("supervision." + id + ".backoff_max_ms", "at least backoff_initial_ms");
+    if (r.err)
+      break;
+  }
+  return r.err;
+}
+
 /// Applies the config file `text` (read from `path`) to `s`.
 std::optional<usage_error> apply_file(const std::string& path, const std::string& text, settings& s) {
   auto doc = json::parse(text, nullptr, false);
@@ -303,6 +374,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       r.err = apply_jobs(path, v, s.jobs);
     } else if (key == "openai") {
       r.err = apply_openai(path, v, s.openai);
+    } else if (key == "supervision") {
+      r.err = apply_supervision(path, v, s.supervisors);
     } else if (key == "web") {
       if (!v.is_object()) {
         r.bad(key, "an object");

@@ -10,11 +10,25 @@
 #include <variant>
 #include <vector>
 
+#include <map>
+
 #include "actors/jobs/model.hpp"
 #include "app/cli.hpp"
 #include "connectors/openai.hpp"
+#include "supervision/spec.hpp"
 
 namespace echopilot::app {
+
+/// Restart intensity and backoff of one supervisor of the node's tree.
+struct supervisor_tuning {
+  supervision::intensity intensity;
+  supervision::backoff_policy backoff;
+};
+
+/// The tree's supervisors (app/tree.cpp) with their defaults: root 3
+/// restarts in 30 s, store and core 5 in 10 s, the jobs pool 100 in 10 s;
+/// backoff 100 ms doubling to 10 s, jitter 0.2, reset after 30 s.
+std::map<std::string, supervisor_tuning> default_supervisors();
 
 struct settings {
   /// The config file read ("" if none: embedded defaults).
@@ -48,6 +62,8 @@ struct settings {
   /// ECHOPILOT_WEB_ROOT; default `web` beside the config file's folder
   /// (repo/web for configs/echopilot.json), `./web` with no config file.
   std::string web_root = "./web";
+  /// Intensity and backoff per supervisor id (config "supervision").
+  std::map<std::string, supervisor_tuning> supervisors = default_supervisors();
 };
 
 /// Reads an environment variable; nothing if unset.

@@ -73,25 +73,62 @@ persistence::write_request access_write(access_buffer& buffer) {
   return req;
 }
 
+/// The writer, found by its stable name at every write (never a handle kept
+/// across its restarts); an error while it is between incarnations.
+using writer_ref = std::function<caf::expected<caf::actor>()>;
+
+/// Sends `req` to the current writer and calls `done` with the outcome (an
+/// error at once if there is no writer now).
+void send_write(caf::event_based_actor* self, const writer_ref& writer, persistence::write_request req,
+                std::function<void(const caf::error&)> done, bool awaited) {
+  auto w = writer();
+  if (!w) {
+    done(echopilot::make_error(errc::unavailable, "the store's writer is restarting"));
+    return;
+  }
+  auto h = self->request(*w, caf::infinite, persistence::write_atom::value, std::move(req));
+  auto ok = [done](persistence::write_ack&) { done(caf::error{}); };
+  auto bad = [done](caf::error& err) { done(err); };
+  if (awaited)
+    h.await(ok, bad);
+  else
+    h.then(ok, bad);
+}
+
 /// Writes the buffered access events to the stream "access", one write
-/// request per 100 ms, so that logging costs no commit per HTTP request. Best
-/// effort: a failed commit loses those entries, never a request. A child of
-/// the supervision tree ("access_log"); the buffer outlives its incarnations,
-/// and what is left in it at shutdown the store writes when it closes.
-caf::behavior access_log(caf::event_based_actor* self, caf::actor writer,
+/// request per 100 ms and never more than one in flight, so that logging
+/// costs no commit per HTTP request and a slow store does not pile up
+/// requests (the buffer is bounded instead). Best effort: a failed commit
+/// loses those entries, never a request. A child of the store's supervisor
+/// ("access_log"), stopped before the writer: it writes what is buffered
+/// before it goes. The buffer outlives its incarnations.
+caf::behavior access_log(caf::event_based_actor* self, writer_ref writer,
                          std::shared_ptr<access_buffer> buffer) {
-  self->send(self, tick_atom::value);
-  // Writes what is buffered; a failed commit loses those entries.
-  auto flush = [self, writer, buffer] {
+  auto in_flight = std::make_shared<bool>(false);
+  auto flush = [self, writer, buffer, in_flight](std::function<void()> then) {
     auto req = access_write(*buffer);
-    if (!req.empty())
-      self->request(writer, caf::infinite, persistence::write_atom::value, std::move(req))
-        .then([](persistence::write_ack&) {}, [](caf::error&) {});
+    if (req.empty()) {
+      then();
+      return;
+    }
+    *in_flight = true;
+    send_write(self, writer, std::move(req),
+               [in_flight, then](const caf::error&) {
+                 *in_flight = false;
+                 then();
+               },
+               false);
   };
+  self->set_exit_handler([self, flush](caf::exit_msg& em) {
+    auto reason = em.reason;
+    flush([self, reason] { self->quit(reason); });
+  });
+  self->send(self, tick_atom::value);
   return {
-    // Every 100 ms.
-    [self, flush](tick_atom) {
-      flush();
+    // Every 100 ms, unless the last flush is still in flight.
+    [self, flush, in_flight](tick_atom) {
+      if (!*in_flight)
+        flush([] {});
       self->delayed_send(self, 100ms, tick_atom::value);
     },
   };
@@ -99,7 +136,7 @@ caf::behavior access_log(caf::event_based_actor* self, caf::actor writer,
 
 class flags_port_impl : public flags::store_port {
 public:
-  flags_port_impl(std::shared_ptr<persistence::environment> env, caf::actor writer)
+  flags_port_impl(std::shared_ptr<persistence::environment> env, writer_ref writer)
     : env_(std::move(env)), writer_(std::move(writer)) {
   }
 
@@ -123,19 +160,17 @@ public:
               const json& change, std::function<void(const caf::error&)> done) override {
     persistence::write_request req = {persistence::op::put(flags::table, key, record),
                                       persistence::op::append(flags::stream, change)};
-    self->request(writer_, caf::infinite, persistence::write_atom::value, std::move(req))
-      .then([done](persistence::write_ack&) { done(caf::error{}); },
-            [done](caf::error& err) { done(err); });
+    send_write(self, writer_, std::move(req), std::move(done), false);
   }
 
 private:
   std::shared_ptr<persistence::environment> env_;
-  caf::actor writer_;
+  writer_ref writer_;
 };
 
 class jobs_port_impl : public jobs::store_port {
 public:
-  jobs_port_impl(std::shared_ptr<persistence::environment> env, caf::actor writer)
+  jobs_port_impl(std::shared_ptr<persistence::environment> env, writer_ref writer)
     : env_(std::move(env)), writer_(std::move(writer)) {
   }
 
@@ -180,35 +215,36 @@ public:
 
   void commit(caf::event_based_actor* self, persistence::write_request req,
               std::function<void(const caf::error&)> done) override {
-    self->request(writer_, caf::infinite, persistence::write_atom::value, std::move(req))
-      .then([done](persistence::write_ack&) { done(caf::error{}); },
-            [done](caf::error& err) { done(err); });
+    send_write(self, writer_, std::move(req), std::move(done), false);
   }
 
   void barrier(caf::event_based_actor* self, persistence::write_request req,
                std::function<void(const caf::error&)> done) override {
-    self->request(writer_, caf::infinite, persistence::write_atom::value, std::move(req))
-      .await([done](persistence::write_ack&) { done(caf::error{}); },
-             [done](caf::error& err) { done(err); });
+    send_write(self, writer_, std::move(req), std::move(done), true);
   }
 
 private:
   std::shared_ptr<persistence::environment> env_;
-  caf::actor writer_;
+  writer_ref writer_;
 };
 
 class lmdb_store : public node_store {
 public:
   lmdb_store(caf::actor_system& sys, std::shared_ptr<persistence::environment> env,
-             base::clock& clock)
-    : sys_(sys), env_(std::move(env)) {
-    writer_ = persistence::spawn_writer(sys, env_, clock);
+             base::clock& clock, writer_ref writer)
+    : sys_(sys), env_(std::move(env)), clock_(clock), writer_(std::move(writer)) {
     flags_ = std::make_shared<flags_port_impl>(env_, writer_);
     jobs_ = std::make_shared<jobs_port_impl>(env_, writer_);
   }
 
   std::shared_ptr<jobs::store_port> jobs_port() override {
     return jobs_;
+  }
+
+  std::function<caf::actor(caf::local_actor*)> writer_start() override {
+    return [env = env_, clock = &clock_](caf::local_actor* parent) {
+      return persistence::spawn_writer(parent->home_system(), env, *clock);
+    };
   }
 
   std::function<caf::actor(caf::local_actor*)> access_log_start() override {
@@ -291,20 +327,24 @@ public:
     if (!open_)
       return;
     open_ = false;
+    // The tree stopped the writer (after the access log wrote its buffer).
+    // Access events that came later, or that a killed log actor left, go
+    // through a writer of the store's own before the environment closes.
+    auto req = access_write(*access_);
+    if (req.empty())
+      return;
     caf::scoped_actor self{sys_};
-    // The access events the log actor did not take (it stopped with the
-    // tree), then let the writer commit what is queued.
-    if (auto req = access_write(*access_); !req.empty())
-      self->request(writer_, 10s, persistence::write_atom::value, std::move(req))
-        .receive([](persistence::write_ack&) {}, [](caf::error&) {});
-    self->request(writer_, 10s, persistence::stop_atom::value)
-      .receive([] {}, [](caf::error&) {});
+    auto w = persistence::spawn_writer(sys_, env_, clock_);
+    self->request(w, 10s, persistence::write_atom::value, std::move(req))
+      .receive([](persistence::write_ack&) {}, [](caf::error&) {});
+    self->request(w, 10s, persistence::stop_atom::value).receive([] {}, [](caf::error&) {});
   }
 
 private:
   caf::actor_system& sys_;
   std::shared_ptr<persistence::environment> env_;
-  caf::actor writer_;
+  base::clock& clock_;
+  writer_ref writer_;
   std::shared_ptr<access_buffer> access_ = std::make_shared<access_buffer>();
   std::shared_ptr<flags_port_impl> flags_;
   std::shared_ptr<jobs_port_impl> jobs_;
@@ -314,7 +354,8 @@ private:
 } // namespace
 
 std::variant<std::unique_ptr<node_store>, std::string>
-node_store::open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock) {
+node_store::open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock,
+                 std::function<caf::expected<caf::actor>()> writer) {
   persistence::options o;
   o.dir = data_dir;
   o.tables = node_tables();
@@ -322,7 +363,8 @@ node_store::open(const std::string& data_dir, caf::actor_system& sys, base::cloc
   if (auto* e = std::get_if<std::string>(&opened))
     return *e;
   return std::unique_ptr<node_store>{
-    new lmdb_store(sys, std::get<std::shared_ptr<persistence::environment>>(opened), clock)};
+    new lmdb_store(sys, std::get<std::shared_ptr<persistence::environment>>(opened), clock,
+                   std::move(writer))};
 }
 
 } // namespace echopilot::app

@@ -9,6 +9,7 @@
 #include <string>
 #include <variant>
 
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/flags/flags_actor.hpp"
@@ -20,10 +21,12 @@ namespace echopilot::app {
 
 class node_store {
 public:
-  /// Opens (or creates) the store in `data_dir` and starts its writer.
-  /// The error names the path and the cause.
+  /// Opens (or creates) the store in `data_dir`; its parts reach the writer
+  /// through `writer` (the current incarnation, by its stable name). The
+  /// error names the path and the cause.
   static std::variant<std::unique_ptr<node_store>, std::string>
-  open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock);
+  open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock,
+       std::function<caf::expected<caf::actor>()> writer);
 
   virtual ~node_store() = default;
 
@@ -32,6 +35,10 @@ public:
 
   /// The jobs tables and stream for the job queue.
   virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
+
+  /// Starts an incarnation of the writer (the tree's child "store.writer"):
+  /// every write of the node goes through it.
+  virtual std::function<caf::actor(caf::local_actor*)> writer_start() = 0;
 
   /// Starts an incarnation of the access-log actor (the tree's child
   /// "access_log"), which writes the buffered access events every 100 ms.
@@ -50,7 +57,7 @@ public:
 
   virtual bool is_open() const = 0;
 
-  /// Flushes pending events, stops the writer, closes the environment.
+  /// After the tree has stopped: writes access events left over, closes.
   virtual void close() = 0;
 };
 

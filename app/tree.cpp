@@ -11,62 +11,75 @@ namespace echopilot::app {
 
 using namespace std::chrono_literals;
 
-supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
-                                       const subsystems& parts) {
-  // The access log first: it only writes what the gateway buffered.
-  supervision::child_spec access;
-  access.id = "access_log";
-  access.shutdown = supervision::shutdown_policy::after(2s);
-  access.start = [start = parts.access_log](caf::local_actor* parent, const caf::message&) {
+namespace {
+
+/// A supervisor spec with its intensity and backoff from the settings.
+supervision::supervisor_spec supervisor(const subsystems& parts, const std::string& id,
+                                        supervision::strategy strategy) {
+  supervision::supervisor_spec s;
+  s.id = id;
+  s.flags.strategy = strategy;
+  if (auto i = parts.tuning.find(id); i != parts.tuning.end()) {
+    s.flags.intensity = i->second.intensity;
+    s.flags.backoff = i->second.backoff;
+  }
+  return s;
+}
+
+/// A worker child started by `start` (which ignores start arguments).
+supervision::child_spec worker(std::string id, std::function<caf::actor(caf::local_actor*)> start,
+                               supervision::duration shutdown) {
+  supervision::child_spec c;
+  c.id = std::move(id);
+  c.shutdown = supervision::shutdown_policy::after(shutdown);
+  c.start = [start = std::move(start)](caf::local_actor* parent, const caf::message&) {
     return start(parent);
   };
+  return c;
+}
 
-  supervision::child_spec flags;
-  flags.id = flags::actor_id;
-  flags.shutdown = supervision::shutdown_policy::after(5s);
-  flags.start = [cfg = parts.flags](caf::local_actor* parent, const caf::message&) {
-    return parent->spawn(flags::flags_actor, cfg);
-  };
+} // namespace
 
-  // Jobs: the queue, then the workers' pool (dynamic members, which the
-  // queue keeps at their configured number).
-  supervision::child_spec queue;
-  queue.id = jobs::queue_id;
-  queue.shutdown = supervision::shutdown_policy::after(5s);
-  queue.start = [cfg = parts.jobs_queue](caf::local_actor* parent, const caf::message&) {
-    return parent->spawn(jobs::queue_actor, cfg);
-  };
-  supervision::child_spec worker;
-  worker.id = jobs::worker_id;
-  worker.shutdown = supervision::shutdown_policy::after(2s);
-  worker.start = [cfg = parts.jobs_worker](caf::local_actor* parent, const caf::message& args) {
+supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
+                                       const subsystems& parts) {
+  // The store: its writer, then the access log (which only writes what the
+  // gateway buffered). Reached by name, so a restarted writer is found by
+  // everyone at once; one_for_one.
+  auto store = supervisor(parts, store_id, supervision::strategy::one_for_one);
+  store.children = {worker(writer_id, parts.writer, 10s), worker("access_log", parts.access_log, 2s)};
+
+  auto flags = worker(
+    flags::actor_id,
+    [cfg = parts.flags](caf::local_actor* parent) { return parent->spawn(flags::flags_actor, cfg); }, 5s);
+
+  // Jobs: the queue, then the workers' pool. The pool's spec lists its
+  // members, so every incarnation of it starts them at once; the queue only
+  // fills gaps (its upkeep) and hands out work.
+  auto queue = worker(
+    jobs::queue_id,
+    [cfg = parts.jobs_queue](caf::local_actor* parent) { return parent->spawn(jobs::queue_actor, cfg); },
+    5s);
+  supervision::child_spec member;
+  member.id = jobs::worker_id;
+  member.shutdown = supervision::shutdown_policy::after(2s);
+  member.start = [cfg = parts.jobs_worker](caf::local_actor* parent, const caf::message& args) {
     std::uint32_t number = 0;
     if (args.match_elements<std::uint32_t>())
       number = args.get_as<std::uint32_t>(0);
     return parent->spawn(jobs::worker_actor, cfg, number);
   };
-  supervision::supervisor_spec pool;
-  pool.id = jobs::pool_id;
-  pool.flags.strategy = supervision::strategy::simple_one_for_one;
-  // A worker restarts cheaply; many may fail together when the model
-  // connector fails, so the pool tolerates bursts.
-  pool.flags.intensity = {100, 10s};
-  pool.children = {worker};
+  auto pool = supervisor(parts, jobs::pool_id, supervision::strategy::simple_one_for_one);
+  pool.children = {member};
+  auto workers = parts.jobs_worker.jobs ? parts.jobs_worker.jobs->workers : 0;
+  for (std::uint32_t n = 1; n <= workers; ++n)
+    pool.members.push_back(caf::make_message(n));
 
-  // The subsystems' supervisor. Erlang's default intensity is 1 restart in
-  // 5 s; a subsystem restarts cheaply here (it reloads from the store), so
-  // allow 5 in 10 s before the failure escalates to the root.
-  supervision::supervisor_spec core;
-  core.id = "core";
-  core.flags.strategy = supervision::strategy::one_for_one;
-  core.flags.intensity = {5, 10s};
-  core.children = {access, flags, queue, supervision::supervisor_child(std::move(pool), dir)};
+  auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
+  core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
-  supervision::supervisor_spec root;
-  root.id = root_id;
-  root.flags.strategy = supervision::strategy::one_for_one;
-  root.flags.intensity = {3, 30s};
-  root.children.push_back(supervision::supervisor_child(std::move(core), dir));
+  auto root = supervisor(parts, root_id, supervision::strategy::rest_for_one);
+  root.children = {supervision::supervisor_child(std::move(store), dir),
+                   supervision::supervisor_child(std::move(core), dir)};
   return root;
 }
 

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
+#include "app/settings.hpp"
 #include "supervision/directory.hpp"
 #include "supervision/spec.hpp"
 
@@ -15,17 +18,27 @@ namespace echopilot::app {
 /// Id of the root supervisor in the directory.
 inline constexpr const char* root_id = "root";
 
+/// Ids of the store's supervisor and of its writer (reached by this name).
+inline constexpr const char* store_id = "store";
+inline constexpr const char* writer_id = "store.writer";
+
 /// What the subsystems are started with.
 struct subsystems {
+  /// Starts an incarnation of the store's writer.
+  std::function<caf::actor(caf::local_actor*)> writer;
   /// Starts the access-log actor (from the store).
   std::function<caf::actor(caf::local_actor*)> access_log;
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;
+  /// Intensity and backoff by supervisor id (settings::supervisors).
+  std::map<std::string, supervisor_tuning> tuning = default_supervisors();
 };
 
-/// The root supervisor's spec: one_for_one over the node's subsystem
-/// supervisors, in start order.
+/// The root supervisor's spec: rest_for_one over the store's supervisor
+/// (first: everything else keeps its state there) and the subsystems'
+/// supervisor, so that a store that had to be restarted whole restarts the
+/// subsystems after it, which reload from it.
 supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
                                        const subsystems& parts);
 

@@ -294,13 +294,25 @@ std::vector<route> make_routes(const route_context& ctx) {
 
   {
     auto& r = add(method::post, "/api/supervision/crash", auth_level::admin, "gateway",
-                  "Fault injection: the named actor exits as after an uncaught exception "
-                  "(only with ECHOPILOT_FAULT_INJECTION=1).",
+                  "Fault injection: {\"child\": id, \"mode\": \"exception\" (default: it exits as "
+                  "after an uncaught exception) or \"kill\" (untrappable)} (only with "
+                  "ECHOPILOT_FAULT_INJECTION=1).",
                   [ctx](request& req, respond_fn respond) {
                     auto child = string_field(req, "child");
                     if (auto* bad = std::get_if<response>(&child))
                       return respond(std::move(*bad));
                     auto& id = std::get<std::string>(child);
+                    // "exception": an abnormal exit a supervisor traps (it
+                    // stops its children first); "kill": as Erlang's
+                    // exit(Pid, kill), nobody traps it.
+                    auto reason = caf::exit_reason::unhandled_exception;
+                    if (auto mode = req.json.find("mode"); mode != req.json.end()) {
+                      if (*mode == "kill")
+                        reason = caf::exit_reason::kill;
+                      else if (*mode != "exception")
+                        return respond(fail(400, "invalid_field",
+                                            "the field 'mode' must be \"exception\" or \"kill\""));
+                    }
                     auto h = ctx.dir->resolve(id);
                     if (!h) {
                       if (h.error().category() == supervision::error_category
@@ -309,8 +321,9 @@ std::vector<route> make_routes(const route_context& ctx) {
                         return respond(fail(404, "unknown_child", "no actor '" + id + "' in the tree"));
                       return respond(error_response(h.error()));
                     }
-                    caf::anon_send_exit(*h, caf::exit_reason::unhandled_exception);
-                    respond(ok({{"child", id}, {"crashed", true}}));
+                    caf::anon_send_exit(*h, reason);
+                    respond(ok({{"child", id}, {"crashed", true},
+                                {"mode", reason == caf::exit_reason::kill ? "kill" : "exception"}}));
                   });
     r.body = body_kind::json;
     r.body_limit = 4 * kib;

@@ -284,4 +284,45 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.openai.retry_base == embedded.openai.retry_base);
   CHECK(shipped.openai.retry_max == embedded.openai.retry_max);
   CHECK(shipped.openai.max_connections == embedded.openai.max_connections);
+  REQUIRE(shipped.supervisors.size() == embedded.supervisors.size());
+  for (auto& [id, t] : embedded.supervisors) {
+    auto& u = shipped.supervisors.at(id);
+    CHECK(u.intensity.max_restarts == t.intensity.max_restarts);
+    CHECK(u.intensity.period == t.intensity.period);
+    CHECK(u.backoff.initial == t.backoff.initial);
+    CHECK(u.backoff.max == t.backoff.max);
+    CHECK(u.backoff.multiplier == t.backoff.multiplier);
+    CHECK(u.backoff.jitter == t.backoff.jitter);
+    CHECK(u.backoff.reset_after == t.backoff.reset_after);
+  }
+}
+
+TEST_CASE("settings: supervisors' intensity and backoff come from the config") {
+  auto files = fake_files({{"configs/echopilot.json", R"({"supervision": {
+    "core": {"max_restarts": 1000, "period_ms": 1000, "backoff_initial_ms": 0},
+    "root": {"backoff_jitter": 0.5}}})"}});
+  auto s = std::get<settings>(resolve_settings({}, fake_env({}), files));
+  CHECK(s.supervisors.at("core").intensity.max_restarts == 1000);
+  CHECK(s.supervisors.at("core").intensity.period == 1000ms);
+  CHECK(s.supervisors.at("core").backoff.initial == 0ms);
+  CHECK(s.supervisors.at("core").backoff.max == 10s); // untouched keys keep their defaults
+  CHECK(s.supervisors.at("root").intensity.max_restarts == 3);
+  CHECK(s.supervisors.at("root").backoff.jitter == 0.5);
+  CHECK(s.supervisors.at("jobs").intensity.max_restarts == 100);
+  auto with = [](std::string text) {
+    return settings_error({}, {}, {{"configs/echopilot.json", std::move(text)}});
+  };
+  CHECK(with(R"({"supervision": {"cor": {}}})").find("'supervision.cor' must be the id of one of the "
+                                                      "tree's supervisors (core, jobs, root, store)")
+        != std::string::npos);
+  CHECK(with(R"({"supervision": {"core": {"max_restart": 1}}})").find("unknown key 'supervision.core.max_restart'")
+        != std::string::npos);
+  CHECK(with(R"({"supervision": {"core": {"period_ms": 0}}})").find("'supervision.core.period_ms'")
+        != std::string::npos);
+  CHECK(with(R"({"supervision": {"core": {"backoff_jitter": 1.5}}})").find("'supervision.core.backoff_jitter'")
+        != std::string::npos);
+  CHECK(with(R"({"supervision": {"core": {"backoff_initial_ms": 500, "backoff_max_ms": 100}}})")
+          .find("'supervision.core.backoff_max_ms' must be at least backoff_initial_ms")
+        != std::string::npos);
+  CHECK(with(R"({"supervision": []})").find("'supervision' must be an object") != std::string::npos);
 }
