@@ -108,3 +108,32 @@ TEST_CASE("a tree that gives up ends the process with status 70") {
   CHECK(*status == 70);
   CHECK(n.process().read_stderr().find("the supervision tree gave up") != std::string::npos);
 }
+
+TEST_CASE("a restarted workers' pool is whole again as soon as it runs") {
+  test::temp_dir dir;
+  auto cfg = write_config(dir, {{"flags", {{"defaults", ""}}}, {"jobs", {{"workers", 6}}}});
+  test::node n{dir.path + "/data", env(), {"--config", cfg}};
+  for (auto mode : {"exception", "kill"}) {
+    INFO("mode " << mode);
+    auto before = tree_node(n.get("/api/supervision/tree", {auth}).json()["data"], "jobs");
+    REQUIRE(crash(n, "jobs", mode).status == 200);
+    // Seen in issue 10: the pool came back with 0 workers and stayed empty
+    // until the queue's next upkeep tick (5 s). Now the first snapshot in
+    // which the new pool runs has all of its members running.
+    json pool;
+    REQUIRE(eventually([&] {
+      pool = tree_node(n.get("/api/supervision/tree", {auth}).json()["data"], "jobs");
+      return pool["state"] == "running" && pool["restarts"] > before["restarts"];
+    }));
+    REQUIRE(pool["children"].size() == 6);
+    for (auto& w : pool["children"])
+      CHECK(w["state"] == "running");
+    // And they serve: a job submitted now completes.
+    auto r = n.post("/api/jobs", R"({"email": "a@example.com", "task_type": "other", "input": "Some text."})",
+                    {auth, json_type});
+    REQUIRE(r.status == 201);
+    auto id = r.json()["data"]["id"].get<std::string>();
+    CHECK(eventually([&] { return n.get("/api/jobs/" + id, {auth}).json()["data"]["status"] == "completed"; }, 4s));
+  }
+  CHECK(n.stop() == 0);
+}
