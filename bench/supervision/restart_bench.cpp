@@ -7,9 +7,13 @@
 //            name and sends the request; no busy polling).
 //   round trip: a request/response to a child through a handle kept by the
 //            caller, versus one resolved through the directory each time.
+//   pool:    a simple_one_for_one pool listing N members: the time to start
+//            them all, and a crash storm (every member crashed at once) until
+//            every new incarnation is up, per member, for 100 members and
+//            for N (--pool N): the cost per member must not grow with N.
 //
 // usage: bench-supervision [--restarts N] [--pings N] [--threads N] [--policy stealing|sharing]
-//                          [--json FILE]
+//                          [--pool N] [--json FILE]
 #include <algorithm>
 #include <thread>
 #include <chrono>
@@ -173,6 +177,44 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
   };
 }
 
+/// Starts a pool of `members`, then crashes them all at once; the time per
+/// member (microseconds) of the start and of the storm's restarts.
+std::pair<double, double> pool_storm(caf::actor_system& sys, std::size_t members) {
+  auto dir = std::make_shared<supervision::directory>();
+  caf::scoped_actor observer{sys};
+  supervision::supervisor_spec spec;
+  spec.id = "pool";
+  spec.flags.strategy = supervision::strategy::simple_one_for_one;
+  spec.flags.intensity = {1'000'000'000u, seconds{1}};
+  spec.flags.backoff.initial = milliseconds{0};
+  supervision::child_spec c;
+  c.id = "member";
+  caf::actor obs = caf::actor{observer.ptr()};
+  c.start = [obs](caf::local_actor* parent, const caf::message&) { return parent->spawn(target, obs); };
+  spec.children = {c};
+  for (std::size_t i = 0; i < members; ++i)
+    spec.members.push_back(caf::make_message(static_cast<std::uint32_t>(i)));
+  auto await_ups = [&] {
+    for (std::size_t i = 0; i < members; ++i)
+      observer->receive([](up_atom) {});
+  };
+  auto t0 = steady_clock::now();
+  auto root = supervision::spawn_supervisor(sys, spec, dir);
+  await_ups();
+  double start_us = us_since(t0);
+  std::vector<caf::actor> handles;
+  for (std::size_t i = 1; i <= members; ++i)
+    handles.push_back(*dir->resolve("member-" + std::to_string(i)));
+  t0 = steady_clock::now();
+  for (auto& h : handles)
+    caf::anon_send(h, crash_atom::value);
+  await_ups();
+  double storm_us = us_since(t0);
+  supervision::stop_tree(sys, root, seconds{30});
+  auto n = static_cast<double>(members);
+  return {start_us / n, storm_us / n};
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -181,6 +223,7 @@ int main(int argc, char** argv) {
   long threads = 2;
   std::string policy = "stealing";
   std::string json_path;
+  long pool = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -211,9 +254,11 @@ int main(int argc, char** argv) {
       policy = next();
     else if (a == "--json")
       json_path = next();
+    else if (a == "--pool")
+      pool = number();
     else {
       std::fprintf(stderr, "usage: bench-supervision [--restarts N] [--pings N] [--threads N] "
-                           "[--policy stealing|sharing] [--json FILE]\n");
+                           "[--policy stealing|sharing] [--pool N] [--json FILE]\n");
       return 2;
     }
   }
@@ -289,8 +334,18 @@ int main(int argc, char** argv) {
   std::printf("directory lookup alone: %.0f ns; 'restarting' answers seen while polling: %ld\n",
               lookup_ns, restarting_answers);
 
+  nlohmann::json pools = nlohmann::json::array();
+  if (pool > 0) {
+    std::printf("%-34s %14s %20s\n", "pool members", "start/member", "crash storm/member");
+    for (auto n : {100L, pool}) {
+      auto [start_us, storm_us] = pool_storm(sys, static_cast<std::size_t>(n));
+      std::printf("%-34ld %11.1f us %17.1f us\n", n, start_us, storm_us);
+      pools.push_back({{"members", n}, {"start_us_per_member", start_us}, {"storm_us_per_member", storm_us}});
+    }
+  }
+
   if (!json_path.empty()) {
-    nlohmann::json j = {{"restarts", restarts},
+    nlohmann::json j = {{"pools", pools},{"restarts", restarts},
                         {"pings", pings},
                         {"threads", threads},
                         {"restart", to_json(rs)},
