@@ -149,6 +149,7 @@ int run_node(const settings& s) {
   parts.jobs_worker.model = model;
   parts.jobs_worker.dir = dir;
   parts.jobs_worker.clock = &clock;
+  parts.http_bridges = s.http_threads;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   if (!wait_until_up(*dir, 10s)) {
     auto st = dir->status(root_id);
@@ -158,7 +159,7 @@ int run_node(const settings& s) {
   }
 
   // The HTTP gateway.
-  http::caller calls{sys, dir, s.http_threads};
+  http::caller calls{dir, s.http_threads};
   http::route_context ctx;
   ctx.calls = &calls;
   ctx.dir = dir;

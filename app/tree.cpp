@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/local_actor.hpp>
 
+#include "http/caller.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "supervision/supervisor.hpp"
@@ -67,6 +68,8 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   root.flags.strategy = supervision::strategy::one_for_one;
   root.flags.intensity = {3, 30s};
   root.children.push_back(supervision::supervisor_child(std::move(core), dir));
+  // The gateway's bridges to the actors (started last, so stopped first).
+  root.children.push_back(supervision::supervisor_child(http::bridges_spec(parts.http_bridges), dir));
   return root;
 }
 

@@ -22,6 +22,8 @@ struct subsystems {
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;
+  /// Bridges between HTTP threads and actors (http/caller.hpp).
+  std::size_t http_bridges = 2;
 };
 
 /// The root supervisor's spec: one_for_one over the node's subsystem

@@ -3,19 +3,59 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/local_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 
 #include "protocol/common.hpp"
 #include "supervision/errors.hpp"
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(echopilot::http::reply_fn)
+#include "supervision/supervisor.hpp"
 
 namespace echopilot::http {
 
 namespace {
 
 using call_atom = caf::atom_constant<caf::atom("call")>;
+
+/// A call's callback, answered exactly once: by the reply or the error, or,
+/// if every copy of it is dropped unanswered (the bridge carrying it died, or
+/// the message never reached one), by request_receiver_down.
+class once_reply {
+public:
+  explicit once_reply(reply_fn done) : done_(std::move(done)) {
+  }
+  once_reply(const once_reply&) = delete;
+  once_reply& operator=(const once_reply&) = delete;
+
+  ~once_reply() {
+    answer(caf::make_error(caf::sec::request_receiver_down));
+  }
+
+  void answer(caf::expected<nlohmann::json> x) noexcept {
+    if (answered_.exchange(true))
+      return;
+    try {
+      done_(std::move(x));
+    } catch (...) { // (that request alone ends: see reply_fn)
+    }
+  }
+
+private:
+  reply_fn done_;
+  std::atomic<bool> answered_{false};
+};
+
+using shared_reply = std::shared_ptr<once_reply>;
+
+} // namespace
+
+} // namespace echopilot::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(echopilot::http::shared_reply)
+
+namespace echopilot::http {
+
+namespace {
 
 // (The index argument is not only a name: CAF 0.17 binds a null reference
 // when it starts a function actor that takes no arguments, which UBSan
@@ -24,26 +64,41 @@ caf::behavior bridge(caf::event_based_actor* self, std::size_t index) {
   static_cast<void>(index);
   return {
     [self](call_atom, const caf::actor& target, caf::message& msg, caf::timespan timeout,
-           reply_fn& done) {
+           shared_reply& done) {
       self->request(target, timeout, std::move(msg))
-        .then([done](nlohmann::json& reply) { done(std::move(reply)); },
-              [done](caf::error& err) { done(std::move(err)); });
+        .then([done](nlohmann::json& reply) { done->answer(std::move(reply)); },
+              [done](caf::error& err) { done->answer(std::move(err)); });
     },
   };
 }
 
 } // namespace
 
-caller::caller(caf::actor_system& sys, std::shared_ptr<supervision::directory> dir,
-               std::size_t bridges)
-  : dir_(std::move(dir)) {
-  for (std::size_t i = 0; i < std::max<std::size_t>(bridges, 1); ++i)
-    bridges_.push_back(sys.spawn(bridge, i));
+std::string bridge_id(std::size_t index) {
+  return std::string{bridges_id} + ".bridge-" + std::to_string(index);
 }
 
-caller::~caller() {
-  for (auto& b : bridges_)
-    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+supervision::supervisor_spec bridges_spec(std::size_t count) {
+  supervision::supervisor_spec s;
+  s.id = bridges_id;
+  s.flags.strategy = supervision::strategy::one_for_one;
+  // A bridge holds nothing; a burst of failures should not take the tree.
+  s.flags.intensity = {100, std::chrono::seconds{10}};
+  s.flags.backoff.initial = supervision::duration{0};
+  for (std::size_t i = 0; i < std::max<std::size_t>(count, 1); ++i) {
+    supervision::child_spec c;
+    c.id = bridge_id(i);
+    c.shutdown = supervision::shutdown_policy::after(std::chrono::seconds{1});
+    c.start = [i](caf::local_actor* parent, const caf::message&) { return parent->spawn(bridge, i); };
+    s.children.push_back(std::move(c));
+  }
+  return s;
+}
+
+caller::caller(std::shared_ptr<supervision::directory> dir, std::size_t bridges)
+  : dir_(std::move(dir)) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(bridges, 1); ++i)
+    bridges_.push_back(bridge_id(i));
 }
 
 void caller::call(const std::string& target, caf::message msg, std::chrono::milliseconds timeout,
@@ -53,9 +108,17 @@ void caller::call(const std::string& target, caf::message msg, std::chrono::mill
     done(std::move(h.error()));
     return;
   }
-  auto& b = bridges_[next_.fetch_add(1, std::memory_order_relaxed) % bridges_.size()];
-  caf::anon_send(b, call_atom::value, *h, std::move(msg), caf::timespan{timeout},
-                 std::move(done));
+  // The next bridge that is up; one that restarts is skipped.
+  auto first = next_.fetch_add(1, std::memory_order_relaxed);
+  caf::expected<caf::actor> b = supervision::make_error(supervision::errc::restarting);
+  for (std::size_t i = 0; i < bridges_.size() && !b; ++i)
+    b = dir_->resolve(bridges_[(first + i) % bridges_.size()]);
+  if (!b) {
+    done(std::move(b.error()));
+    return;
+  }
+  caf::anon_send(*b, call_atom::value, *h, std::move(msg), caf::timespan{timeout},
+                 std::make_shared<once_reply>(std::move(done)));
 }
 
 response error_response(const caf::error& e) {
