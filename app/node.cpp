@@ -195,6 +195,11 @@ int run_node(const settings& s) {
     so.bind = s.bind;
     so.port = s.port;
     so.threads = s.http_threads;
+    so.connections.max_total = s.max_connections;
+    so.connections.max_per_address = s.max_connections_per_address;
+    so.connections.idle = s.idle_timeout;
+    so.connections.header = s.header_timeout;
+    so.connections.body = s.body_timeout;
     server = std::make_unique<http::server>(so, gw);
   } catch (const std::exception& e) {
     supervision::stop_tree(sys, root, 5s);
@@ -218,9 +223,11 @@ int run_node(const settings& s) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
 
-  // Reverse order: stop taking requests (RESTinio closes connections after
-  // the responses in flight), stop the tree, then flush and close the store.
-  server->stop();
+  // Reverse order: stop taking requests and let those in flight finish
+  // (bounded), stop the tree, then flush and close the store.
+  if (!server->drain(s.drain_timeout))
+    std::fprintf(stderr, "echopilot: requests still in flight after %lld ms were cut off\n",
+                 static_cast<long long>(s.drain_timeout.count()));
   *ctx.gw = nullptr;
   bool in_time = supervision::stop_tree(sys, root, 10s);
   if (!in_time)
