@@ -6,6 +6,9 @@
 #include <caf/local_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <unordered_map>
 
 #include "protocol/common.hpp"
 #include "supervision/errors.hpp"
@@ -57,17 +60,72 @@ namespace echopilot::http {
 
 namespace {
 
+/// The calls a bridge has in flight to one target, answered with
+/// `request_receiver_down` if the target dies first: CAF answers requests
+/// still in a dead actor's mailbox, not those it had taken and was working on
+/// (a response promise dies with its actor), which would otherwise wait for
+/// their deadline and end as 504.
+struct bridge_state {
+  struct call {
+    std::uint64_t seq;
+    shared_reply done;
+  };
+  std::unordered_map<caf::actor_addr, std::vector<call>> in_flight;
+  std::uint64_t seq = 0;
+
+  /// Takes the pending call `seq` to `target` out (null if already answered).
+  shared_reply take(const caf::actor_addr& target, std::uint64_t seq_no) {
+    auto i = in_flight.find(target);
+    if (i == in_flight.end())
+      return nullptr;
+    auto& calls = i->second;
+    for (auto c = calls.begin(); c != calls.end(); ++c)
+      if (c->seq == seq_no) {
+        auto done = std::move(c->done);
+        calls.erase(c);
+        if (calls.empty())
+          in_flight.erase(i);
+        return done;
+      }
+    return nullptr;
+  }
+};
+
 // (The index argument is not only a name: CAF 0.17 binds a null reference
 // when it starts a function actor that takes no arguments, which UBSan
 // reports.)
-caf::behavior bridge(caf::event_based_actor* self, std::size_t index) {
+caf::behavior bridge(caf::stateful_actor<bridge_state>* self, std::size_t index) {
   static_cast<void>(index);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto i = self->state.in_flight.find(dm.source);
+    if (i == self->state.in_flight.end())
+      return;
+    auto calls = std::move(i->second);
+    self->state.in_flight.erase(i);
+    for (auto& c : calls)
+      c.done->answer(caf::make_error(caf::sec::request_receiver_down));
+  });
   return {
     [self](call_atom, const caf::actor& target, caf::message& msg, caf::timespan timeout,
            shared_reply& done) {
+      auto addr = target.address();
+      auto& st = self->state;
+      auto seq_no = ++st.seq;
+      auto& calls = st.in_flight[addr];
+      if (calls.empty())
+        self->monitor(target); // once per target with calls in flight
+      calls.push_back({seq_no, std::move(done)});
+      auto finish = [self, addr, seq_no](caf::expected<nlohmann::json> x) {
+        auto f = self->state.take(addr, seq_no);
+        if (!f)
+          return; // answered by the target's down message
+        if (self->state.in_flight.count(addr) == 0)
+          self->demonitor(addr);
+        f->answer(std::move(x));
+      };
       self->request(target, timeout, std::move(msg))
-        .then([done](nlohmann::json& reply) { done->answer(std::move(reply)); },
-              [done](caf::error& err) { done->answer(std::move(err)); });
+        .then([finish](nlohmann::json& reply) { finish(std::move(reply)); },
+              [finish](caf::error& err) { finish(std::move(err)); });
     },
   };
 }

@@ -1,7 +1,8 @@
 // The caller's bridges under supervision, on CAF's deterministic test
 // coordinator: a callback that throws ends only its own request, a bridge
-// that dies is restarted and no later call is lost, and a call carried by a
-// bridge that dies is answered (503) instead of dropped.
+// that dies is restarted and no later call is lost, a call carried by a
+// bridge that dies is answered (503) instead of dropped, and so is a call
+// whose target dies after it took the request (not left to its deadline).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -99,6 +100,26 @@ TEST_CASE("a call carried by a bridge that dies is answered 503, not dropped") {
   auto r = error_response(got->error());
   CHECK(r.status == 503);
   CHECK(r.headers.at(0).first == "Retry-After");
+}
+
+TEST_CASE("a call whose target dies while working on it is answered at once") {
+  bed b;
+  std::vector<caf::expected<json>> got;
+  for (int i = 0; i < 4; ++i)
+    b.calls->call("target", caf::make_message(hold_atom::value), std::chrono::seconds{60},
+                  [&](caf::expected<json> r) { got.push_back(std::move(r)); });
+  b.run();
+  REQUIRE(b.held->size() == 4);
+  CHECK(got.empty());
+  caf::anon_send_exit(b.handle("target"), caf::exit_reason::kill);
+  b.run(); // no time passes: not the 60 s deadline
+  REQUIRE(got.size() == 4);
+  for (auto& r : got) {
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == caf::sec::request_receiver_down);
+    CHECK(error_response(r.error()).status == 503);
+  }
+  CHECK(b.pings(4) == 4); // the restarted target
 }
 
 TEST_CASE("an unknown target is answered at once") {
