@@ -64,6 +64,7 @@ core* core_of(const asio::execution_context& ctx) {
 /// answer under way): that read's handler keeps the connection, and so the
 /// socket, alive.
 struct conn_io : std::enable_shared_from_this<conn_io> {
+  static constexpr std::size_t scratch_size = 4096;
   core& c;
   tcp_socket* sock;
   asio::any_io_executor strand;
@@ -80,7 +81,7 @@ struct conn_io : std::enable_shared_from_this<conn_io> {
   /// Between an answer written and RESTinio told to close.
   bool lingering = false;
   std::size_t lingered = 0;
-  std::array<char, 4096> scratch{};
+  std::unique_ptr<char[]> scratch; // what lingering reads (only then)
 
   conn_io(core& co, tcp_socket* s, std::string address, asio::any_io_executor ex)
     : c(co), sock(s), strand(std::move(ex)), guard(co.wire, co.gw, address) {
@@ -187,7 +188,9 @@ struct conn_io : std::enable_shared_from_this<conn_io> {
 
   template <class Handler>
   void linger(Handler handler) {
-    sock->async_read_some(asio::buffer(scratch),
+    if (!scratch)
+      scratch = std::make_unique<char[]>(scratch_size);
+    sock->async_read_some(asio::buffer(scratch.get(), scratch_size),
                           asio::bind_executor(strand, [self = shared_from_this(), handler = std::move(handler)](
                                                         const asio::error_code& ec, std::size_t n) mutable {
                             self->lingered += n;

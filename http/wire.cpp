@@ -1,5 +1,6 @@
 #include "http/wire.hpp"
 
+#include <array>
 #include <cctype>
 #include <climits>
 #include <cstring>
@@ -48,7 +49,10 @@ struct wire_guard::impl {
   std::string name;       // the header field name being read (up to 64 bytes)
   int kept = -1;          // index into kept_names of the field being read
   std::string value;      // its value (kept fields only)
-  fields headers;         // the kept fields
+  // The kept fields' values (reused from request to request: no allocation
+  // once warm).
+  std::array<std::string, std::size(kept_names)> kept_values;
+  std::array<bool, std::size(kept_names)> has_kept{};
   bool in_value = false;
   std::size_t field_count = 0;
   std::size_t head_bytes = 0; // the request line and headers so far (about)
@@ -94,7 +98,7 @@ struct wire_guard::impl {
     url.clear();
     name.clear();
     value.clear();
-    headers.clear();
+    has_kept.fill(false);
     kept = -1;
     in_value = false;
     field_count = 0;
@@ -117,7 +121,9 @@ struct wire_guard::impl {
     r.verb = m.value_or(method::get);
     auto q = url.find('?');
     r.path = percent_decode(std::string_view{url}.substr(0, std::min(q, std::size_t{1024})), false);
-    r.headers = headers;
+    for (std::size_t i = 0; i < kept_values.size(); ++i)
+      if (has_kept[i])
+        r.headers.emplace_back(kept_names[i], kept_values[i]);
     r.remote_ip = remote_ip;
     return r;
   }
@@ -148,8 +154,10 @@ struct wire_guard::impl {
   }
 
   void end_field() {
-    if (kept >= 0)
-      headers.emplace_back(kept_names[kept], value);
+    if (kept >= 0 && !has_kept[static_cast<std::size_t>(kept)]) { // the first of that name
+      kept_values[static_cast<std::size_t>(kept)].assign(value);
+      has_kept[static_cast<std::size_t>(kept)] = true;
+    }
     kept = -1;
     value.clear();
   }
