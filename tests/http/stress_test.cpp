@@ -85,7 +85,7 @@ TEST_CASE("slowloris from one address with 1,024 open files: the normal client g
     if (round % 2 == 0) {
       test::wire_conn c{n.port(), "127.0.0.1"};
       c.send("GET /api/flags/get HTTP/1.1\r\nHost: t\r\n" + auth + "\r\n\r\n");
-      auto r = c.read_response(3s);
+      auto r = c.read_response(8s);
       answered += r && r->status == 200 ? 1 : 0;
     }
     std::this_thread::sleep_until(start + (round + 1) * 2s);
@@ -117,7 +117,7 @@ TEST_CASE("many slow connections: the oldest make room for new clients, and slow
   for (int i = 0; i < 4; ++i) {
     test::wire_conn c{n.port(), "127.0.0.1"};
     c.send("GET /api/flags/get HTTP/1.1\r\nHost: t\r\n" + auth + "\r\n\r\n");
-    auto r = c.read_response(3s);
+    auto r = c.read_response(8s);
     REQUIRE(r);
     CHECK(r->status == 200);
     attackers.trickle();
