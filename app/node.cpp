@@ -153,6 +153,7 @@ int run_node(const settings& s) {
   parts.jobs_worker.model = model;
   parts.jobs_worker.dir = dir;
   parts.jobs_worker.clock = &clock;
+  parts.http_bridges = s.http_threads;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
   // non-zero status, so that systemd or a container restarts it, rather
@@ -170,7 +171,7 @@ int run_node(const settings& s) {
   }
 
   // The HTTP gateway.
-  http::caller calls{sys, dir, s.http_threads};
+  http::caller calls{dir, s.http_threads};
   http::route_context ctx;
   ctx.calls = &calls;
   ctx.dir = dir;
@@ -206,6 +207,11 @@ int run_node(const settings& s) {
     so.bind = s.bind;
     so.port = s.port;
     so.threads = s.http_threads;
+    so.connections.max_total = s.max_connections;
+    so.connections.max_per_address = s.max_connections_per_address;
+    so.connections.idle = s.idle_timeout;
+    so.connections.header = s.header_timeout;
+    so.connections.body = s.body_timeout;
     server = std::make_unique<http::server>(so, gw);
   } catch (const std::exception& e) {
     supervision::stop_tree(sys, root, 5s);
@@ -238,9 +244,11 @@ int run_node(const settings& s) {
                  st_root && !st_root->last_exit.empty() ? st_root->last_exit.c_str() : "stopped");
   }
 
-  // Reverse order: stop taking requests (RESTinio closes connections after
-  // the responses in flight), stop the tree, then flush and close the store.
-  server->stop();
+  // Reverse order: stop taking requests and let those in flight finish
+  // (bounded), stop the tree, then flush and close the store.
+  if (!server->drain(s.drain_timeout))
+    std::fprintf(stderr, "echopilot: requests still in flight after %lld ms were cut off\n",
+                 static_cast<long long>(s.drain_timeout.count()));
   *ctx.gw = nullptr;
   bool in_time = supervision::stop_tree(sys, root, 10s);
   if (!in_time)

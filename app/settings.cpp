@@ -39,10 +39,14 @@ std::map<std::string, supervisor_tuning> default_supervisors() {
   // (it reloads from the store), so core and store allow 5 in 10 s before
   // their failure escalates; workers fail together when the model connector
   // fails, so their pool tolerates bursts.
+  // The gateway's bridges hold nothing: they restart at once, in bursts.
+  auto bridges = tuned(100, 10s);
+  bridges.backoff.initial = supervision::duration{0};
   return {{"root", tuned(3, 30s)},
           {"store", tuned(5, 10s)},
           {"core", tuned(5, 10s)},
-          {"jobs", tuned(100, 10s)}};
+          {"jobs", tuned(100, 10s)},
+          {"http", bridges}};
 }
 
 namespace {
@@ -344,6 +348,18 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
           r.uint(x, full, 1, std::uint64_t{1} << 30, s.body_limit);
         else if (k == "request_timeout_ms")
           r.millis(x, full, 1, 600000, s.request_timeout);
+        else if (k == "max_connections")
+          r.uint(x, full, 1, 1'000'000, s.max_connections);
+        else if (k == "max_connections_per_address")
+          r.uint(x, full, 1, 1'000'000, s.max_connections_per_address);
+        else if (k == "idle_timeout_ms")
+          r.millis(x, full, 100, 3'600'000, s.idle_timeout);
+        else if (k == "header_timeout_ms")
+          r.millis(x, full, 100, 600'000, s.header_timeout);
+        else if (k == "body_timeout_ms")
+          r.millis(x, full, 100, 600'000, s.body_timeout);
+        else if (k == "drain_timeout_ms")
+          r.millis(x, full, 0, 600'000, s.drain_timeout);
         else
           r.unknown(full);
         if (r.err)

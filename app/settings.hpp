@@ -26,8 +26,9 @@ struct supervisor_tuning {
 };
 
 /// The tree's supervisors (app/tree.cpp) with their defaults: root 3
-/// restarts in 30 s, store and core 5 in 10 s, the jobs pool 100 in 10 s;
-/// backoff 100 ms doubling to 10 s, jitter 0.2, reset after 30 s.
+/// restarts in 30 s, store and core 5 in 10 s, the jobs pool and the
+/// gateway's bridges (http) 100 in 10 s; backoff 100 ms doubling to 10 s,
+/// jitter 0.2, reset after 30 s (none for the bridges).
 std::map<std::string, supervisor_tuning> default_supervisors();
 
 struct settings {
@@ -45,6 +46,18 @@ struct settings {
   std::size_t body_limit = 1 << 20;
   /// Deadline of a request from the gateway to an actor.
   std::chrono::milliseconds request_timeout{5000};
+  /// Connections at most (lowered to fit the open-file limit), and from one
+  /// client address.
+  std::size_t max_connections = 10000;
+  std::size_t max_connections_per_address = 256;
+  /// A connection waits this long for the first byte of a request; a
+  /// request's headers must be complete this long after its first byte; a
+  /// body may pause this long.
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds header_timeout{30000};
+  std::chrono::milliseconds body_timeout{20000};
+  /// On SIGTERM, requests in flight get this long to finish.
+  std::chrono::milliseconds drain_timeout{10000};
   /// Flag defaults file ("" for none).
   std::string flags_defaults = "configs/flags.json";
   /// POST /api/supervision/crash exists (ECHOPILOT_FAULT_INJECTION=1).

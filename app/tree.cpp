@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/local_actor.hpp>
 
+#include "http/caller.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "supervision/supervisor.hpp"
@@ -13,16 +14,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// Sets the intensity and backoff of `s` from the settings.
+void tune(const subsystems& parts, supervision::supervisor_spec& s) {
+  if (auto i = parts.tuning.find(s.id); i != parts.tuning.end()) {
+    s.flags.intensity = i->second.intensity;
+    s.flags.backoff = i->second.backoff;
+  }
+}
+
 /// A supervisor spec with its intensity and backoff from the settings.
 supervision::supervisor_spec supervisor(const subsystems& parts, const std::string& id,
                                         supervision::strategy strategy) {
   supervision::supervisor_spec s;
   s.id = id;
   s.flags.strategy = strategy;
-  if (auto i = parts.tuning.find(id); i != parts.tuning.end()) {
-    s.flags.intensity = i->second.intensity;
-    s.flags.backoff = i->second.backoff;
-  }
+  tune(parts, s);
   return s;
 }
 
@@ -77,9 +83,14 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
+  // The gateway's bridges to the actors: started last, stopped first.
+  auto bridges = http::bridges_spec(parts.http_bridges);
+  tune(parts, bridges);
+
   auto root = supervisor(parts, root_id, supervision::strategy::rest_for_one);
   root.children = {supervision::supervisor_child(std::move(store), dir),
-                   supervision::supervisor_child(std::move(core), dir)};
+                   supervision::supervisor_child(std::move(core), dir),
+                   supervision::supervisor_child(std::move(bridges), dir)};
   return root;
 }
 

@@ -33,12 +33,14 @@ struct subsystems {
   jobs::worker_config jobs_worker;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
+  /// Bridges between HTTP threads and actors (http/caller.hpp).
+  std::size_t http_bridges = 2;
 };
 
 /// The root supervisor's spec: rest_for_one over the store's supervisor
-/// (first: everything else keeps its state there) and the subsystems'
-/// supervisor, so that a store that had to be restarted whole restarts the
-/// subsystems after it, which reload from it.
+/// (first: everything else keeps its state there), the subsystems'
+/// supervisor and the gateway's bridges, so that a store that had to be
+/// restarted whole restarts the subsystems after it, which reload from it.
 supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
                                        const subsystems& parts);
 

@@ -3,6 +3,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/local_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -11,14 +12,53 @@
 
 #include "protocol/common.hpp"
 #include "supervision/errors.hpp"
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(echopilot::http::reply_fn)
+#include "supervision/supervisor.hpp"
 
 namespace echopilot::http {
 
 namespace {
 
 using call_atom = caf::atom_constant<caf::atom("call")>;
+
+/// A call's callback, answered exactly once: by the reply or the error, or,
+/// if every copy of it is dropped unanswered (the bridge carrying it died, or
+/// the message never reached one), by request_receiver_down.
+class once_reply {
+public:
+  explicit once_reply(reply_fn done) : done_(std::move(done)) {
+  }
+  once_reply(const once_reply&) = delete;
+  once_reply& operator=(const once_reply&) = delete;
+
+  ~once_reply() {
+    answer(caf::make_error(caf::sec::request_receiver_down));
+  }
+
+  void answer(caf::expected<nlohmann::json> x) noexcept {
+    if (answered_.exchange(true))
+      return;
+    try {
+      done_(std::move(x));
+    } catch (...) { // (that request alone ends: see reply_fn)
+    }
+  }
+
+private:
+  reply_fn done_;
+  std::atomic<bool> answered_{false};
+};
+
+using shared_reply = std::shared_ptr<once_reply>;
+
+} // namespace
+
+} // namespace echopilot::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(echopilot::http::shared_reply)
+
+namespace echopilot::http {
+
+namespace {
 
 /// The calls a bridge has in flight to one target, answered with
 /// `request_receiver_down` if the target dies first: CAF answers requests
@@ -28,13 +68,13 @@ using call_atom = caf::atom_constant<caf::atom("call")>;
 struct bridge_state {
   struct call {
     std::uint64_t seq;
-    reply_fn done;
+    shared_reply done;
   };
   std::unordered_map<caf::actor_addr, std::vector<call>> in_flight;
   std::uint64_t seq = 0;
 
   /// Takes the pending call `seq` to `target` out (null if already answered).
-  reply_fn take(const caf::actor_addr& target, std::uint64_t seq_no) {
+  shared_reply take(const caf::actor_addr& target, std::uint64_t seq_no) {
     auto i = in_flight.find(target);
     if (i == in_flight.end())
       return nullptr;
@@ -63,11 +103,11 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self, std::size_t index)
     auto calls = std::move(i->second);
     self->state.in_flight.erase(i);
     for (auto& c : calls)
-      c.done(caf::make_error(caf::sec::request_receiver_down));
+      c.done->answer(caf::make_error(caf::sec::request_receiver_down));
   });
   return {
     [self](call_atom, const caf::actor& target, caf::message& msg, caf::timespan timeout,
-           reply_fn& done) {
+           shared_reply& done) {
       auto addr = target.address();
       auto& st = self->state;
       auto seq_no = ++st.seq;
@@ -81,7 +121,7 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self, std::size_t index)
           return; // answered by the target's down message
         if (self->state.in_flight.count(addr) == 0)
           self->demonitor(addr);
-        f(std::move(x));
+        f->answer(std::move(x));
       };
       self->request(target, timeout, std::move(msg))
         .then([finish](nlohmann::json& reply) { finish(std::move(reply)); },
@@ -92,16 +132,31 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self, std::size_t index)
 
 } // namespace
 
-caller::caller(caf::actor_system& sys, std::shared_ptr<supervision::directory> dir,
-               std::size_t bridges)
-  : dir_(std::move(dir)) {
-  for (std::size_t i = 0; i < std::max<std::size_t>(bridges, 1); ++i)
-    bridges_.push_back(sys.spawn(bridge, i));
+std::string bridge_id(std::size_t index) {
+  return std::string{bridges_id} + ".bridge-" + std::to_string(index);
 }
 
-caller::~caller() {
-  for (auto& b : bridges_)
-    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+supervision::supervisor_spec bridges_spec(std::size_t count) {
+  supervision::supervisor_spec s;
+  s.id = bridges_id;
+  s.flags.strategy = supervision::strategy::one_for_one;
+  // A bridge holds nothing; a burst of failures should not take the tree.
+  s.flags.intensity = {100, std::chrono::seconds{10}};
+  s.flags.backoff.initial = supervision::duration{0};
+  for (std::size_t i = 0; i < std::max<std::size_t>(count, 1); ++i) {
+    supervision::child_spec c;
+    c.id = bridge_id(i);
+    c.shutdown = supervision::shutdown_policy::after(std::chrono::seconds{1});
+    c.start = [i](caf::local_actor* parent, const caf::message&) { return parent->spawn(bridge, i); };
+    s.children.push_back(std::move(c));
+  }
+  return s;
+}
+
+caller::caller(std::shared_ptr<supervision::directory> dir, std::size_t bridges)
+  : dir_(std::move(dir)) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(bridges, 1); ++i)
+    bridges_.push_back(bridge_id(i));
 }
 
 void caller::call(const std::string& target, caf::message msg, std::chrono::milliseconds timeout,
@@ -111,9 +166,17 @@ void caller::call(const std::string& target, caf::message msg, std::chrono::mill
     done(std::move(h.error()));
     return;
   }
-  auto& b = bridges_[next_.fetch_add(1, std::memory_order_relaxed) % bridges_.size()];
-  caf::anon_send(b, call_atom::value, *h, std::move(msg), caf::timespan{timeout},
-                 std::move(done));
+  // The next bridge that is up; one that restarts is skipped.
+  auto first = next_.fetch_add(1, std::memory_order_relaxed);
+  caf::expected<caf::actor> b = supervision::make_error(supervision::errc::restarting);
+  for (std::size_t i = 0; i < bridges_.size() && !b; ++i)
+    b = dir_->resolve(bridges_[(first + i) % bridges_.size()]);
+  if (!b) {
+    done(std::move(b.error()));
+    return;
+  }
+  caf::anon_send(*b, call_atom::value, *h, std::move(msg), caf::timespan{timeout},
+                 std::make_shared<once_reply>(std::move(done)));
 }
 
 response error_response(const caf::error& e) {

@@ -5,6 +5,8 @@
 
 #include <openssl/crypto.h>
 
+#include "http/json_body.hpp"
+
 namespace echopilot::http {
 
 using namespace std::chrono;
@@ -228,7 +230,10 @@ std::size_t gateway::match(method verb, const std::string& path, fields& params,
     if (!allow.empty())
       allow += ", ";
     allow += to_string(routes_[i].verb);
-    if (routes_[i].verb == verb && found == std::string::npos) {
+    if (routes_[i].verb == method::get)
+      allow += ", HEAD";
+    if (found == std::string::npos
+        && (routes_[i].verb == verb || (verb == method::head && routes_[i].verb == method::get))) {
       found = i;
       for (std::size_t k = 0; k < count; ++k)
         if (is_param(pattern[k]))
@@ -287,7 +292,7 @@ bool gateway::rate_allows(std::size_t route_index, const route& r, const request
 }
 
 void gateway::finish(std::size_t route_index, const request& req, response& res,
-                     steady_clock::time_point started) const {
+                     steady_clock::time_point started, const char* method) const {
   res.headers.reserve(res.headers.size() + 5);
   res.headers.emplace_back("X-Request-Id", req.request_id);
   res.headers.emplace_back("X-Content-Type-Options", "nosniff");
@@ -307,7 +312,7 @@ void gateway::finish(std::size_t route_index, const request& req, response& res,
   metrics_.record(route_index, res.status, latency);
   if (sink_) {
     access_event ev;
-    ev.method = to_string(req.verb);
+    ev.method = method != nullptr ? method : to_string(req.verb);
     ev.path = req.path;
     ev.route = route_index < routes_.size() ? routes_[route_index].path : std::string{};
     ev.status = res.status;
@@ -318,33 +323,22 @@ void gateway::finish(std::size_t route_index, const request& req, response& res,
   }
 }
 
-void gateway::dispatch(request req, respond_fn respond) {
-  auto started = steady_clock::now();
-  auto given = req.header("x-request-id");
-  req.request_id = given != nullptr && valid_request_id(*given) ? *given : new_request_id();
-
-  auto answer = [&](std::size_t idx, response res) {
-    finish(idx, req, res, started);
-    respond(std::move(res));
-  };
-
+std::optional<response> gateway::check(request& req, std::size_t& idx,
+                                       std::uint64_t body_size) const {
   bool path_known = false;
   std::string allow;
-  auto idx = match(req.verb, req.path, req.path_params, path_known, allow);
+  idx = match(req.verb, req.path, req.path_params, path_known, allow);
   if (idx == std::string::npos) {
-    if (path_known) {
-      auto res = fail(405, "method_not_allowed",
-                      std::string{to_string(req.verb)} + " is not allowed on " + req.path
-                        + "; allowed: " + allow);
-      res.headers.emplace_back("Allow", allow);
-      answer(routes_.size(), std::move(res));
-    } else {
-      answer(routes_.size(), fail(404, "not_found", "no route " + req.path));
-    }
-    return;
+    idx = routes_.size();
+    if (!path_known)
+      return fail(404, "not_found", "no route " + req.path.substr(0, 200));
+    auto res = fail(405, "method_not_allowed",
+                    std::string{to_string(req.verb)} + " is not allowed on " + req.path
+                      + "; allowed: " + allow);
+    res.headers.emplace_back("Allow", allow);
+    return res;
   }
   auto& r = routes_[idx];
-
   if (!authorized(r, req)) {
     auto res = fail(401, "unauthorized",
                     r.auth == auth_level::bearer
@@ -352,60 +346,95 @@ void gateway::dispatch(request req, respond_fn respond) {
                       : "missing or wrong key: send the dashboard key in X-Dash-Key");
     if (r.auth == auth_level::bearer)
       res.headers.emplace_back("WWW-Authenticate", "Bearer");
-    answer(idx, std::move(res));
-    return;
+    return res;
   }
-
-  std::int64_t retry_after = 0;
-  if (!rate_allows(idx, r, req, retry_after)) {
-    auto res = fail(429, "rate_limited",
-                    "more than " + std::to_string(r.rate.limit) + " requests in "
-                      + std::to_string(r.rate.window.count()) + " s from this address");
-    res.headers.emplace_back("Retry-After", std::to_string(retry_after));
-    answer(idx, std::move(res));
-    return;
-  }
-
   auto limit = r.body_limit != 0 ? r.body_limit : opts_.default_body_limit;
-  if (req.body.size() > limit) {
-    answer(idx, fail(413, "body_too_large",
-                     "the body has " + std::to_string(req.body.size())
-                       + " bytes; this route takes at most " + std::to_string(limit)));
-    return;
-  }
+  if (body_size != UINT64_MAX && body_size > limit)
+    return fail(413, "body_too_large",
+                "the body has " + std::to_string(body_size) + " bytes; this route takes at most "
+                  + std::to_string(limit));
+  return std::nullopt;
+}
 
-  if (r.body == body_kind::json) {
-    if (!req.body.empty() && !is_json_content_type(req.header("content-type"))) {
-      auto ct = req.header("content-type");
-      answer(idx, fail(415, "unsupported_media_type",
-                       "the body must be JSON (Content-Type: application/json), not "
-                         + (ct != nullptr ? "'" + *ct + "'" : std::string{"untyped"})));
-      return;
-    }
-    if (req.body.empty()) {
-      req.json = nlohmann::json::object();
-    } else {
-      req.json = nlohmann::json::parse(req.body, nullptr, false);
-      if (req.json.is_discarded()) {
-        // Parse again for the position of the error (rare path).
-        std::string what = "malformed JSON";
-        try {
-          auto ignored = nlohmann::json::parse(req.body);
-          static_cast<void>(ignored);
-        } catch (const nlohmann::json::parse_error& e) {
-          std::string text = e.what(); // "[json.exception.parse_error.101] parse error at ..."
-          auto close = text.find("] ");
-          what = "malformed JSON: " + (close == std::string::npos ? text : text.substr(close + 2));
-        }
-        answer(idx, fail(400, "malformed_json", what));
-        return;
-      }
-      if (!req.json.is_object()) {
-        answer(idx, fail(400, "invalid_body", "the body must be a JSON object"));
-        return;
-      }
-    }
+std::optional<response> gateway::screen(request& head, std::uint64_t declared,
+                                        std::size_t& body_limit) {
+  auto started = steady_clock::now();
+  auto given = head.header("x-request-id");
+  head.request_id = given != nullptr && valid_request_id(*given) ? *given : new_request_id();
+  std::size_t idx = 0;
+  if (auto refused = check(head, idx, declared)) {
+    finish(idx, head, *refused, started);
+    return refused;
   }
+  auto& r = routes_[idx];
+  body_limit = r.body_limit != 0 ? r.body_limit : opts_.default_body_limit;
+  return std::nullopt;
+}
+
+response gateway::refuse(const request& head, response res, const char* method) {
+  auto started = steady_clock::now();
+  request req = head;
+  auto given = req.header("x-request-id");
+  req.request_id = given != nullptr && valid_request_id(*given) ? *given : new_request_id();
+  finish(routes_.size(), req, res, started, method);
+  return res;
+}
+
+std::chrono::milliseconds gateway::longest_deadline() const noexcept {
+  std::chrono::milliseconds m{0};
+  for (auto& r : routes_)
+    m = std::max(m, r.deadline);
+  return m;
+}
+
+void gateway::dispatch(request req, respond_fn respond) {
+  auto started = steady_clock::now();
+  // Everything before the handler answers here; what throws (a bug, or
+  // memory) is a 500 rather than a connection closed without an answer.
+  std::size_t idx = routes_.size();
+  auto answer = [&](response res) {
+    finish(idx, req, res, started);
+    respond(std::move(res));
+  };
+  try {
+    auto given = req.header("x-request-id");
+    req.request_id = given != nullptr && valid_request_id(*given) ? *given : new_request_id();
+
+    if (auto refused = check(req, idx, req.body.size()))
+      return answer(std::move(*refused));
+    auto& r = routes_[idx];
+
+    std::int64_t retry_after = 0;
+    if (!rate_allows(idx, r, req, retry_after)) {
+      auto res = fail(429, "rate_limited",
+                      "more than " + std::to_string(r.rate.limit) + " requests in "
+                        + std::to_string(r.rate.window.count()) + " s from this address");
+      res.headers.emplace_back("Retry-After", std::to_string(retry_after));
+      return answer(std::move(res));
+    }
+
+    if (r.body == body_kind::json) {
+      if (!req.body.empty() && !is_json_content_type(req.header("content-type"))) {
+        auto ct = req.header("content-type");
+        return answer(fail(415, "unsupported_media_type",
+                           "the body must be JSON (Content-Type: application/json), not "
+                             + (ct != nullptr ? "'" + ct->substr(0, 100) + "'" : std::string{"untyped"})));
+      }
+      if (req.body.empty()) {
+        req.json = nlohmann::json::object();
+      } else {
+        auto parsed = parse_json_body(req.body);
+        if (auto* bad = std::get_if<body_problem>(&parsed))
+          return answer(fail(400, bad->code, bad->message));
+        req.json = std::move(std::get<nlohmann::json>(parsed));
+        if (!req.json.is_object())
+          return answer(fail(400, "invalid_body", "the body must be a JSON object"));
+      }
+    }
+  } catch (const std::exception&) {
+    return answer(fail(500, "internal", "internal error"));
+  }
+  auto& r = routes_[idx];
 
   // The handler answers now or later, from any thread (`finish` only reads
   // the table and atomics). A handler that throws or drops its responder
@@ -426,8 +455,12 @@ void gateway::dispatch(request req, respond_fn respond) {
     }
 
     ~pending() {
-      if (!answered.load())
+      if (answered.load())
+        return;
+      try {
         answer(fail(500, "internal", "internal error"));
+      } catch (...) { // (the responder itself failed: nothing left to answer with)
+      }
     }
   };
   auto p = std::make_shared<pending>();

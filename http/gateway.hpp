@@ -13,11 +13,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "base/clock.hpp"
+#include "http/connections.hpp"
 #include "http/route.hpp"
 
 namespace echopilot::http {
@@ -76,8 +78,33 @@ public:
 
   /// Handles `req` (method, path, query, headers, body, remote_ip filled in)
   /// and calls `respond` exactly once, possibly later and from another
-  /// thread, with the final response (headers included).
+  /// thread, with the final response (headers included). Never throws: a
+  /// failure of its own is a 500 without internals.
   void dispatch(request req, respond_fn respond);
+
+  /// A request whose headers are in and whose body is not (method, path,
+  /// the auth and request-id headers, remote_ip), announcing `declared` body
+  /// bytes (UINT64_MAX: not known, chunked): the final response if the
+  /// gateway would refuse it whatever the body (no route 404, wrong method
+  /// 405, no or wrong key 401, declared over the route's limit 413), else
+  /// nothing and `body_limit` is the most the body may have.
+  std::optional<response> screen(request& head, std::uint64_t declared, std::size_t& body_limit);
+
+  /// Finishes a response the server gives without a route (protocol errors,
+  /// timeouts): headers, metrics, access event. `method`: the request's,
+  /// when it is not one of `method`'s values.
+  response refuse(const request& head, response res, const char* method = nullptr);
+
+  /// The longest deadline of a route.
+  std::chrono::milliseconds longest_deadline() const noexcept;
+
+  /// The server's connection counters (rendered with /metrics).
+  connection_counters& connections() noexcept {
+    return connections_;
+  }
+  const connection_counters& connections() const noexcept {
+    return connections_;
+  }
 
   /// The routes in table order (for OpenAPI and metrics).
   const std::vector<route>& routes() const noexcept {
@@ -103,16 +130,21 @@ private:
   };
 
   /// Index of the route for (verb, path) with its parameters, or npos;
-  /// `path_known` tells whether some route has that path (for 405).
+  /// `path_known` tells whether some route has that path (for 405). HEAD
+  /// matches a GET route when no route has HEAD itself (RFC 9110, 9.3.2).
   std::size_t match(method verb, const std::string& path, fields& params, bool& path_known,
                     std::string& allow) const;
+
+  /// The route of `req` in `idx`, or the response that refuses it whatever
+  /// its body (404, 405, 401, 413 for `body_size` over the limit).
+  std::optional<response> check(request& req, std::size_t& idx, std::uint64_t body_size) const;
 
   bool authorized(const route& r, const request& req) const;
   bool rate_allows(std::size_t route_index, const route& r, const request& req,
                    std::int64_t& retry_after_s);
 
   void finish(std::size_t route_index, const request& req, response& res,
-              std::chrono::steady_clock::time_point started) const;
+              std::chrono::steady_clock::time_point started, const char* method = nullptr) const;
 
   std::vector<route> routes_;
   std::vector<compiled> compiled_;
@@ -120,6 +152,7 @@ private:
   base::clock& clock_;
   access_sink sink_;
   route_metrics metrics_;
+  connection_counters connections_;
 
   // Fixed-window rate counters: (route, ip) -> (window start, count).
   std::mutex rate_mtx_;

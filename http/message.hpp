@@ -66,4 +66,11 @@ response raw_json(int status, const nlohmann::json& body);
 /// The reason phrase of a status code ("Not Found").
 const char* reason_phrase(int status) noexcept;
 
+/// Percent-decoding; '+' as a space only when `plus_as_space` (query
+/// strings). Malformed escapes are kept as they are.
+std::string percent_decode(std::string_view s, bool plus_as_space);
+
+/// The decoded parameters of a query string ("a=1&b"), in order.
+fields parse_query(std::string_view q);
+
 } // namespace echopilot::http

@@ -63,6 +63,10 @@ struct route {
   /// The response's content type when it is not JSON (OpenAPI).
   std::string produces = "application/json";
   handler_fn handle;
+  /// The longest the handler may take to answer (the deadline of its call to
+  /// an actor); 0 for routes answered at once. The server gives every request
+  /// more than the longest of these (server.cpp).
+  std::chrono::milliseconds deadline{0};
   /// Only present when fault injection is on.
   bool fault_injection = false;
 };

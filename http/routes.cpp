@@ -38,6 +38,19 @@ std::variant<std::string, response> string_field(const request& r, const char* n
   return i->get<std::string>();
 }
 
+/// An optional string field of the JSON body (absent or null: `fallback`),
+/// or the 400 naming it.
+std::variant<std::string, response> optional_string_field(const request& r, const char* name,
+                                                          std::string fallback) {
+  auto i = r.json.find(name);
+  if (i == r.json.end() || i->is_null())
+    return fallback;
+  if (!i->is_string())
+    return fail(400, "wrong_type", std::string{"the field '"} + name + "' must be a string, not "
+                                     + i->type_name());
+  return i->get<std::string>();
+}
+
 /// An unsigned query parameter with a default and a maximum, or the 400.
 std::variant<std::uint64_t, response> uint_param(const request& r, const char* name,
                                                  std::uint64_t fallback, std::uint64_t max) {
@@ -162,8 +175,10 @@ response system_health(const route_context& ctx) {
 
 response metrics_text(const route_context& ctx) {
   std::string out;
-  if (auto* gw = *ctx.gw)
+  if (auto* gw = *ctx.gw) {
     gw->metrics().render(out, gw->metric_names());
+    gw->connections().render(out);
+  }
   std::vector<supervision::node_status> nodes;
   walk(*ctx.dir, ctx.root_id, nodes);
   out += "# HELP echopilot_supervision_restarts_total Restarts of each supervised actor.\n"
@@ -220,6 +235,8 @@ std::vector<route> make_routes(const route_context& ctx) {
     r.target = std::move(target);
     r.summary = std::move(summary);
     r.handle = std::move(h);
+    // Routes that ask an actor answer within the caller's deadline.
+    r.deadline = r.target == "gateway" ? milliseconds{0} : ctx.timeout;
     t.push_back(std::move(r));
     return t.back();
   };
@@ -358,9 +375,11 @@ std::vector<route> make_routes(const route_context& ctx) {
                               auto value = req.json.find("value");
                               if (value == req.json.end())
                                 return fail(400, "missing_field", "the body needs the field 'value'");
-                              auto who = req.json.value("who", std::string{"dashboard"});
+                              auto who = optional_string_field(req, "who", "dashboard");
+                              if (auto* bad = std::get_if<response>(&who))
+                                return std::move(*bad);
                               return caf::make_message(set_atom::value, std::get<std::string>(key),
-                                                       *value, who);
+                                                       *value, std::get<std::string>(who));
                             }));
     r.body = body_kind::json;
     r.body_limit = 64 * kib;

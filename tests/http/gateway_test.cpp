@@ -108,7 +108,7 @@ TEST_CASE("unknown paths get a JSON 404, wrong methods a JSON 405 with Allow") {
   CHECK(body(r)["error"]["code"] == "not_found");
   r = b.call(method::del, "/api/admin", admin());
   CHECK(r.status == 405);
-  CHECK(*header(r, "Allow") == "GET, POST");
+  CHECK(*header(r, "Allow") == "GET, HEAD, POST");
   CHECK(body(r)["error"]["code"] == "method_not_allowed");
 }
 
@@ -286,4 +286,89 @@ TEST_CASE("failed calls map to 503 with Retry-After, 504, or the domain status")
   r = error_response(caf::make_error(caf::sec::unexpected_response));
   CHECK(r.status == 500);
   CHECK(body(r)["error"]["message"] == "internal error");
+}
+
+TEST_CASE("HEAD is answered by the GET route; the server drops the body") {
+  bed b;
+  auto r = b.call(method::head, "/api/admin", admin());
+  CHECK(r.status == 200);
+  CHECK(body(r)["ok"] == true); // the length of this is what the server sends
+  CHECK(b.call(method::head, "/api/open").status == 200);
+  CHECK(b.call(method::head, "/api/json", admin()).status == 405);
+  CHECK(b.events.back().method == "HEAD");
+}
+
+TEST_CASE("screen: a body the gateway would refuse is refused from the headers alone") {
+  bed b;
+  auto screen = [&](method m, std::string path, fields headers, std::uint64_t declared,
+                    std::size_t& limit) {
+    request r;
+    r.verb = m;
+    r.path = std::move(path);
+    r.headers = std::move(headers);
+    r.remote_ip = "10.1.2.3";
+    return b.gw->screen(r, declared, limit);
+  };
+  std::size_t limit = 0;
+  auto r = screen(method::post, "/nope", {}, 10, limit);
+  REQUIRE(r);
+  CHECK(r->status == 404);
+  r = screen(method::put, "/api/admin", admin(), 10, limit);
+  REQUIRE(r);
+  CHECK(r->status == 405);
+  r = screen(method::post, "/api/json", {}, 10, limit);
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(header(*r, "X-Request-Id") != nullptr); // finished like any answer
+  r = screen(method::post, "/api/json", admin(), 65, limit);
+  REQUIRE(r);
+  CHECK(r->status == 413);
+  CHECK(body(*r)["error"]["code"] == "body_too_large");
+  // Admitted: the most the body may have, also when its length is unknown.
+  CHECK_FALSE(screen(method::post, "/api/json", admin(), 64, limit));
+  CHECK(limit == 64);
+  limit = 0;
+  CHECK_FALSE(screen(method::post, "/api/json", admin(), UINT64_MAX, limit));
+  CHECK(limit == 64);
+  CHECK(b.events.size() == 4); // the refusals are logged, admissions are not (yet)
+}
+
+TEST_CASE("refuse finishes an answer given without a route") {
+  bed b;
+  request head;
+  head.path = "/x";
+  head.remote_ip = "10.0.0.7";
+  auto r = b.gw->refuse(head, fail(414, "uri_too_long", "too long"), "PROPFIND");
+  CHECK(r.status == 414);
+  CHECK(header(r, "X-Request-Id") != nullptr);
+  CHECK(*header(r, "X-Content-Type-Options") == "nosniff");
+  REQUIRE(b.events.size() == 1);
+  CHECK(b.events[0].method == "PROPFIND");
+  CHECK(b.events[0].route.empty());
+  CHECK(b.events[0].status == 414);
+}
+
+TEST_CASE("JSON a parser may refuse is a 400 naming the field, not a dropped connection") {
+  bed b;
+  auto json_ct = admin();
+  json_ct.emplace_back("content-type", "application/json");
+  auto r = b.call(method::post, "/api/json", json_ct, R"({"a": 1e999})");
+  CHECK(r.status == 400);
+  CHECK(body(r)["error"]["code"] == "number_out_of_range");
+  CHECK(body(r)["error"]["message"].get<std::string>().find("'a'") != std::string::npos);
+  r = b.call(method::post, "/api/json", json_ct, std::string("{\"a\": 1}\0", 9));
+  CHECK(r.status == 400);
+  CHECK(body(r)["error"]["code"] == "malformed_json");
+}
+
+TEST_CASE("the longest route deadline") {
+  base::manual_clock clock;
+  std::vector<route> t(3);
+  t[0].path = "/a";
+  t[1].path = "/b";
+  t[1].deadline = 12s;
+  t[2].path = "/c";
+  t[2].deadline = 5s;
+  gateway gw{std::move(t), gateway_options{}, clock, nullptr};
+  CHECK(gw.longest_deadline() == 12s);
 }

@@ -46,7 +46,7 @@ TEST_CASE("health, readiness, 404 and 405 as JSON, security headers") {
   CHECK(r.json()["error"]["code"] == "not_found");
   r = n.post("/api/flags/get", "{}", {auth});
   CHECK(r.status == 405);
-  CHECK(r.header("allow") == "GET");
+  CHECK(r.header("allow") == "GET, HEAD");
   r = n.get("/api/flags/get", {auth});
   CHECK(r.header("x-content-type-options") == "nosniff");
   CHECK(r.header("x-frame-options") == "DENY");
