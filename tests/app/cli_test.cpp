@@ -252,6 +252,12 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.http_threads == embedded.http_threads);
   CHECK(shipped.body_limit == embedded.body_limit);
   CHECK(shipped.request_timeout == embedded.request_timeout);
+  CHECK(shipped.max_connections == embedded.max_connections);
+  CHECK(shipped.max_connections_per_address == embedded.max_connections_per_address);
+  CHECK(shipped.idle_timeout == embedded.idle_timeout);
+  CHECK(shipped.header_timeout == embedded.header_timeout);
+  CHECK(shipped.body_timeout == embedded.body_timeout);
+  CHECK(shipped.drain_timeout == embedded.drain_timeout);
   auto& a = shipped.jobs;
   auto& b = embedded.jobs;
   CHECK(a.task_types == b.task_types);
