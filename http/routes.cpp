@@ -329,9 +329,16 @@ std::vector<route> make_routes(const route_context& ctx) {
           r.headers.emplace_back("Retry-After", "1");
           return respond(std::move(r));
         }
-        respond({200, "application/json",
-                 R"({"ok":true,"data":)" + snap->text + R"(,"flags":)" + snap->text + "}",
-                 {}});
+        // The text is rendered once per version, by the first reader.
+        auto& text = snap->text();
+        std::string body;
+        body.reserve(2 * text.size() + 32);
+        body += R"({"ok":true,"data":)";
+        body += text;
+        body += R"(,"flags":)";
+        body += text;
+        body += '}';
+        respond({200, "application/json", std::move(body), {}});
       });
 
   {
