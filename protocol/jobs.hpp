@@ -16,9 +16,10 @@
 //   (get_atom, std::string id) -> job                      errc::not_found
 //   (list_atom, json filter) -> {"jobs": [job...], "next_cursor", "counts"}
 //       filter: {"status", "email", "since_ms", "until_ms", "limit", "cursor"}.
-//       Read from the store (what is committed) by a short-lived reader the
-//       queue hands the request to, not by the queue itself; at most
-//       max_list_readers at once (beyond: errc::overloaded).
+//       Read from the store (what is committed) by a short-lived reader on a
+//       thread of its own that the queue hands the request to, not by the
+//       queue itself; at most max_list_readers at once (beyond:
+//       errc::overloaded).
 //   (self_heal_atom) -> report
 //       lists what the supervision tree restarted, requeues failed and stuck
 //       jobs, restarts workers whose heartbeat is stale, lists unpaid
@@ -76,7 +77,7 @@ inline constexpr const char* heal_stream = "self_heal";
 
 /// GET /api/jobs: at most this many lists read at once, each reading at
 /// most max_list_scan records (a longer walk answers a cursor).
-inline constexpr std::size_t max_list_readers = 4;
+inline constexpr std::size_t max_list_readers = 2;
 inline constexpr std::size_t max_list_scan = 5'000;
 
 using submit_atom = caf::atom_constant<caf::atom("submit")>;

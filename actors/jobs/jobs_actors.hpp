@@ -72,6 +72,9 @@ struct queue_config {
   std::shared_ptr<queue_gauges> gauges;
   /// The tree's root, whose restarts self-heal reports.
   std::string root_id = "root";
+  /// List readers run on a thread each (false) or on CAF's scheduler (true:
+  /// deterministic tests on the test coordinator).
+  bool lists_on_scheduler = false;
   base::clock* clock = nullptr;
 };
 

@@ -470,11 +470,14 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       return make_error(errc::not_found, "no job '" + id.substr(0, 64) + "'");
     },
     // Read by a reader of its own, so that the queue's work per list is
-    // O(1); a few at once (each reads up to max_list_scan records).
+    // O(1); two at once (each reads up to max_list_scan records).
     [self, st](list_atom, json& filter) -> caf::result<json> {
       if (st->list_readers.size() >= max_list_readers)
         return make_error(errc::overloaded, "too many job lists are being read; retry in a moment");
-      auto reader = self->spawn(list_reader, st->cfg.store);
+      // A thread of its own: a walk of thousands of records on one of CAF's
+      // scheduler threads would hold up every actor queued behind it.
+      auto reader = st->cfg.lists_on_scheduler ? self->spawn(list_reader, st->cfg.store)
+                                               : self->spawn<caf::detached>(list_reader, st->cfg.store);
       self->monitor(reader);
       st->list_readers.insert(reader.address());
       auto rp = self->make_response_promise<json>();

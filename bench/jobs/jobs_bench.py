@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,10 +41,18 @@ BINARY = os.path.join(ROOT, "build/echopilot")
 
 def http(method, url, body=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"X-Dash-Key": KEY, "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
+    for _ in range(100):
+        req = urllib.request.Request(url, data=data, method=method,
+                                     headers={"X-Dash-Key": KEY, "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            # 503 (busy or restarting) comes with Retry-After: ask again, as a client would.
+            if e.code != 503:
+                raise
+            time.sleep(min(1.0, float(e.headers.get("Retry-After", "1"))) / 10)
+    raise RuntimeError("%s %s: 503 a hundred times" % (method, url))
 
 
 class Fake:
