@@ -106,7 +106,7 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
   ++st->days[utc_date(now)].created;
   st->held_bytes += j.input.size();
   if (!key.empty() && !key_record_exists)
-    ++st->counts[keys_count];
+    ++st->counts[keys_count]; // undone below if the write fails
   st->publish();
   auto req = job_write(*st, j, event("created", j, {{"email", j.email}, {"task_type", j.task_type}}));
   if (!key.empty()) {
@@ -114,12 +114,21 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
                           {{"job", j.id}, {"fingerprint", fingerprint}, {"created_ms", now}}));
     st->keys_in_flight.emplace(key, fingerprint);
   }
+  bool new_key = !key.empty() && !key_record_exists;
   auto rp = self->make_response_promise<json>();
-  st->cfg.store->commit(self, std::move(req), [self, st, rp, j, key](const caf::error& err) mutable {
+  st->cfg.store->commit(self, std::move(req), [self, st, rp, j, key, new_key](const caf::error& err) mutable {
     st->keys_in_flight.erase(key);
     if (err) {
+      // Nothing of this request was stored (the writer refused it, or its
+      // batch failed): undo what it counted, keep serving. A retry with the
+      // same key creates the job then.
+      --st->counts[queued];
+      --st->days[utc_date(j.created_ms)].created;
+      st->held_bytes -= std::min(st->held_bytes, j.input.size());
+      if (new_key)
+        --st->counts[keys_count];
+      st->publish();
       rp.deliver(make_error(errc::storage_failure, "the job could not be stored; nothing was accepted"));
-      self->quit(err);
       return;
     }
     auto out = to_json(j);

@@ -29,6 +29,8 @@ struct fake_db {
   std::vector<persistence::write_request> requests;
   /// While set, writes wait for release_atom (a commit under way).
   bool hold = false;
+  /// While set, writes fail and nothing of them is applied.
+  bool fail = false;
   std::vector<std::pair<persistence::write_request, caf::typed_response_promise<persistence::write_ack>>> held;
   /// Records of table "jobs" read by scans (the work of lists).
   std::size_t records_scanned = 0;
@@ -48,6 +50,8 @@ caf::behavior fake_writer(caf::event_based_actor* self, std::shared_ptr<fake_db>
   return {
     [self, db](persistence::write_atom, persistence::write_request& req)
       -> caf::result<persistence::write_ack> {
+      if (db->fail)
+        return caf::make_error(caf::sec::runtime_error, "the disk is full");
       if (db->hold) {
         auto rp = self->make_response_promise<persistence::write_ack>();
         db->held.emplace_back(std::move(req), rp);
@@ -389,4 +393,30 @@ TEST_CASE("a list is read outside the queue: the queue reads no record, at most 
   REQUIRE_FALSE(f.self->mailbox().empty());
   page.receive([&](json& p) { CHECK(p["jobs"].size() == 2); },
                [&](caf::error& e) { FAIL("list refused: " << to_string(e)); });
+}
+
+TEST_CASE("a submission whose write fails stores nothing, counts nothing, and the queue goes on") {
+  fixture f;
+  f.start();
+  REQUIRE(f.submit(f.body(), "a"));
+  auto counts = f.port->counts();
+  f.db->fail = true;
+  auto r = f.submit(f.body("Not stored."), "b");
+  REQUIRE_FALSE(r);
+  CHECK(code_of(r.error()) == errc::storage_failure);
+  f.db->fail = false;
+  // The same incarnation answers, with the counts of what is stored.
+  auto page = f.self->request(f.queue, caf::infinite, list_atom::value, json{{"limit", 5}});
+  f.sched.run();
+  REQUIRE_FALSE(f.self->mailbox().empty());
+  page.receive([&](json& p) { CHECK(p["counts"]["queued"] == 1); },
+               [&](caf::error& e) { FAIL("list refused: " << to_string(e)); });
+  // The key of the failed request was not stored: its retry creates the job.
+  auto retry = f.submit(f.body("Not stored."), "b");
+  REQUIRE(retry);
+  CHECK((*retry)["replayed"] == false);
+  CHECK(f.jobs_stored() == 2);
+  CHECK(f.port->counts()["idempotency_keys"] == 2);
+  CHECK(f.port->counts()["queued"] == 2);
+  CHECK(counts["queued"] == 1);
 }
