@@ -207,6 +207,14 @@ std::optional<usage_error> apply_jobs(const std::string& path, const json& v, jo
         r.bad(key, "0 (only on request) or at least 1000");
     } else if (k == "stuck_after_ms") {
       r.millis(x, key, 10, 86'400'000, j.stuck_after);
+    } else if (k == "max_queued") {
+      r.uint(x, key, 1, 10'000'000, j.max_queued);
+    } else if (k == "max_queued_bytes") {
+      r.uint(x, key, 1 << 20, std::uint64_t{1} << 40, j.max_queued_bytes);
+    } else if (k == "idempotency_ttl_ms") {
+      r.millis(x, key, 1'000, 30 * 86'400'000ULL, j.idempotency_ttl);
+    } else if (k == "idempotency_max_keys") {
+      r.uint(x, key, 1'000, 1'000'000'000, j.idempotency_max_keys);
     } else {
       r.unknown(key);
     }

@@ -26,7 +26,8 @@ std::vector<persistence::table_def> node_tables() {
   return {{flags::table, {}},
           {jobs::table, {persistence::field_index("by_status", "status")}},
           {jobs::days_table, {}},
-          {jobs::meta_table, {}}};
+          {jobs::meta_table, {}},
+          {jobs::keys_table, {persistence::time_index(jobs::keys_by_time, "created_ms")}}};
 }
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -204,6 +205,23 @@ public:
     if (!text)
       return std::nullopt;
     return json::parse(*text, nullptr, false);
+  }
+
+  std::optional<json> key(const std::string& key) override {
+    auto text = env_->get(jobs::keys_table, key);
+    if (!text)
+      return std::nullopt;
+    return json::parse(*text, nullptr, false);
+  }
+
+  std::vector<std::string> keys_before(std::int64_t before_ms, std::size_t limit) override {
+    std::vector<std::string> out;
+    env_->scan_time(jobs::keys_table, jobs::keys_by_time, 0, before_ms, limit,
+                    [&](std::string_view key, std::string_view) {
+                      out.emplace_back(key);
+                      return true;
+                    });
+    return out;
   }
 
   void scan_back(const std::string& from, const std::string& to, std::size_t limit,

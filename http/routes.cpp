@@ -359,9 +359,16 @@ std::vector<route> make_routes(const route_context& ctx) {
           r.headers.emplace_back("Retry-After", "1");
           return respond(std::move(r));
         }
-        respond({200, "application/json",
-                 R"({"ok":true,"data":)" + snap->text + R"(,"flags":)" + snap->text + "}",
-                 {}});
+        // The text is rendered once per version, by the first reader.
+        auto& text = snap->text();
+        std::string body;
+        body.reserve(2 * text.size() + 32);
+        body += R"({"ok":true,"data":)";
+        body += text;
+        body += R"(,"flags":)";
+        body += text;
+        body += '}';
+        respond({200, "application/json", std::move(body), {}});
       });
 
   {
@@ -398,13 +405,34 @@ std::vector<route> make_routes(const route_context& ctx) {
   {
     auto& r = add(method::post, "/api/jobs", auth_level::admin, jobs::queue_id,
                   "Submits a job: {\"email\", \"task_type\", \"input\"} (+ \"title\", "
-                  "\"qa_target\", \"rate_usd_per_min\"); 201 once it is durable.",
+                  "\"qa_target\", \"rate_usd_per_min\"); 201 once it is durable. "
+                  "Idempotency-Key: a retry answers the first request's job "
+                  "(Idempotent-Replayed: true); 503 with Retry-After when the queue is full.",
                   via_actor(
                     ctx, jobs::queue_id,
                     [](request& req) -> std::variant<caf::message, response> {
-                      return caf::make_message(jobs::submit_atom::value, req.json);
+                      std::string key;
+                      std::size_t fields = 0;
+                      for (auto& [name, value] : req.headers)
+                        if (name == "idempotency-key") {
+                          std::string problem;
+                          key = parse_idempotency_key(value, problem);
+                          if (!problem.empty())
+                            return fail(400, "invalid_header", problem);
+                          ++fields;
+                        }
+                      if (fields > 1)
+                        return fail(400, "invalid_header",
+                                    std::string{"the header '"} + idempotency_header
+                                      + "' must be sent once");
+                      return caf::make_message(jobs::submit_atom::value, req.json, std::move(key));
                     },
-                    [](json& job) { return ok(std::move(job), 201); }));
+                    [](json& answer) {
+                      auto r = ok(std::move(answer["job"]), 201);
+                      if (answer.value("replayed", false))
+                        r.headers.emplace_back("Idempotent-Replayed", "true");
+                      return r;
+                    }));
     r.body = body_kind::json;
     r.body_limit = 1024 * kib;
   }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -39,6 +40,9 @@ enum class errc : std::uint8_t {
   unavailable,
   /// The store failed; the request was not applied (503).
   storage_failure,
+  /// The subsystem is at its limit (a full queue); nothing was applied,
+  /// retry later (503 with Retry-After).
+  overloaded,
 };
 
 constexpr caf::atom_value error_category = caf::atom("echopilot");
@@ -62,6 +66,18 @@ std::string message_of(const caf::error& e);
 inline caf::result<nlohmann::json> reply(nlohmann::json x) {
   return caf::expected<nlohmann::json>{std::move(x)};
 }
+
+/// The `Idempotency-Key` request header (draft-ietf-httpapi-idempotency-key-
+/// header): an sf-string of RFC 8941 (`"..."`, printable ASCII, `\"` and
+/// `\\` escaped) or, as many clients send it, the same characters unquoted
+/// (no quote, backslash or comma); 1 to max_idempotency_key characters once
+/// unquoted. Routes that create something take it.
+inline constexpr const char* idempotency_header = "Idempotency-Key";
+inline constexpr std::size_t max_idempotency_key = 255;
+
+/// The key of an `Idempotency-Key` header value, or what is wrong with it
+/// (a sentence naming the header) in `problem`.
+std::string parse_idempotency_key(std::string_view value, std::string& problem);
 
 // Atoms shared by subsystem protocols.
 using get_atom = caf::atom_constant<caf::atom("get")>;

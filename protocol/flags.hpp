@@ -16,12 +16,16 @@
 //       OFREP bulk evaluation, or {"errorCode", "errorDetails"}.
 //
 // Reads of all values need no message: the actor publishes them in a `view`
-// after loading and after every committed change (below).
+// after loading and after every committed change (below), as a `version`
+// that costs O(log n) to make from the previous one.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "protocol/common.hpp"
 
@@ -34,6 +38,70 @@ inline constexpr const char* actor_id = "flags";
 inline constexpr const char* table = "flags";
 inline constexpr const char* stream = "flags";
 
+/// One committed state of the flags' values: an immutable map from key to
+/// value. It is persistent: `with` makes the next version in O(log n),
+/// sharing every node but those on one path with the version it came from,
+/// so a write costs the same with 10 flags as with 10,000. The JSON text of
+/// all values is rendered on demand, once per version, from fragments each
+/// value rendered when it was set (no value is serialised twice).
+///
+/// Thread safety: a version never changes after it is made (its text cache
+/// aside, which readers fill without waiting for each other: two racing
+/// readers may both render, one result is kept); any thread may read it.
+class version {
+public:
+  using ptr = std::shared_ptr<const version>;
+
+  /// The version holding `all`: O(n).
+  static ptr make(const std::map<std::string, nlohmann::json>& all);
+
+  /// This version with `key` set to `value` (added or replaced): O(log n).
+  ptr with(const std::string& key, nlohmann::json value) const;
+
+  /// The value of `key`, or null if there is none: O(log n).
+  const nlohmann::json* find(std::string_view key) const;
+
+  std::size_t size() const noexcept {
+    return size_;
+  }
+
+  /// {"<key>": <value>, ...} in key order, as compact JSON text (equal to
+  /// nlohmann's dump of the same object); rendered by the first call.
+  const std::string& text() const;
+
+  /// The same as a JSON object: O(n).
+  nlohmann::json to_json() const;
+
+  /// What making this version cost, and how often its text was rendered
+  /// (for tests that count work, and for metrics): tree nodes allocated
+  /// (the rest are shared with the version it came from), values rendered
+  /// to JSON text.
+  std::size_t nodes_made() const noexcept {
+    return nodes_made_;
+  }
+  std::size_t values_rendered() const noexcept {
+    return values_rendered_;
+  }
+  std::uint32_t text_renders() const noexcept {
+    return text_renders_.load(std::memory_order_relaxed);
+  }
+
+  struct node;
+  using link = std::shared_ptr<const node>;
+
+private:
+  version() = default;
+
+  link root_;
+  std::size_t size_ = 0;
+  /// Bytes of every value's fragment together (the text's size, about).
+  std::size_t bytes_ = 0;
+  std::size_t nodes_made_ = 0;
+  std::size_t values_rendered_ = 0;
+  mutable std::shared_ptr<const std::string> text_;
+  mutable std::atomic<std::uint32_t> text_renders_{0};
+};
+
 /// The flags' current values as the actor last committed them, readable from
 /// any thread without a message (the flags actor is the only writer). It
 /// outlives incarnations: while the actor restarts, readers see the last
@@ -41,26 +109,18 @@ inline constexpr const char* stream = "flags";
 /// loaded them from the store.
 class view {
 public:
-  struct snapshot {
-    nlohmann::json values;
-    /// `values` as JSON text.
-    std::string text;
-  };
-
-  /// The latest snapshot; null before the first incarnation published one.
-  std::shared_ptr<const snapshot> load() const {
+  /// The latest version; null before the first incarnation published one.
+  version::ptr load() const {
     return std::atomic_load(&current_);
   }
 
-  void publish(nlohmann::json values) {
-    auto s = std::make_shared<snapshot>();
-    s->text = values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    s->values = std::move(values);
-    std::atomic_store(&current_, std::shared_ptr<const snapshot>{std::move(s)});
+  /// Makes `v` the version readers load (O(1)).
+  void publish(version::ptr v) {
+    std::atomic_store(&current_, std::move(v));
   }
 
 private:
-  std::shared_ptr<const snapshot> current_;
+  version::ptr current_;
 };
 
 } // namespace echopilot::flags

@@ -5,11 +5,21 @@
 // finance totals. The workers are members of the pool supervisor "jobs".
 //
 // Gateway-facing messages (reply: JSON, or an error of protocol/common.hpp):
-//   (submit_atom, json body) -> job
-//       validates and stores a new job (answered once it is durable).
+//   (submit_atom, json body, std::string idempotency_key) -> {"job", "replayed"}
+//       validates and stores a new job (answered once it is durable), or,
+//       for a key ("" for none) already used with the same body, answers
+//       that key's job as it is now ("replayed": true) and stores nothing.
+//       The same key with another body: errc::rule_violation (422); with a
+//       request still being stored: errc::conflict (409). A full queue
+//       (jobs_config::max_queued, max_queued_bytes): errc::overloaded (503).
+//       A key is stored with its job, in the job's creation transaction.
 //   (get_atom, std::string id) -> job                      errc::not_found
 //   (list_atom, json filter) -> {"jobs": [job...], "next_cursor", "counts"}
 //       filter: {"status", "email", "since_ms", "until_ms", "limit", "cursor"}.
+//       Read from the store (what is committed) by a short-lived reader on a
+//       thread of its own that the queue hands the request to, not by the
+//       queue itself; at most max_list_readers at once (beyond:
+//       errc::overloaded).
 //   (self_heal_atom) -> report
 //       lists what the supervision tree restarted, requeues failed and stuck
 //       jobs, restarts workers whose heartbeat is stale, lists unpaid
@@ -56,10 +66,19 @@ inline constexpr const char* worker_id = "jobs.worker";
 inline constexpr const char* table = "jobs";
 inline constexpr const char* days_table = "job_days";
 inline constexpr const char* meta_table = "job_meta";
+/// Idempotency keys of POST /api/jobs: key -> {"job", "fingerprint",
+/// "created_ms"}; index "by_time" over created_ms (the expiry sweep).
+inline constexpr const char* keys_table = "job_keys";
+inline constexpr const char* keys_by_time = "by_time";
 /// Every transition of a job is an event of "jobs"; self-heal runs are
 /// events of "self_heal".
 inline constexpr const char* stream = "jobs";
 inline constexpr const char* heal_stream = "self_heal";
+
+/// GET /api/jobs: at most this many lists read at once, each reading at
+/// most max_list_scan records (a longer walk answers a cursor).
+inline constexpr std::size_t max_list_readers = 2;
+inline constexpr std::size_t max_list_scan = 5'000;
 
 using submit_atom = caf::atom_constant<caf::atom("submit")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;

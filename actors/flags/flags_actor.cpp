@@ -13,14 +13,10 @@ namespace {
 struct state {
   flags_config cfg;
   std::map<std::string, flag> flags;
+  /// The values of `flags`, as readers see them (published after each
+  /// committed change); the next version is made from this one.
+  version::ptr values;
 };
-
-json values(const std::map<std::string, flag>& flags) {
-  json out = json::object();
-  for (auto& [k, f] : flags)
-    out[k] = f.value;
-  return out;
-}
 
 } // namespace
 
@@ -36,10 +32,14 @@ caf::behavior flags_actor(caf::event_based_actor* self, flags_config cfg) {
     // A record that does not parse was not written by this code; it is
     // skipped, and the next set of that key replaces it.
   }
+  std::map<std::string, json> initial;
+  for (auto& [k, f] : st->flags)
+    initial.emplace(k, f.value);
+  st->values = version::make(initial);
   if (st->cfg.published)
-    st->cfg.published->publish(values(st->flags));
+    st->cfg.published->publish(st->values);
   return {
-    [st](get_atom) -> json { return values(st->flags); },
+    [st](get_atom) -> json { return st->values->to_json(); },
     [self, st](set_atom, const std::string& key, json& value,
                const std::string& who) -> caf::result<json> {
       if (auto bad = check_key(key))
@@ -65,9 +65,10 @@ caf::behavior flags_actor(caf::event_based_actor* self, flags_config cfg) {
                                                         + "' was not stored; nothing changed"));
                                 return;
                               }
-                              st->flags[key] = next;
+                              st->values = st->values->with(key, next.value);
+                              st->flags[key] = std::move(next);
                               if (st->cfg.published)
-                                st->cfg.published->publish(values(st->flags));
+                                st->cfg.published->publish(st->values);
                               rp.deliver(change);
                             });
       return rp;

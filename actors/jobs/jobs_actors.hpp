@@ -45,6 +45,11 @@ public:
   /// Jobs with ids in [from, to), newest first, at most `limit`.
   virtual void scan_back(const std::string& from, const std::string& to, std::size_t limit,
                          const std::function<bool(const nlohmann::json&)>& fn) = 0;
+  /// The record of an idempotency key (table keys_table), if any.
+  virtual std::optional<nlohmann::json> key(const std::string& key) = 0;
+  /// Idempotency keys created before `before_ms` (index keys_by_time),
+  /// oldest first, at most `limit`.
+  virtual std::vector<std::string> keys_before(std::int64_t before_ms, std::size_t limit) = 0;
   virtual void commit(caf::event_based_actor* self, persistence::write_request req,
                       std::function<void(const caf::error&)> done) = 0;
   /// As commit, but `self` handles no other message until `done` has run
@@ -67,6 +72,9 @@ struct queue_config {
   std::shared_ptr<queue_gauges> gauges;
   /// The tree's root, whose restarts self-heal reports.
   std::string root_id = "root";
+  /// List readers run on a thread each (false) or on CAF's scheduler (true:
+  /// deterministic tests on the test coordinator).
+  bool lists_on_scheduler = false;
   base::clock* clock = nullptr;
 };
 

@@ -91,6 +91,16 @@ struct jobs_config {
   /// Self-heal runs by itself this often (SCHED_SELFHEAL_EVERY_HOURS; 0: only
   /// on request).
   std::chrono::milliseconds self_heal_every{6 * 3'600'000};
+  /// Admission: at most this many jobs waiting (queued, or being stored),
+  /// and at most this many bytes of input in the jobs the queue holds
+  /// (queued, processing, being stored); beyond either a submission is
+  /// refused with errc::overloaded (503 with Retry-After), nothing stored.
+  std::size_t max_queued = 10'000;
+  std::size_t max_queued_bytes = std::size_t{256} << 20;
+  /// Idempotency keys of POST /api/jobs are kept this long, and at most this
+  /// many (beyond it the oldest expire first).
+  std::chrono::milliseconds idempotency_ttl{86'400'000};
+  std::size_t idempotency_max_keys = 1'000'000;
 };
 
 /// Statuses (CONTRACT.md).

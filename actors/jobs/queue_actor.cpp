@@ -8,7 +8,7 @@
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
 
-#include "actors/jobs/jobs_actors.hpp"
+#include "actors/jobs/queue_state.hpp"
 #include "supervision/directory.hpp"
 #include "supervision/protocol.hpp"
 
@@ -22,79 +22,71 @@ namespace {
 
 using scheduled_atom = caf::atom_constant<caf::atom("scheduled")>;
 
-struct worker_info {
-  caf::actor handle;
-  std::uint32_t number = 0;
-  /// The job the queue handed it ("" if none).
-  std::string holding;
-  std::uint32_t holding_attempt = 0;
-  bool idle = false;
-  /// Self-heal killed it; its down message is on the way.
-  bool killed = false;
-  std::int64_t last_seen_ms = 0;
-};
+} // namespace
 
-struct state {
-  queue_config cfg;
-  const jobs_config* jc = nullptr;
-  /// Jobs queued or processing.
-  std::unordered_map<std::string, job> active;
-  /// Final jobs whose write is not acknowledged yet (reads see them here).
-  std::unordered_map<std::string, job> settling;
-  /// Ready to run: (id, attempts when queued); stale entries are skipped.
-  std::deque<std::pair<std::string, std::uint32_t>> ready;
-  std::map<caf::actor_addr, worker_info> workers;
-  std::deque<caf::actor_addr> idle;
-  day_map days;
-  std::map<std::string, std::int64_t> counts;
-  std::mt19937_64 rng{std::random_device{}()};
-  bool upkeep_busy = false;
-  std::uint32_t next_worker_number = 1;
-
-  std::int64_t now() const {
-    return cfg.clock->now_ms();
+json queue_state::counts_json() const {
+  json c = json::object();
+  for (auto s : {queued, processing, completed, failed, dead}) {
+    auto i = counts.find(s);
+    c[s] = i != counts.end() ? i->second : 0;
   }
+  return c;
+}
 
-  json counts_json() const {
-    json c = json::object();
-    for (auto s : {queued, processing, completed, failed, dead}) {
-      auto i = counts.find(s);
-      c[s] = i != counts.end() ? i->second : 0;
-    }
-    return c;
-  }
+json queue_state::stored_counts() const {
+  auto c = counts_json();
+  auto k = counts.find(keys_count);
+  c[keys_count] = k != counts.end() ? k->second : 0;
+  return c;
+}
 
-  void move_count(const std::string& from, const std::string& to) {
-    if (!from.empty())
-      --counts[from];
-    ++counts[to];
-    publish();
-  }
+void queue_state::set_status(job& j, const char* status) {
+  --counts[j.status];
+  ++counts[status];
+  j.status = status;
+  publish();
+}
 
-  void publish() {
-    auto* g = cfg.gauges.get();
-    if (g == nullptr)
-      return;
-    auto get = [&](const char* s) {
-      auto i = counts.find(s);
-      return i != counts.end() ? i->second : 0;
-    };
-    g->queued = get(queued);
-    g->processing = get(processing);
-    g->completed = get(completed);
-    g->failed = get(failed);
-    g->dead = get(dead);
-    g->workers = static_cast<std::int64_t>(workers.size());
-    std::int64_t n = 0;
-    for (auto& [addr, w] : workers)
-      n += w.idle;
-    g->idle_workers = n;
-  }
-};
+job& queue_state::hold(job j) {
+  held_bytes += j.input.size();
+  auto id = j.id;
+  return active[id] = std::move(j);
+}
 
-using state_ptr = std::shared_ptr<state>;
+job queue_state::release(const std::string& id) {
+  auto i = active.find(id);
+  job j = std::move(i->second);
+  active.erase(i);
+  held_bytes -= std::min(held_bytes, j.input.size());
+  return j;
+}
 
-json event(const char* what, const job& j, json extra = json::object()) {
+void queue_state::set_idle(worker_info& w, bool to) {
+  if (w.idle == to)
+    return;
+  idle_workers += to ? 1 : -1;
+  w.idle = to;
+  publish();
+}
+
+void queue_state::publish() {
+  auto* g = cfg.gauges.get();
+  if (g == nullptr)
+    return;
+  auto get = [&](const char* s) {
+    auto i = counts.find(s);
+    return i != counts.end() ? i->second : 0;
+  };
+  g->queued = get(queued);
+  g->processing = get(processing);
+  g->completed = get(completed);
+  g->failed = get(failed);
+  g->dead = get(dead);
+  g->workers = static_cast<std::int64_t>(workers.size());
+  g->idle_workers = idle_workers;
+}
+
+json event(const char* what, const job& j, json extra) {
   extra["event"] = what;
   extra["job"] = j.id;
   extra["status"] = j.status;
@@ -102,11 +94,9 @@ json event(const char* what, const job& j, json extra = json::object()) {
   return extra;
 }
 
-/// The write of a job's new state with its event and the counts, and
-/// today's totals where they changed: one transaction keeps them in step.
-persistence::write_request job_write(const state& st, const job& j, json ev, bool day_changed = true) {
+persistence::write_request job_write(const queue_state& st, const job& j, json ev, bool day_changed) {
   persistence::write_request req = {op::put(table, j.id, to_json(j)),
-                                    op::put(meta_table, "counts", st.counts_json()),
+                                    op::put(meta_table, "counts", st.stored_counts()),
                                     op::append(stream, std::move(ev))};
   if (day_changed) {
     auto date = utc_date(st.now());
@@ -115,6 +105,8 @@ persistence::write_request job_write(const state& st, const job& j, json ev, boo
   }
   return req;
 }
+
+namespace {
 
 /// What the model calls of an outcome cost: the processing call at the
 /// processing model's price, the QA call at the QA model's.
@@ -138,8 +130,10 @@ micros outcome_cost(const jobs_config& jc, const json& outcome, std::vector<std:
   return total;
 }
 
+} // namespace
+
 void commit(caf::event_based_actor* self, const state_ptr& st, persistence::write_request req,
-            std::function<void()> then = nullptr) {
+            std::function<void()> then) {
   st->cfg.store->commit(self, std::move(req), [self, then](const caf::error& err) {
     if (err) {
       // The store refused a write this incarnation already applied in
@@ -152,15 +146,14 @@ void commit(caf::event_based_actor* self, const state_ptr& st, persistence::writ
   });
 }
 
-void dispatch(caf::event_based_actor* self, const state_ptr& st);
+namespace {
 
 /// Puts `j` back in the queue after the backoff of its attempt.
 void requeue(caf::event_based_actor* self, const state_ptr& st, job& j, json error) {
   auto& jc = *st->jc;
   auto n = std::max<std::uint32_t>(1, j.attempts);
   milliseconds delay = std::min<milliseconds>(jc.retry_max, jc.retry_base * (1LL << std::min<std::uint32_t>(n - 1, 20)));
-  st->move_count(j.status, queued);
-  j.status = queued;
+  st->set_status(j, queued);
   j.worker.clear();
   j.lease_until_ms = 0;
   j.updated_ms = st->now();
@@ -175,15 +168,14 @@ void requeue(caf::event_based_actor* self, const state_ptr& st, job& j, json err
 /// Makes `j` final (completed, failed or dead) and counts it in its day.
 void finalize(caf::event_based_actor* self, const state_ptr& st, job j, const char* status,
               json extra = json::object()) {
-  st->move_count(j.status, status);
-  j.status = status;
+  st->set_status(j, status);
   j.worker.clear();
   j.lease_until_ms = 0;
   j.updated_ms = j.finished_ms = st->now();
   add_final(st->days, j);
   auto req = job_write(*st, j, event(status == dead ? "dead_lettered" : status, j, std::move(extra)));
   auto id = j.id;
-  st->active.erase(id);
+  st->release(id);
   st->settling[id] = std::move(j);
   commit(self, st, std::move(req), [st, id] { st->settling.erase(id); });
 }
@@ -203,7 +195,8 @@ void attempt_failed(caf::event_based_actor* self, const state_ptr& st, job& j, j
   }
 }
 
-/// The lease of (id, attempt) ends without a result.
+} // namespace
+
 void lease_lost(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
                 std::uint32_t attempt, const std::string& why) {
   auto i = st->active.find(id);
@@ -230,9 +223,8 @@ void dispatch(caf::event_based_actor* self, const state_ptr& st) {
     st->ready.pop_front();
     auto& j = i->second;
     auto& info = w->second;
-    info.idle = false;
-    st->move_count(j.status, processing);
-    j.status = processing;
+    st->set_idle(info, false);
+    st->set_status(j, processing);
     ++j.attempts;
     j.updated_ms = now;
     j.not_before_ms = 0;
@@ -246,7 +238,9 @@ void dispatch(caf::event_based_actor* self, const state_ptr& st) {
   }
 }
 
-/// Adds `handle` to the known workers (monitoring it); true if it is new.
+namespace {
+
+/// Adds `handle` to the known workers (monitoring it).
 worker_info& know_worker(caf::event_based_actor* self, const state_ptr& st, const caf::actor& handle,
                          std::uint32_t number) {
   auto addr = handle.address();
@@ -263,9 +257,8 @@ worker_info& know_worker(caf::event_based_actor* self, const state_ptr& st, cons
 
 void make_idle(const state_ptr& st, worker_info& w) {
   if (!w.idle && !w.killed) {
-    w.idle = true;
+    st->set_idle(w, true);
     st->idle.push_back(w.handle.address());
-    st->publish();
   }
 }
 
@@ -343,197 +336,6 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
   }
 }
 
-/// A job as a list shows it: without its result, its input cut to 200
-/// bytes (GET /api/jobs/{id} has both whole).
-json list_item(json j) {
-  j.erase("result");
-  auto& input = j["input"];
-  if (input.is_string() && input.get_ref<const std::string&>().size() > 200) {
-    auto& text = input.get_ref<std::string&>();
-    std::size_t cut = 200;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-      --cut; // not inside a UTF-8 sequence
-    text.resize(cut);
-    j["input_truncated"] = true;
-  }
-  return j;
-}
-
-/// The jobs a list request shows: newest first, filtered.
-json list_jobs(const state_ptr& st, const json& filter) {
-  auto status = filter.value("status", "");
-  auto email = filter.value("email", "");
-  auto since = filter.value("since_ms", std::int64_t{0});
-  auto until = filter.value("until_ms", std::int64_t{0});
-  auto limit = std::clamp<std::size_t>(filter.value("limit", std::size_t{50}), 1, 500);
-  auto cursor = filter.value("cursor", "");
-  // Ids sort by creation time: the time range is a key range.
-  std::string from = since > 0 ? make_job_id(since, 0) : std::string{};
-  std::string to = until > 0 ? make_job_id(until, 0) : std::string{};
-  if (!cursor.empty() && (to.empty() || cursor < to))
-    to = cursor;
-  json jobs = json::array();
-  std::string last;
-  std::size_t scanned = 0;
-  constexpr std::size_t max_scan = 5'000;
-  bool more = false;
-  st->cfg.store->scan_back(from, to, max_scan, [&](const json& stored) {
-    ++scanned;
-    auto id = stored.value("id", "");
-    last = id;
-    const json* shown = &stored;
-    json fresh;
-    if (auto a = st->active.find(id); a != st->active.end()) {
-      fresh = to_json(a->second);
-      shown = &fresh;
-    } else if (auto s = st->settling.find(id); s != st->settling.end()) {
-      fresh = to_json(s->second);
-      shown = &fresh;
-    }
-    if ((!status.empty() && shown->value("status", "") != status)
-        || (!email.empty() && shown->value("email", "") != email))
-      return true;
-    if (jobs.size() == limit) {
-      more = true;
-      return false;
-    }
-    jobs.push_back(list_item(*shown));
-    return true;
-  });
-  // A page cut short by the scan bound continues where the scan stopped.
-  json next = nullptr;
-  if (more)
-    next = jobs.back()["id"];
-  else if (scanned == max_scan)
-    next = last;
-  return {{"jobs", std::move(jobs)}, {"next_cursor", std::move(next)}, {"counts", st->counts_json()}};
-}
-
-void collect_restarts(const json& node, json& out) {
-  if (!node.is_object())
-    return;
-  if (node.value("restarts", 0) > 0 || node.value("state", "running") != "running")
-    out.push_back({{"id", node.value("id", "")},
-                   {"state", node.value("state", "")},
-                   {"restarts", node.value("restarts", 0)},
-                   {"last_failure", node.value("last_exit", json(nullptr))},
-                   {"last_restart", node.value("last_restart", json(nullptr))}});
-  if (auto c = node.find("children"); c != node.end() && c->is_array())
-    for (auto& child : *c)
-      collect_restarts(child, out);
-}
-
-/// Runs self-heal; `then` runs once its events are durable.
-json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled,
-               std::function<void()> then = nullptr) {
-  auto now = st->now();
-  auto tree = st->cfg.dir->snapshot(st->cfg.root_id);
-  auto& jc = *st->jc;
-  persistence::write_request events;
-  json actors = json::array();
-  collect_restarts(tree, actors);
-  // Failed jobs among the recent ones go back to the queue with fresh attempts.
-  json requeued = json::array();
-  std::vector<job> to_requeue;
-  json unpaid = json::array();
-  st->cfg.store->scan_back({}, {}, jc.heal_scan, [&](const json& stored) {
-    auto j = job_from_json(stored);
-    if (!j)
-      return true;
-    if (j->status == failed && st->settling.count(j->id) == 0 && st->active.count(j->id) == 0)
-      to_requeue.push_back(std::move(*j));
-    else if (j->status == completed && j->payment_status == "unpaid" && j->qa_score
-             && *j->qa_score >= 95)
-      unpaid.push_back({{"id", j->id},
-                        {"email", j->email},
-                        {"qa_score", *j->qa_score},
-                        {"price_usd", usd(j->price)},
-                        {"payment_link", nullptr},
-                        {"note", "no payment link: payments (S6) are not configured on this node"}});
-    return true;
-  });
-  for (auto& j : to_requeue) {
-    st->counts[failed] -= 1;
-    // A fresh budget of attempts; attempt numbers go on (a lease timer of an
-    // earlier attempt must never match a new one). The last result goes.
-    j.attempts_base = j.attempts;
-    j.finished_ms = 0;
-    j.result.clear();
-    j.qa_score.reset();
-    j.qa_by.clear();
-    j.qa_passed = j.needs_review = false;
-    j.price = 0;
-    j.warnings.clear();
-    auto& a = st->active[j.id] = std::move(j);
-    a.status = queued;
-    ++st->counts[queued];
-    a.updated_ms = now;
-    a.not_before_ms = 0;
-    commit(self, st, job_write(*st, a, event("requeued_by_self_heal", a, {{"was", failed}}), false));
-    st->ready.emplace_back(a.id, a.attempts);
-    requeued.push_back({{"id", a.id}, {"was", failed}, {"reason", "failed"}});
-    st->publish();
-    events.push_back(op::append(heal_stream, {{"action", "requeue"}, {"job", a.id}, {"was", failed}}));
-  }
-  // Stuck: queued and untouched too long although workers are idle (a job
-  // merely waiting for a worker is not stuck), or processing past the lease.
-  bool idle_workers = false;
-  for (auto& [addr, w] : st->workers)
-    idle_workers = idle_workers || w.idle;
-  std::vector<std::pair<std::string, std::uint32_t>> expired;
-  for (auto& [id, j] : st->active) {
-    if (idle_workers && j.status == queued && j.updated_ms + jc.stuck_after.count() < now
-        && j.not_before_ms <= now) {
-      st->ready.emplace_back(id, j.attempts);
-      requeued.push_back({{"id", id}, {"was", queued}, {"reason", "stuck"}});
-      events.push_back(op::append(heal_stream, {{"action", "redispatch"}, {"job", id}}));
-    } else if (j.status == processing && j.lease_until_ms + 1000 < now) {
-      expired.emplace_back(id, j.attempts);
-    }
-  }
-  for (auto& [id, attempt] : expired) {
-    requeued.push_back({{"id", id}, {"was", processing}, {"reason", "lease overdue"}});
-    events.push_back(op::append(heal_stream, {{"action", "expire_lease"}, {"job", id}}));
-    lease_lost(self, st, id, attempt, "self-heal found the lease overdue");
-  }
-  // Workers whose heartbeat is stale are restarted by their supervisor.
-  json stale = json::array();
-  std::size_t idle = 0;
-  std::size_t busy = 0;
-  for (auto& [addr, w] : st->workers) {
-    if (w.killed)
-      continue;
-    auto age = now - w.last_seen_ms;
-    (w.idle ? idle : busy)++;
-    if (age > jc.heartbeat_stale.count()) {
-      stale.push_back({{"worker", "worker-" + std::to_string(w.number)},
-                       {"last_heartbeat_s_ago", age / 1000},
-                       {"action", "restarted"}});
-      events.push_back(op::append(heal_stream, {{"action", "restart_worker"},
-                                                {"worker", "worker-" + std::to_string(w.number)},
-                                                {"silent_ms", age}}));
-      self->send_exit(w.handle, caf::exit_reason::kill);
-      w.idle = false; // gone: nothing is handed to it before its down message
-      w.killed = true;
-    }
-  }
-  json report = {{"actors", std::move(actors)},
-                 {"requeued", std::move(requeued)},
-                 {"stale_workers", std::move(stale)},
-                 {"unpaid_high_qa", std::move(unpaid)},
-                 {"workers", {{"known", st->workers.size()}, {"idle", idle}, {"busy", busy}}},
-                 {"counts", st->counts_json()}};
-  report["events"] = events.size() + 1;
-  events.push_back(op::append(heal_stream, {{"action", "report"},
-                                            {"scheduled", scheduled},
-                                            {"requeued", report["requeued"].size()},
-                                            {"stale_workers", report["stale_workers"].size()},
-                                            {"actors_restarted", report["actors"].size()},
-                                            {"unpaid_high_qa", report["unpaid_high_qa"].size()}}));
-  commit(self, st, std::move(events), std::move(then));
-  dispatch(self, st);
-  return report;
-}
 
 /// Keeps the pool at its size: starts members that are missing (after a
 /// restart of the pool supervisor, its dynamic members are gone).
@@ -593,7 +395,7 @@ void recover(caf::event_based_actor* self, const state_ptr& st) {
 } // namespace
 
 caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
-  auto st = std::make_shared<state>();
+  auto st = std::make_shared<queue_state>();
   st->cfg = std::move(cfg);
   st->jc = st->cfg.jobs.get();
   // What is durable: per-day totals, counts, and the jobs not yet final. A
@@ -616,7 +418,7 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
             st->counts[k] = v.get<std::int64_t>();
       for (auto& stored : st->cfg.store->active_jobs())
         if (auto j = job_from_json(stored))
-          st->active[j->id] = std::move(*j);
+          st->hold(std::move(*j));
       // The counts of queued and processing jobs are what the index holds
       // (the stored snapshot may be behind after a failed write).
       st->counts[queued] = st->counts[processing] = 0;
@@ -624,17 +426,21 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
         ++st->counts[j.status];
       st->publish();
       recover(self, st);
+      sweep_keys(self, st);
     });
   self->send(self, upkeep_atom::value);
   if (st->jc->self_heal_every.count() > 0)
     self->delayed_send(self, st->jc->self_heal_every, self_heal_atom::value, scheduled_atom::value);
   self->set_down_handler([self, st](caf::down_msg& dm) {
+    if (st->list_readers.erase(dm.source) != 0)
+      return;
     auto i = st->workers.find(dm.source);
     if (i == st->workers.end())
       return;
     auto holding = i->second.holding;
     auto attempt = i->second.holding_attempt;
     auto name = "worker-" + std::to_string(i->second.number);
+    st->set_idle(i->second, false);
     st->workers.erase(i);
     st->publish();
     if (!holding.empty())
@@ -644,41 +450,15 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
   return {
     [self, st](upkeep_atom) {
       upkeep(self, st);
+      sweep_keys(self, st);
       // Quickly while the pool fills, then at the heartbeat period.
       bool full = st->workers.size() >= st->jc->workers;
       self->delayed_send(self, full ? st->jc->heartbeat : milliseconds{200}, upkeep_atom::value);
     },
-    [self, st](submit_atom, json& body) -> caf::result<json> {
-      auto now = st->now();
-      char corr[16];
-      std::snprintf(corr, sizeof corr, "%08x", static_cast<unsigned>(st->rng()));
-      // 24 random bits per millisecond: a collision is unlikely, not impossible.
-      auto id = make_job_id(now, st->rng());
-      while (st->active.count(id) != 0 || st->settling.count(id) != 0 || st->cfg.store->get(id))
-        id = make_job_id(now, st->rng());
-      auto made = make_job(body, *st->jc, now, id, corr);
-      if (auto* bad = std::get_if<invalid>(&made))
-        return make_error(bad->code, bad->message);
-      auto j = std::get<job>(std::move(made));
-      ++st->counts[queued];
-      ++st->days[utc_date(now)].created;
-      auto req = job_write(*st, j, event("created", j, {{"email", j.email}, {"task_type", j.task_type}}));
-      auto rp = self->make_response_promise<json>();
-      st->cfg.store->commit(self, std::move(req), [self, st, rp, j](const caf::error& err) mutable {
-        if (err) {
-          rp.deliver(make_error(errc::storage_failure,
-                                "the job could not be stored; nothing was accepted"));
-          self->quit(err);
-          return;
-        }
-        auto out = to_json(j);
-        st->ready.emplace_back(j.id, j.attempts);
-        st->active.emplace(j.id, std::move(j));
-        rp.deliver(std::move(out));
-        dispatch(self, st);
-      });
-      return rp;
+    [self, st](submit_atom, const json& body, const std::string& key) {
+      return submit(self, st, body, key);
     },
+    [self, st](sweep_atom) { sweep_keys(self, st); },
     [st](get_atom, const std::string& id) -> caf::result<json> {
       if (auto a = st->active.find(id); a != st->active.end())
         return reply(to_json(a->second));
@@ -689,7 +469,23 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
           return reply(std::move(*stored));
       return make_error(errc::not_found, "no job '" + id.substr(0, 64) + "'");
     },
-    [st](list_atom, json& filter) -> json { return list_jobs(st, filter); },
+    // Read by a reader of its own, so that the queue's work per list is
+    // O(1); two at once (each reads up to max_list_scan records).
+    [self, st](list_atom, json& filter) -> caf::result<json> {
+      if (st->list_readers.size() >= max_list_readers)
+        return make_error(errc::overloaded, "too many job lists are being read; retry in a moment");
+      // A thread of its own: a walk of thousands of records on one of CAF's
+      // scheduler threads would hold up every actor queued behind it.
+      auto reader = st->cfg.lists_on_scheduler ? self->spawn(list_reader, st->cfg.store)
+                                               : self->spawn<caf::detached>(list_reader, st->cfg.store);
+      self->monitor(reader);
+      st->list_readers.insert(reader.address());
+      auto rp = self->make_response_promise<json>();
+      self->request(reader, caf::infinite, list_atom::value, std::move(filter), st->counts_json())
+        .then([rp](json& page) mutable { rp.deliver(std::move(page)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     // Answered once the report's events are durable, as every
     // acknowledged write is.
     [self, st](self_heal_atom) -> caf::result<json> {

@@ -14,6 +14,12 @@ reads every job's created/finished times back from GET /api/jobs.
       2 x model latency, the node has reached its in-flight capacity.
   bench/jobs/jobs_bench.py memory [--jobs 500]
       node RSS idle vs with N jobs held in flight by a 60 s model.
+  bench/jobs/jobs_bench.py lists [--stored 6000] [--seconds 5]
+      with N jobs stored, submissions next to GET /api/jobs?status=dead (a
+      filter that walks 5,000 records a request): the submissions' rate and
+      latency with and without the lists running beside them.
+--binary PATH (before the mode) runs another build of echopilot (default
+build/echopilot), e.g. one from before a change, with the same driver.
 Results are printed as JSON lines. Loopback only.
 """
 import argparse
@@ -25,18 +31,28 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY = "bench-dashboard-key-0123456789"
+BINARY = os.path.join(ROOT, "build/echopilot")
 
 
 def http(method, url, body=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"X-Dash-Key": KEY, "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
+    for _ in range(100):
+        req = urllib.request.Request(url, data=data, method=method,
+                                     headers={"X-Dash-Key": KEY, "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            # 503 (busy or restarting) comes with Retry-After: ask again, as a client would.
+            if e.code != 503:
+                raise
+            time.sleep(min(1.0, float(e.headers.get("Retry-After", "1"))) / 10)
+    raise RuntimeError("%s %s: 503 a hundred times" % (method, url))
 
 
 class Fake:
@@ -64,7 +80,7 @@ class Node:
                        "openai": {"max_connections": 4096}}, f)
         env = dict(os.environ, DASHBOARD_KEY=KEY, AI_INTEGRATIONS_OPENAI_BASE_URL=fake.root + "/v1",
                    AI_INTEGRATIONS_OPENAI_API_KEY="" if local else "sk-bench")
-        self.p = subprocess.Popen([os.path.join(ROOT, "build/echopilot"), "serve", "--port", "0",
+        self.p = subprocess.Popen([BINARY, "serve", "--port", "0",
                                    "--data-dir", os.path.join(self.dir, "data"), "--config", cfg],
                                   stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True)
         line = self.p.stdout.readline()
@@ -118,6 +134,46 @@ def submit(node, seconds, connections, rate=None):
         cmd += ["--rate", str(rate)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out[out.index("{"):])
+
+
+def lists(a):
+    fake = Fake(0)
+    node = Node(fake, {"workers": 64}, local=True)
+    try:
+        while node.counts()["completed"] < a.stored:
+            submit(node, 2, 32)
+            node.wait_idle()
+        stored = node.counts()["completed"]
+        profile = os.path.join(node.dir, "profile.json")
+        headers = {"X-Dash-Key": KEY}
+        job = {"email": "bench@example.com", "task_type": "summarize",
+               "input": "Summarise: the quarterly report shows growth in three regions."}
+        results = {}
+        for name, requests in [
+                ("submit alone", [{"name": "submit", "weight": 1, "method": "POST", "path": "/api/jobs",
+                                   "headers": headers, "body": job}]),
+                ("submit next to lists", [{"name": "submit", "weight": 1, "method": "POST", "path": "/api/jobs",
+                                           "headers": headers, "body": job},
+                                          {"name": "list", "weight": 1, "method": "GET",
+                                           "path": "/api/jobs?status=dead&limit=50", "headers": headers}])]:
+            with open(profile, "w") as f:
+                json.dump({"requests": requests}, f)
+            out = subprocess.run([os.path.join(ROOT, "build/bench/harness/echopilot-bench"), "--url", node.base + "/",
+                                  "--profile", profile, "-c", "32", "-d", "%ds" % a.seconds, "--warmup", "1s",
+                                  "--timeout", "10s", "--json", "-"], capture_output=True, text=True, check=True).stdout
+            r = json.loads(out[out.index("{"):])
+            entries = {}
+            for e in r["entries"]:
+                entries[e["name"]] = {"per_s": round(e["responses"] / r["elapsed_s"], 1),
+                                      "statuses": e["statuses"],
+                                      "p50_ms": round(e["latency"]["p50_us"] / 1000, 2),
+                                      "p99_ms": round(e["latency"]["p99_us"] / 1000, 2)}
+            results[name] = entries
+            node.wait_idle()
+        print(json.dumps({"bench": "jobs.lists", "binary": BINARY, "jobs_stored": stored, "results": results}))
+    finally:
+        node.close()
+        fake.close()
 
 
 def pct(values, p):
@@ -204,7 +260,9 @@ def memory(a):
 
 
 def main():
+    global BINARY
     p = argparse.ArgumentParser()
+    p.add_argument("--binary", default=BINARY)
     sub = p.add_subparsers(dest="what", required=True)
     t = sub.add_parser("throughput")
     t.add_argument("--seconds", type=int, default=10)
@@ -218,8 +276,12 @@ def main():
     c.add_argument("--workers", type=int, default=512)
     m = sub.add_parser("memory")
     m.add_argument("--jobs", type=int, default=500)
+    li = sub.add_parser("lists")
+    li.add_argument("--stored", type=int, default=6000)
+    li.add_argument("--seconds", type=int, default=5)
     a = p.parse_args()
-    {"throughput": throughput, "capacity": capacity, "memory": memory}[a.what](a)
+    BINARY = os.path.abspath(a.binary)
+    {"throughput": throughput, "capacity": capacity, "memory": memory, "lists": lists}[a.what](a)
 
 
 if __name__ == "__main__":

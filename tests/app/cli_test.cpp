@@ -283,6 +283,10 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(a.heartbeat_stale == b.heartbeat_stale);
   CHECK(a.stuck_after == b.stuck_after);
   CHECK(a.self_heal_every == b.self_heal_every);
+  CHECK(a.max_queued == b.max_queued);
+  CHECK(a.max_queued_bytes == b.max_queued_bytes);
+  CHECK(a.idempotency_ttl == b.idempotency_ttl);
+  CHECK(a.idempotency_max_keys == b.idempotency_max_keys);
   CHECK(shipped.openai.base_url == embedded.openai.base_url);
   CHECK(shipped.openai.timeout == embedded.openai.timeout);
   CHECK(shipped.openai.connect_timeout == embedded.openai.connect_timeout);

@@ -499,3 +499,105 @@ TEST_CASE("DEFAULT_RATE_USD_PER_MIN prices jobs, a client's rate wins; self-heal
   CHECK(reports.size() >= 2);
   CHECK(n->stop() == 0);
 }
+
+TEST_CASE("Idempotency-Key: a retry answers the first job, also after a restart and kill -9") {
+  jobs_node n{json{{"workers", 2}}};
+  auto body = json{{"email", "client@example.com"}, {"task_type", "other"}, {"input", "Retry me safely."}}.dump();
+  auto first = n->post("/api/jobs", body, {auth, "Idempotency-Key: \"8e03978e-40d5-43e8-bc93-6894a57f9324\""});
+  REQUIRE_MESSAGE(first.status == 201, first.body);
+  auto id = first.json()["data"]["id"].get<std::string>();
+  CHECK(first.header("idempotent-replayed").empty());
+  // The retry of a client that got a timeout or a 504: the same job, 201.
+  auto retry = n->post("/api/jobs", body, {auth, "Idempotency-Key: \"8e03978e-40d5-43e8-bc93-6894a57f9324\""});
+  REQUIRE_MESSAGE(retry.status == 201, retry.body);
+  CHECK(retry.json()["data"]["id"] == id);
+  CHECK(retry.header("idempotent-replayed") == "true");
+  // Unquoted, as many clients send it: the same key.
+  retry = n->post("/api/jobs", body, {auth, "Idempotency-Key: 8e03978e-40d5-43e8-bc93-6894a57f9324"});
+  CHECK(retry.json()["data"]["id"] == id);
+  // The same key with another body is refused (the draft's 422).
+  auto other = json{{"email", "client@example.com"}, {"task_type", "other"}, {"input", "Another job."}}.dump();
+  auto reused = n->post("/api/jobs", other, {auth, "Idempotency-Key: \"8e03978e-40d5-43e8-bc93-6894a57f9324\""});
+  CHECK(reused.status == 422);
+  CHECK(reused.body.find("Idempotency-Key") != std::string::npos);
+  // Keys are validated: 400 naming the header.
+  for (std::string bad : {std::string{"\"\""}, std::string{"\"unterminated"}, std::string(300, 'a'),
+                          std::string{"\"a\", \"b\""}, std::string{"\"tab\\q\""}, std::string{"caf\xc3\xa9"}}) {
+    auto r = n->post("/api/jobs", body, {auth, "Idempotency-Key: " + bad});
+    CHECK_MESSAGE(r.status == 400, bad << " -> " << r.body);
+    CHECK(r.json()["error"]["code"] == "invalid_header");
+    CHECK(r.body.find("Idempotency-Key") != std::string::npos);
+  }
+  auto twice = n->post("/api/jobs", body, {auth, "Idempotency-Key: \"k1\"", "Idempotency-Key: \"k2\""});
+  CHECK(twice.status == 400);
+  // Concurrent retries of one new key: one job, every answer that job or 409.
+  auto burst_body = json{{"email", "client@example.com"}, {"task_type", "other"}, {"input", "Burst."}}.dump();
+  std::vector<test::http_result> answers(8);
+  {
+    std::vector<std::thread> threads;
+    for (auto& a : answers)
+      threads.emplace_back([&] { a = n->post("/api/jobs", burst_body, {auth, "Idempotency-Key: \"burst\""}); });
+    for (auto& t : threads)
+      t.join();
+  }
+  std::set<std::string> burst_ids;
+  for (auto& a : answers) {
+    CHECK_MESSAGE((a.status == 201 || a.status == 409), a.status << " " << a.body);
+    if (a.status == 201)
+      burst_ids.insert(a.json()["data"]["id"].get<std::string>());
+  }
+  CHECK(burst_ids.size() == 1);
+  // An orderly restart, then kill -9 right after a 201: the key is durable
+  // with its job, and a retry answers that job.
+  CHECK(n->stop() == 0);
+  n.start();
+  retry = n->post("/api/jobs", body, {auth, "Idempotency-Key: \"8e03978e-40d5-43e8-bc93-6894a57f9324\""});
+  REQUIRE_MESSAGE(retry.status == 201, retry.body);
+  CHECK(retry.json()["data"]["id"] == id);
+  CHECK(retry.header("idempotent-replayed") == "true");
+  auto killed_body = json{{"email", "client@example.com"}, {"task_type", "other"}, {"input", "Before kill -9."}}.dump();
+  auto before = n->post("/api/jobs", killed_body, {auth, "Idempotency-Key: \"kill-9\""});
+  REQUIRE(before.status == 201);
+  CHECK(n->kill9() == 128 + 9);
+  n.start();
+  auto after = n->post("/api/jobs", killed_body, {auth, "Idempotency-Key: \"kill-9\""});
+  REQUIRE_MESSAGE(after.status == 201, after.body);
+  CHECK(after.json()["data"]["id"] == before.json()["data"]["id"]);
+  CHECK(after.header("idempotent-replayed") == "true");
+  // Nothing was created twice: one "created" event per job.
+  std::map<std::string, int> created;
+  for (auto& e : events(*n, "jobs"))
+    if (e["event"] == "created")
+      ++created[e["job"].get<std::string>()];
+  CHECK(created.size() == 3); // the first job, the burst's, the one before kill -9
+  for (auto& [job_id, times] : created)
+    CHECK_MESSAGE(times == 1, job_id);
+  CHECK(n->stop() == 0);
+}
+
+TEST_CASE("a full queue answers 503 with Retry-After and stores nothing; room again once jobs leave") {
+  test::fake_model fake{1500};
+  jobs_node n{json{{"workers", 1}, {"max_queued", 2}}, &fake};
+  auto first = submit(*n, "The only worker takes this one.", "other");
+  wait_for(*n, first, [](const json& j) { return j["status"] == "processing"; });
+  submit(*n, "Waiting one.", "other");
+  submit(*n, "Waiting two.", "other");
+  auto r = n->post("/api/jobs",
+                   json{{"email", "client@example.com"}, {"task_type", "other"}, {"input", "One too many."}}.dump(),
+                   {auth, "Idempotency-Key: \"refused\""});
+  CHECK(r.status == 503);
+  CHECK(r.json()["error"]["code"] == "overloaded");
+  CHECK_FALSE(r.header("retry-after").empty());
+  auto counts = n->get("/api/jobs?limit=1", {auth}).json()["data"]["counts"];
+  CHECK(counts["queued"] == 2);
+  CHECK(counts["processing"] == 1);
+  // Once a job leaves the queue there is room; the refused key stored
+  // nothing, so the same request now creates its job.
+  wait_for(*n, first, [](const json& j) { return is_final(j); });
+  r = n->post("/api/jobs",
+              json{{"email", "client@example.com"}, {"task_type", "other"}, {"input", "One too many."}}.dump(),
+              {auth, "Idempotency-Key: \"refused\""});
+  CHECK_MESSAGE(r.status == 201, r.body);
+  CHECK(r.header("idempotent-replayed").empty());
+  CHECK(n->stop() == 0);
+}

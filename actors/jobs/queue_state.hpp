@@ -1,0 +1,136 @@
+// The job queue's state and the steps its files share (internal to
+// actors/jobs: queue_actor.cpp, queue_heal.cpp, queue_list.cpp).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/fwd.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/jobs/jobs_actors.hpp"
+
+namespace echopilot::jobs {
+
+/// The count of stored idempotency keys, kept in the counts.
+inline constexpr const char* keys_count = "idempotency_keys";
+
+struct worker_info {
+  caf::actor handle;
+  std::uint32_t number = 0;
+  /// The job the queue handed it ("" if none).
+  std::string holding;
+  std::uint32_t holding_attempt = 0;
+  bool idle = false;
+  /// Self-heal killed it; its down message is on the way.
+  bool killed = false;
+  std::int64_t last_seen_ms = 0;
+};
+
+struct queue_state {
+  queue_config cfg;
+  const jobs_config* jc = nullptr;
+  /// Jobs queued or processing.
+  std::unordered_map<std::string, job> active;
+  /// Final jobs whose write is not acknowledged yet (reads see them here).
+  std::unordered_map<std::string, job> settling;
+  /// Ready to run: (id, attempts when queued); stale entries are skipped.
+  std::deque<std::pair<std::string, std::uint32_t>> ready;
+  std::map<caf::actor_addr, worker_info> workers;
+  std::deque<caf::actor_addr> idle;
+  /// Workers with `idle` set (kept with every change, never counted).
+  std::int64_t idle_workers = 0;
+  day_map days;
+  /// Jobs per status, and "idempotency_keys": the keys stored (all of them
+  /// are written with every job write, in the record meta_table/"counts").
+  std::map<std::string, std::int64_t> counts;
+  /// Idempotency keys of submissions being stored, with their body's
+  /// fingerprint; keys whose deletion by the sweep is being stored.
+  std::unordered_map<std::string, std::string> keys_in_flight;
+  std::unordered_set<std::string> keys_sweeping;
+  /// Bytes of input of the jobs in `active` and of the submissions being
+  /// stored (the admission bound max_queued_bytes).
+  std::size_t held_bytes = 0;
+  /// List readers running (each handles one GET /api/jobs).
+  std::set<caf::actor_addr> list_readers;
+  std::mt19937_64 rng{std::random_device{}()};
+  bool upkeep_busy = false;
+  bool sweep_busy = false;
+  std::uint32_t next_worker_number = 1;
+
+  std::int64_t now() const {
+    return cfg.clock->now_ms();
+  }
+
+  /// The counts per status, as the API shows them.
+  nlohmann::json counts_json() const;
+  /// The record meta_table/"counts": the counts per status and of keys.
+  nlohmann::json stored_counts() const;
+
+  /// Moves `j` to `status`, keeping the counts (and the gauges) in step.
+  void set_status(job& j, const char* status);
+
+  /// Takes `j` into `active` (its input counts in held_bytes).
+  job& hold(job j);
+  /// Takes job `id` out of `active`.
+  job release(const std::string& id);
+
+  void set_idle(worker_info& w, bool idle);
+
+  /// Writes the counts into the gauges for /metrics (O(1)).
+  void publish();
+};
+
+using state_ptr = std::shared_ptr<queue_state>;
+
+/// An event of the stream "jobs" about `j`.
+nlohmann::json event(const char* what, const job& j, nlohmann::json extra = nlohmann::json::object());
+
+/// The write of a job's new state with its event and the counts, and
+/// today's totals where they changed: one transaction keeps them in step.
+persistence::write_request job_write(const queue_state& st, const job& j, nlohmann::json ev,
+                                     bool day_changed = true);
+
+/// Sends `req` to the store; `then` runs once it is durable. A failed write
+/// ends this incarnation (the next one reloads what is durable).
+void commit(caf::event_based_actor* self, const state_ptr& st, persistence::write_request req,
+            std::function<void()> then = nullptr);
+
+/// Hands ready jobs to idle workers.
+void dispatch(caf::event_based_actor* self, const state_ptr& st);
+
+/// The lease of (id, attempt) ends without a result.
+void lease_lost(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
+                std::uint32_t attempt, const std::string& why);
+
+/// POST /api/jobs (queue_intake.cpp): idempotency keys, admission, and the
+/// creation of the job (answered once it is durable).
+caf::result<nlohmann::json> submit(caf::event_based_actor* self, const state_ptr& st,
+                                   const nlohmann::json& body, const std::string& key);
+
+/// Deletes expired idempotency keys (and the oldest beyond
+/// idempotency_max_keys), at most sweep_batch a call; while it removes
+/// full batches it goes on at once (queue_intake.cpp).
+void sweep_keys(caf::event_based_actor* self, const state_ptr& st);
+inline constexpr std::size_t sweep_batch = 1'000;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
+/// Runs self-heal (queue_heal.cpp); `then` runs once its events are durable.
+nlohmann::json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled,
+                         std::function<void()> then = nullptr);
+
+/// A reader of one GET /api/jobs (queue_list.cpp): answers (list_atom,
+/// filter, counts) from the store, outside the queue, then ends.
+caf::behavior list_reader(caf::event_based_actor* self, std::shared_ptr<store_port> store);
+
+} // namespace echopilot::jobs
