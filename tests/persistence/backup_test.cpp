@@ -71,14 +71,14 @@ TEST_CASE("a backup under write load restores to a store holding every write ack
   REQUIRE(restore(copy, restored, false) == "");
   auto back = ptest::open_store(restored);
   for (auto& k : before)
-    REQUIRE(back->get("records", k));
-  CHECK(back->count_records("records") == report.records["records"]);
-  CHECK(back->count_events() == report.records["streams"]);
+    REQUIRE(ptest::must(back->get("records", k)));
+  CHECK(ptest::must(back->count_records("records")) == report.records["records"]);
+  CHECK(ptest::must(back->count_events()) == report.records["streams"]);
   // The copy is compact and its indexes came along.
-  auto queued = back->lookup("jobs", "by_status", "queued");
-  CHECK(queued.size() == back->count_records("jobs"));
+  auto queued = ptest::must(back->lookup("jobs", "by_status", "queued"));
+  CHECK(queued.size() == ptest::must(back->count_records("jobs")));
   // The restored store takes writes, and its stream continues.
-  auto last = back->last_seq("load");
+  auto last = ptest::must(back->last_seq("load"));
   ptest::system_bed b2;
   auto w2 = spawn_writer(b2.sys, back, base::default_clock());
   auto ack = ptest::write(b2.sys, w2, {op::append("load", {{"key", "new"}})});
@@ -119,8 +119,8 @@ TEST_CASE("a backup does not wait for an open write transaction") {
   o.tables = ptest::example_tables();
   o.read_only = true;
   auto copy = std::get<std::shared_ptr<environment>>(environment::open(o));
-  CHECK(copy->get("records", "committed"));
-  CHECK_FALSE(copy->get("records", "in-flight"));
+  CHECK(ptest::must(copy->get("records", "committed")));
+  CHECK_FALSE(ptest::must(copy->get("records", "in-flight")));
   ptest::stop(b.sys, w);
 }
 
