@@ -97,7 +97,7 @@ constexpr int request_failed = INT_MIN;
 
 /// Applies one request's ops in `txn`; 0 or the first failing code.
 int apply(environment& env, const writer_options& opts, MDB_txn* txn, pending& p,
-          const std::string& ts) {
+          const std::string& ts, std::size_t position) {
   p.ack.seqs.clear();
   for (std::size_t i = 0; i < p.req.size(); ++i) {
     auto& o = p.req[i];
@@ -120,7 +120,7 @@ int apply(environment& env, const writer_options& opts, MDB_txn* txn, pending& p
     if (r != 0)
       return r;
   }
-  return opts.on_apply ? opts.on_apply(p.req) : 0;
+  return opts.on_apply ? opts.on_apply(p.req, position) : 0;
 }
 
 /// The error of a request or batch that failed with LMDB's (or the OS's)
@@ -183,13 +183,13 @@ caf::error commit(environment& env, base::clock& clock, const writer_options& op
             r = mdb_txn_begin(env.raw(), txn, 0, &child);
             if (r != 0)
               return r;
-            r = apply(env, opts, child, *todo[i], ts);
+            r = apply(env, opts, child, *todo[i], ts, i);
             if (r == 0)
               r = mdb_txn_commit(child);
             else
               mdb_txn_abort(child);
           } else {
-            r = apply(env, opts, txn, *todo[i], ts);
+            r = apply(env, opts, txn, *todo[i], ts, i);
           }
           if (r == 0) {
             covered = i + 1;
@@ -232,7 +232,7 @@ caf::error commit(environment& env, base::clock& clock, const writer_options& op
         try {
           rc = env.write([&](MDB_txn* txn) {
             for (std::size_t i = 0; i < limit; ++i)
-              if (int r = apply(env, opts, txn, *todo[i], ts); r != 0)
+              if (int r = apply(env, opts, txn, *todo[i], ts, i); r != 0)
                 return r;
             return opts.before_commit ? opts.before_commit(limit) : 0;
           });
@@ -317,11 +317,6 @@ void writer_loop(caf::blocking_actor* self, std::shared_ptr<environment> env, ba
   st.opts = std::move(opts);
   if (st.opts.max_batch == 0)
     st.opts.max_batch = 1;
-  if (!st.env->attach_writer()) {
-    self->fail_state(make_error(errc::open_failed, "store " + st.env->dir()
-                                                     + ": another writer runs on this environment"));
-    return;
-  }
   auto take = [&](write_request& req) {
     pending p{std::move(req), {}, self->make_response_promise(), {}, 0};
     auto problem = check(*st.env, p);
@@ -419,6 +414,10 @@ caf::actor spawn_writer(caf::actor_system& sys, std::shared_ptr<environment> env
                         base::clock& clock, writer_options opts) {
   if (auto err = env->recover())
     throw std::runtime_error(error_message(err));
+  // Attached here, not on the writer's thread, so that healthy() is true
+  // once the start returns; the writer detaches when it ends.
+  if (!env->attach_writer())
+    throw std::runtime_error("store " + env->dir() + ": another writer runs on this environment");
   return sys.spawn<caf::detached>(writer_loop, std::move(env), &clock, std::move(opts));
 }
 

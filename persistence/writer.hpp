@@ -60,10 +60,11 @@ struct writer_options {
   /// environment's failure).
   std::function<int(std::size_t batch)> before_commit;
   /// For tests only: called inside the transaction after each request's ops
-  /// are applied. A non-zero return fails that request as if LMDB had
-  /// refused its last op with that code (MDB_KEYEXIST, MDB_TXN_FULL, ...;
-  /// an errno or MDB_PANIC fails the batch as the environment's failure).
-  std::function<int(const write_request&)> on_apply;
+  /// are applied, with the request's position in that transaction (0: the
+  /// first). A non-zero return fails that request as if LMDB had refused
+  /// its last op with that code (MDB_KEYEXIST, MDB_TXN_FULL, ...; an errno
+  /// or MDB_PANIC fails the batch as the environment's failure).
+  std::function<int(const write_request&, std::size_t position)> on_apply;
 };
 
 /// Starts one incarnation of the writer as a child of a supervisor: a
@@ -72,9 +73,8 @@ struct writer_options {
 /// (environment::recover(); throws std::runtime_error with its message if
 /// that fails, which the supervisor counts as a failed start), then spawns
 /// the writer (detached) in the parent's actor system. `clock` must outlive
-/// every incarnation. Precondition: no other writer runs on `env` (the
-/// previous incarnation has ended; otherwise the new one exits at once with
-/// errc::open_failed).
+/// every incarnation. No other writer may run on `env` (the previous
+/// incarnation has ended): otherwise it throws as well.
 caf::actor start_writer(caf::local_actor* parent, std::shared_ptr<environment> env,
                         base::clock& clock, writer_options opts = {});
 

@@ -282,3 +282,133 @@ TEST_CASE("stop commits what is queued; requests behind it get closed") {
   CHECK(after.answers() == std::vector<std::string>(2, "closed"));
   CHECK_FALSE(ptest::must(env->get("records", "after-0")));
 }
+
+TEST_CASE("a request that fails inside the transaction fails alone; the rest of its batch commits") {
+  for (bool nested : {false, true}) {
+    CAPTURE(nested);
+    ptest::temp_dir d;
+    auto env = ptest::open_store(d.path);
+    ptest::system_bed b;
+    writer_gate g;
+    writer_options wo;
+    wo.before_commit = g.hook();
+    wo.nested_txns = nested;
+    // A bad op found only inside the transaction (the hook plays LMDB).
+    wo.on_apply = [](const write_request& req, std::size_t) {
+      return req[0].key == "bad" ? MDB_BAD_VALSIZE : 0;
+    };
+    auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+    auto commits0 = commits_total();
+    requesters first{b.sys, w, puts("first-", 1)};
+    g.entered.get_future().wait();
+    std::vector<write_request> reqs;
+    reqs.push_back({op::insert("records", "dup", 1), op::append("s", {{"n", 1}})});
+    reqs.push_back({op::put("records", "a", 1), op::append("s", {{"n", 2}})});
+    reqs.push_back({op::insert("records", "dup", 2), op::append("s", {{"n", 3}})}); // exists now
+    reqs.push_back({op::put("records", "bad", 1), op::append("s", {{"n", 4}})});
+    reqs.push_back({op::put("records", "b", 1), op::append("s", {{"n", 5}})});
+    requesters batch{b.sys, w, reqs};
+    g.release.set_value();
+    CHECK(first.answers() == std::vector<std::string>{""});
+    CHECK(batch.answers() == std::vector<std::string>{"", "", "exists", "txn_failed", ""});
+    CHECK(g.batches.back() == (nested ? 5u : 3u)); // nested: the failed ones' txns aborted inside
+    CHECK(commits_total() - commits0 == 2);        // one for the batch, the failures cost no commit
+    CHECK(ptest::must(env->get("records", "dup")) == std::string{"1"});
+    CHECK_FALSE(ptest::must(env->get("records", "bad")));
+    CHECK(ptest::must(env->get("records", "b")));
+    // Stream sequences without gaps: the failed requests' appends are gone.
+    auto events = ptest::must(env->read_stream("s", 1, 10));
+    REQUIRE(events.size() == 3);
+    CHECK(nlohmann::json::parse(events[2].json)["n"] == 5);
+    CHECK(events[2].seq == 3);
+    ptest::stop(b.sys, w);
+  }
+}
+
+TEST_CASE("MDB_TXN_FULL: a request that does not fit beside others goes to the next transaction; alone, too_large") {
+  ptest::temp_dir d;
+  auto env = ptest::open_store(d.path);
+  ptest::system_bed b;
+  writer_gate g;
+  writer_options wo;
+  wo.before_commit = g.hook();
+  wo.on_apply = [](const write_request& req, std::size_t position) {
+    if (req[0].key == "huge")
+      return MDB_TXN_FULL; // too big even alone
+    return req[0].key == "big" && position > 0 ? MDB_TXN_FULL : 0;
+  };
+  auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+  requesters first{b.sys, w, puts("first-", 1)};
+  g.entered.get_future().wait();
+  std::vector<write_request> reqs = puts("k", 3);
+  reqs.insert(reqs.begin() + 1, {op::put("records", "big", 1)});
+  reqs.insert(reqs.begin() + 3, {op::put("records", "huge", 1)});
+  requesters batch{b.sys, w, reqs}; // k0 big k1 huge k2
+  g.release.set_value();
+  CHECK(first.answers() == std::vector<std::string>{""});
+  CHECK(batch.answers() == std::vector<std::string>{"", "", "", "too_large", ""});
+  CHECK(g.batches == std::vector<std::size_t>{1, 1, 2, 1}); // [k0], [big k1], huge alone fails, [k2]
+  for (auto k : {"k0", "big", "k1", "k2"})
+    CHECK(ptest::must(env->get("records", k)));
+  CHECK_FALSE(ptest::must(env->get("records", "huge")));
+  ptest::stop(b.sys, w);
+}
+
+TEST_CASE("batches are capped by bytes as well as by count") {
+  ptest::temp_dir d;
+  auto env = ptest::open_store(d.path);
+  ptest::system_bed b;
+  writer_gate g;
+  writer_options wo;
+  wo.before_commit = g.hook();
+  auto reqs = puts("k", 10, 1000); // about 1 KB each
+  wo.max_batch_bytes = 3 * 1000;   // three of them fill a batch
+  auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+  requesters first{b.sys, w, puts("first-", 1)};
+  g.entered.get_future().wait();
+  requesters rest{b.sys, w, reqs};
+  g.release.set_value();
+  CHECK(rest.answers() == std::vector<std::string>(10, ""));
+  CHECK(g.batches == std::vector<std::size_t>{1, 3, 3, 3, 1});
+  ptest::stop(b.sys, w);
+}
+
+TEST_CASE("an environment failure fails its batch, answers the queue 'unavailable' and ends the writer abnormally") {
+  for (int code : {EIO, ENOSPC, MDB_PANIC}) {
+    CAPTURE(code);
+    ptest::temp_dir d;
+    auto env = ptest::open_store(d.path);
+    ptest::system_bed b;
+    writer_gate g;
+    g.fail_batch = 1;
+    g.fail_code = code;
+    writer_options wo;
+    wo.before_commit = g.hook();
+    wo.max_batch = 2;
+    auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+    caf::scoped_actor watcher{b.sys};
+    watcher->monitor(w);
+    CHECK(env->healthy());
+    requesters first{b.sys, w, puts("first-", 1)};
+    g.entered.get_future().wait();
+    requesters queued{b.sys, w, puts("k", 5)}; // batches of two: the first fails
+    g.release.set_value();
+    CHECK(first.answers() == std::vector<std::string>{""});
+    auto expect = code == MDB_PANIC ? "panic" : "io_error";
+    CHECK(queued.answers() == std::vector<std::string>{expect, expect, "unavailable", "unavailable",
+                                                       "unavailable"});
+    caf::error reason;
+    watcher->receive([&](caf::down_msg& dm) { reason = dm.reason; });
+    CHECK(ptest::code_of(reason) == expect); // abnormal: a supervisor restarts it
+    CHECK_FALSE(env->healthy());
+    CHECK(env->broken_reason().find("store " + d.path) == 0);
+    // The next incarnation reopens the environment and goes on.
+    auto w2 = spawn_writer(b.sys, env, base::default_clock());
+    CHECK(ptest::write(b.sys, w2, {op::put("records", "after", 1)}));
+    CHECK(env->healthy());
+    CHECK(ptest::must(env->statistics()).reopens == 1);
+    CHECK(ptest::must(env->get("records", "first-0")));
+    CHECK_FALSE(ptest::must(env->get("records", "k0")));
+    ptest::stop(b.sys, w2);
+  }
+}
