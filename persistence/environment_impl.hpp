@@ -103,11 +103,16 @@ struct environment::impl {
   std::atomic<std::uint64_t> reopens{0};
 
   /// Idle read transactions (reset, holding their reader slot), renewed by
-  /// the next read instead of a begin and abort per read. Emptied (aborted)
+  /// the next read instead of a begin and abort per read: lock-free slots,
+  /// each thread starting its search at its own place. Emptied (aborted)
   /// before the MDB_env is closed.
-  mutable std::mutex pool_mtx;
-  mutable std::vector<MDB_txn*> pool;
   static constexpr std::size_t max_pooled = 64;
+  mutable std::atomic<MDB_txn*> pool[max_pooled] = {};
+
+  /// An idle transaction, or nullptr.
+  MDB_txn* take_pooled() const;
+  /// Puts `txn` back; false if every slot is taken.
+  bool give_back(MDB_txn* txn) const;
 
   const table_state* table(const std::string& name) const {
     auto i = tables.find(name);

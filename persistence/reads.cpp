@@ -80,13 +80,8 @@ environment::read_txn::read_txn(const environment& env) : env_(env) {
     rc_ = -1; // closed: error() says why
     return;
   }
-  if (d.opts.pool_reads) {
-    std::lock_guard<std::mutex> lock{d.pool_mtx};
-    if (!d.pool.empty()) {
-      txn_ = d.pool.back();
-      d.pool.pop_back();
-    }
-  }
+  if (d.opts.pool_reads)
+    txn_ = d.take_pooled();
   if (txn_ != nullptr) {
     rc_ = mdb_txn_renew(txn_);
     if (rc_ == 0)
@@ -105,11 +100,7 @@ environment::read_txn::~read_txn() {
     bool pooled = false;
     if (d.opts.pool_reads) {
       mdb_txn_reset(txn_);
-      std::lock_guard<std::mutex> lock{d.pool_mtx};
-      if (d.pool.size() < impl::max_pooled) {
-        d.pool.push_back(txn_);
-        pooled = true;
-      }
+      pooled = d.give_back(txn_);
     }
     if (!pooled)
       mdb_txn_abort(txn_);
@@ -126,11 +117,43 @@ caf::error environment::read_txn::error() const {
                     "store " + d.opts.dir + ": cannot begin a read: " + mdb_strerror(rc_));
 }
 
+namespace {
+
+/// Where this thread starts looking in the pool.
+std::size_t home_slot() {
+  static std::atomic<std::size_t> next{0};
+  thread_local std::size_t mine = next.fetch_add(7);
+  return mine;
+}
+
+} // namespace
+
+MDB_txn* environment::impl::take_pooled() const {
+  auto home = home_slot();
+  for (std::size_t i = 0; i < max_pooled; ++i) {
+    auto& slot = pool[(home + i) % max_pooled];
+    if (slot.load(std::memory_order_relaxed) != nullptr)
+      if (auto* txn = slot.exchange(nullptr, std::memory_order_acquire))
+        return txn;
+  }
+  return nullptr;
+}
+
+bool environment::impl::give_back(MDB_txn* txn) const {
+  auto home = home_slot();
+  for (std::size_t i = 0; i < max_pooled; ++i) {
+    auto& slot = pool[(home + i) % max_pooled];
+    MDB_txn* empty = nullptr;
+    if (slot.compare_exchange_strong(empty, txn, std::memory_order_release))
+      return true;
+  }
+  return false;
+}
+
 void environment::impl::drain_pool() {
-  std::lock_guard<std::mutex> lock{pool_mtx};
-  for (auto* txn : pool)
-    mdb_txn_abort(txn);
-  pool.clear();
+  for (auto& slot : pool)
+    if (auto* txn = slot.exchange(nullptr))
+      mdb_txn_abort(txn);
 }
 
 // -- reads --------------------------------------------------------------------

@@ -245,11 +245,6 @@ int main(int argc, char** argv) {
   }
   fs::remove_all(dir);
 
-  std::printf("%-20s %-7s %8s %16s %12s %12s\n", "mode", "write", "writers", "acked writes/s",
-              "commits/s", "writer busy");
-  for (auto& r : results)
-    std::printf("%-20s %-7s %8d %16.0f %12.0f %11.0f%%\n", r.mode.c_str(), r.write.c_str(), r.writers,
-                r.writes_per_s, r.commits_per_s, 100 * r.writer_busy);
   auto rate = [&](int w, const char* mode, const char* write) {
     for (auto& r : results)
       if (r.writers == w && r.mode == mode && r.write == write)
@@ -259,13 +254,20 @@ int main(int argc, char** argv) {
   auto ratio = [&](int w, const char* write) {
     return rate(w, "group commit", write) / std::max(1.0, rate(w, "one txn per write", write));
   };
-  std::printf("group commit / one txn per write at 64 writers: %.1fx (put), %.1fx (append)\n",
-              ratio(64, "put"), ratio(64, "append"));
   auto nested = [&](int w, const char* write) {
     return rate(w, "group, nested txns", write) / std::max(1.0, rate(w, "group commit", write));
   };
-  std::printf("nested txns / group commit: %.2fx at 8, %.2fx at 64 writers (put)\n", nested(8, "put"),
-              nested(64, "put"));
+  if (!results.empty()) {
+    std::printf("%-20s %-7s %8s %16s %12s %12s\n", "mode", "write", "writers", "acked writes/s",
+                "commits/s", "writer busy");
+    for (auto& r : results)
+      std::printf("%-20s %-7s %8d %16.0f %12.0f %11.0f%%\n", r.mode.c_str(), r.write.c_str(), r.writers,
+                  r.writes_per_s, r.commits_per_s, 100 * r.writer_busy);
+    std::printf("group commit / one txn per write at 64 writers: %.1fx (put), %.1fx (append)\n",
+                ratio(64, "put"), ratio(64, "append"));
+    std::printf("nested txns / group commit: %.2fx at 8, %.2fx at 64 writers (put)\n", nested(8, "put"),
+                nested(64, "put"));
+  }
   std::printf("point reads/s over %zu records, begun and aborted per read: %.0f (1 thread), %.0f (2 threads)\n",
               records, reads[0][0], reads[0][1]);
   std::printf("point reads/s over %zu records, pooled read txns (renew/reset): %.0f (1 thread), %.0f (2 threads)\n",
