@@ -186,6 +186,8 @@ std::string backup(const environment& env, const std::string& dest, const backup
     if (fd < 0)
       return "backup " + tmp + ": " + std::strerror(errno);
     problem = run_copier(opts.copier, env.dir(), fd);
+    if (!problem.empty())
+      env.clear_stale_readers(); // a copier that died left its reader slot
     if (problem.empty() && fsync(fd) != 0)
       problem = tmp + ": fsync: " + std::strerror(errno);
     ::close(fd);

@@ -353,6 +353,15 @@ std::string environment::broken_reason() const {
   return d_->state.load() == detail::env_state::open ? std::string{} : d_->broken_reason();
 }
 
+int environment::clear_stale_readers() const {
+  int dead = 0;
+  d_->gate.enter(); // keeps a reopen away
+  if (d_->env != nullptr)
+    mdb_reader_check(d_->env, &dead);
+  d_->gate.leave();
+  return dead;
+}
+
 void environment::mark_broken(std::string why) {
   {
     std::lock_guard<std::mutex> lock{d_->why_mtx};

@@ -278,6 +278,11 @@ public:
   int append(MDB_txn* txn, const std::string& stream, std::string_view payload,
              const std::string& ts, std::uint64_t& seq);
 
+  /// Clears the reader slots of processes that died holding them (a copier
+  /// killed during a backup), which would otherwise keep old pages from
+  /// being reused; the number cleared. Any thread.
+  int clear_stale_readers() const;
+
   /// Marks the environment broken (the writer saw MDB_PANIC or an I/O
   /// error): healthy() turns false and the next writer's start reopens it.
   void mark_broken(std::string why);

@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <lmdb.h>
@@ -259,6 +260,39 @@ TEST_CASE("a failed copy leaves neither a data.mdb nor a partial file") {
   CHECK(fs::is_empty(dest));
   CHECK(backup(*env, dest) == ""); // mdb_copy
   CHECK(verify(dest, ptest::example_tables()).ok);
+}
+
+TEST_CASE("a copier killed during the copy leaves no reader slot behind") {
+  ptest::temp_dir d;
+  ptest::temp_dir copies;
+  auto env = ptest::open_store(d.path);
+  ptest::system_bed b;
+  auto w = spawn_writer(b.sys, env, base::default_clock());
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(ptest::write(b.sys, w, {op::put("records", "r" + std::to_string(i), std::string(4000, 'p'))}));
+  backup_options bo;
+  bo.copier = copies.path + "/dying-copier";
+  // mdb_copy is killed (SIGKILL) once it has written its first byte, its
+  // read transaction open; the script keeps the reader table as it was then.
+  std::ofstream{bo.copier} << "#!/bin/bash\n"
+                           << "fifo='" << copies.path << "/fifo'; mkfifo \"$fifo\"\n"
+                           << "mdb_copy \"$@\" > \"$fifo\" & pid=$!\n"
+                           << "exec 3<\"$fifo\"; head -c 1 <&3 >/dev/null\n"
+                           << "kill -9 $pid; wait $pid\n"
+                           << "echo $pid > '" << copies.path << "/killed'\n"
+                           << "mdb_stat -r \"$2\" > '" << copies.path << "/readers'\n"
+                           << "exit 1\n";
+  chmod(bo.copier.c_str(), 0755);
+  auto problem = backup(*env, copies.path + "/c", bo);
+  CHECK_MESSAGE(problem.find("failed (exit status 1)") != std::string::npos, problem);
+  std::string killed;
+  std::ifstream{copies.path + "/killed"} >> killed;
+  std::stringstream readers;
+  readers << std::ifstream{copies.path + "/readers"}.rdbuf();
+  REQUIRE_FALSE(killed.empty());
+  CHECK_MESSAGE(readers.str().find(" " + killed + " ") != std::string::npos, readers.str()); // it was stale
+  CHECK(foreign_readers(*env) == 0); // and is cleared
+  ptest::stop(b.sys, w);
 }
 
 TEST_CASE("restore walks the copy before it replaces anything: a copy cut short is refused") {
