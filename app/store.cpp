@@ -1,6 +1,7 @@
 #include "app/store.hpp"
 
 #include <mutex>
+#include <stdexcept>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -8,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "persistence/client.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/writer.hpp"
 #include "protocol/flags.hpp"
@@ -31,6 +33,21 @@ std::vector<persistence::table_def> node_tables() {
 }
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+/// The value of a read the ports cannot do without: a failed read (the
+/// store's read_failed) throws, so that the calling actor ends and its
+/// supervisor restarts it, instead of taking the failure for an empty store.
+template <class T>
+T must_read(caf::expected<T> x) {
+  if (!x)
+    throw std::runtime_error(persistence::error_message(x.error()));
+  return std::move(*x);
+}
+
+void must_read(const caf::error& err) {
+  if (err)
+    throw std::runtime_error(persistence::error_message(err));
+}
 
 /// Access events waiting to be written. HTTP threads append under a mutex
 /// (no message and no wake-up per request); the access-log actor takes the
@@ -74,26 +91,22 @@ persistence::write_request access_write(access_buffer& buffer) {
   return req;
 }
 
-/// The writer, found by its stable name at every write (never a handle kept
-/// across its restarts); an error while it is between incarnations.
-using writer_ref = std::function<caf::expected<caf::actor>()>;
+/// Every write of the node goes through this client: it finds the writer
+/// by its stable name at every write (never a handle kept across restarts)
+/// and bounds the writes in flight (persistence/client.hpp).
+using writer_ref = std::shared_ptr<const persistence::writer_client>;
 
-/// Sends `req` to the current writer and calls `done` with the outcome (an
-/// error at once if there is no writer now).
+/// Sends `req` through `writer` and calls `done` with the outcome: no error
+/// once it is durable; overloaded or unavailable at once, with nothing sent.
 void send_write(caf::event_based_actor* self, const writer_ref& writer, persistence::write_request req,
                 std::function<void(const caf::error&)> done, bool awaited) {
-  auto w = writer();
-  if (!w) {
-    done(echopilot::make_error(errc::unavailable, "the store's writer is restarting"));
-    return;
-  }
-  auto h = self->request(*w, caf::infinite, persistence::write_atom::value, std::move(req));
-  auto ok = [done](persistence::write_ack&) { done(caf::error{}); };
-  auto bad = [done](caf::error& err) { done(err); };
+  auto cb = [done = std::move(done)](caf::expected<persistence::write_ack> x) {
+    done(x ? caf::error{} : x.error());
+  };
   if (awaited)
-    h.await(ok, bad);
+    writer->write_await(self, std::move(req), std::move(cb));
   else
-    h.then(ok, bad);
+    writer->write(self, std::move(req), std::move(cb));
 }
 
 /// Writes the buffered access events to the stream "access", one write
@@ -143,16 +156,16 @@ public:
 
   std::map<std::string, json> load() override {
     std::map<std::string, json> out;
-    env_->scan(flags::table, {}, {}, SIZE_MAX, [&](std::string_view key, std::string_view value) {
+    must_read(env_->scan(flags::table, {}, {}, SIZE_MAX, [&](std::string_view key, std::string_view value) {
       out[std::string{key}] = json::parse(value, nullptr, false);
       return true;
-    });
+    }));
     return out;
   }
 
   std::vector<json> history(std::size_t limit) override {
     std::vector<json> out;
-    for (auto& e : env_->tail(flags::stream, limit))
+    for (auto& e : must_read(env_->tail(flags::stream, limit)))
       out.push_back(json::parse(e.json, nullptr, false));
     return out;
   }
@@ -178,37 +191,37 @@ public:
   std::vector<json> active_jobs() override {
     std::vector<json> out;
     for (auto status : {jobs::queued, jobs::processing})
-      env_->scan_index(jobs::table, "by_status", status, {}, SIZE_MAX,
-                       [&](std::string_view, std::string_view value) {
-                         out.push_back(json::parse(value, nullptr, false));
-                         return true;
-                       });
+      must_read(env_->scan_index(jobs::table, "by_status", status, {}, SIZE_MAX,
+                                 [&](std::string_view, std::string_view value) {
+                                   out.push_back(json::parse(value, nullptr, false));
+                                   return true;
+                                 }));
     return out;
   }
 
   std::map<std::string, json> days() override {
     std::map<std::string, json> out;
-    env_->scan(jobs::days_table, {}, {}, SIZE_MAX, [&](std::string_view key, std::string_view value) {
+    must_read(env_->scan(jobs::days_table, {}, {}, SIZE_MAX, [&](std::string_view key, std::string_view value) {
       out[std::string{key}] = json::parse(value, nullptr, false);
       return true;
-    });
+    }));
     return out;
   }
 
   json counts() override {
-    auto text = env_->get(jobs::meta_table, "counts");
+    auto text = must_read(env_->get(jobs::meta_table, "counts"));
     return text ? json::parse(*text, nullptr, false) : json::object();
   }
 
   std::optional<json> get(const std::string& id) override {
-    auto text = env_->get(jobs::table, id);
+    auto text = must_read(env_->get(jobs::table, id));
     if (!text)
       return std::nullopt;
     return json::parse(*text, nullptr, false);
   }
 
   std::optional<json> key(const std::string& key) override {
-    auto text = env_->get(jobs::keys_table, key);
+    auto text = must_read(env_->get(jobs::keys_table, key));
     if (!text)
       return std::nullopt;
     return json::parse(*text, nullptr, false);
@@ -216,19 +229,19 @@ public:
 
   std::vector<std::string> keys_before(std::int64_t before_ms, std::size_t limit) override {
     std::vector<std::string> out;
-    env_->scan_time(jobs::keys_table, jobs::keys_by_time, 0, before_ms, limit,
-                    [&](std::string_view key, std::string_view) {
-                      out.emplace_back(key);
-                      return true;
-                    });
+    must_read(env_->scan_time(jobs::keys_table, jobs::keys_by_time, 0, before_ms, limit,
+                              [&](std::string_view key, std::string_view) {
+                                out.emplace_back(key);
+                                return true;
+                              }));
     return out;
   }
 
   void scan_back(const std::string& from, const std::string& to, std::size_t limit,
                  const std::function<bool(const json&)>& fn) override {
-    env_->scan_back(jobs::table, from, to, limit, [&](std::string_view, std::string_view value) {
+    must_read(env_->scan_back(jobs::table, from, to, limit, [&](std::string_view, std::string_view value) {
       return fn(json::parse(value, nullptr, false));
-    });
+    }));
   }
 
   void commit(caf::event_based_actor* self, persistence::write_request req,
@@ -261,7 +274,7 @@ public:
 
   std::function<caf::actor(caf::local_actor*)> writer_start() override {
     return [env = env_, clock = &clock_](caf::local_actor* parent) {
-      return persistence::spawn_writer(parent->home_system(), env, *clock);
+      return persistence::start_writer(parent, env, *clock); // reopens a broken store first
     };
   }
 
@@ -288,7 +301,7 @@ public:
                      std::string& out) override {
     if (!persistence::valid_stream_name(stream))
       return false;
-    if (env_->last_seq(stream) == 0) {
+    if (must_read(env_->last_seq(stream)) == 0) {
       // A known stream without events yet exports as nothing.
       static const char* known[] = {flags::stream, jobs::stream, jobs::heal_stream, "access"};
       for (auto k : known)
@@ -296,28 +309,31 @@ public:
           return true;
       return false;
     }
-    env_->export_ndjson(stream, from, limit, out);
+    must_read(env_->export_ndjson(stream, from, limit, out));
     return true;
   }
 
   void metrics(std::string& out) override {
-    auto s = env_->statistics();
-    out += "# HELP echopilot_store_size_bytes Size of the LMDB data file.\n"
-           "# TYPE echopilot_store_size_bytes gauge\n"
-           "echopilot_store_size_bytes "
-           + std::to_string(s.file_bytes) + "\n";
-    out += "# HELP echopilot_store_used_bytes Pages in use in the LMDB map.\n"
-           "# TYPE echopilot_store_used_bytes gauge\n"
-           "echopilot_store_used_bytes "
-           + std::to_string(s.used_bytes) + "\n";
-    out += "# HELP echopilot_store_map_bytes Size of the LMDB map (grows when full).\n"
-           "# TYPE echopilot_store_map_bytes gauge\n"
-           "echopilot_store_map_bytes "
-           + std::to_string(s.map_size) + "\n";
-    out += "# HELP echopilot_store_records Records per table.\n"
-           "# TYPE echopilot_store_records gauge\n";
-    for (auto& [table, n] : s.records)
-      out += "echopilot_store_records{table=\"" + table + "\"} " + std::to_string(n) + "\n";
+    // The store's gauges are left out while it cannot be read.
+    if (auto st = env_->statistics()) {
+      auto& s = *st;
+      out += "# HELP echopilot_store_size_bytes Size of the LMDB data file.\n"
+             "# TYPE echopilot_store_size_bytes gauge\n"
+             "echopilot_store_size_bytes "
+             + std::to_string(s.file_bytes) + "\n";
+      out += "# HELP echopilot_store_used_bytes Pages in use in the LMDB map.\n"
+             "# TYPE echopilot_store_used_bytes gauge\n"
+             "echopilot_store_used_bytes "
+             + std::to_string(s.used_bytes) + "\n";
+      out += "# HELP echopilot_store_map_bytes Size of the LMDB map (grows when full).\n"
+             "# TYPE echopilot_store_map_bytes gauge\n"
+             "echopilot_store_map_bytes "
+             + std::to_string(s.map_size) + "\n";
+      out += "# HELP echopilot_store_records Records per table.\n"
+             "# TYPE echopilot_store_records gauge\n";
+      for (auto& [table, n] : s.records)
+        out += "echopilot_store_records{table=\"" + table + "\"} " + std::to_string(n) + "\n";
+    }
     out += "# HELP echopilot_access_events_dropped_total Access events dropped while the store lagged.\n"
            "# TYPE echopilot_access_events_dropped_total counter\n"
            "echopilot_access_events_dropped_total "
@@ -330,6 +346,26 @@ public:
            "# TYPE echopilot_store_write_requests_total counter\n"
            "echopilot_store_write_requests_total "
            + std::to_string(persistence::requests_total()) + "\n";
+    auto w = writer_->stats();
+    out += "# HELP echopilot_store_writes_total Writes sent to the store's writer, by outcome (overloaded and "
+           "unavailable: refused at once, nothing sent).\n"
+           "# TYPE echopilot_store_writes_total counter\n";
+    std::pair<const char*, std::uint64_t> outcomes[] = {{"acked", w.acked},
+                                                        {"failed", w.failed},
+                                                        {"overloaded", w.overloaded},
+                                                        {"unavailable", w.unavailable},
+                                                        {"timeout", w.timeouts}};
+    for (auto& [name, n] : outcomes)
+      out += "echopilot_store_writes_total{outcome=\"" + std::string{name} + "\"} " + std::to_string(n) + "\n";
+    out += "# HELP echopilot_store_writes_in_flight Writes sent and not yet answered (bounded).\n"
+           "# TYPE echopilot_store_writes_in_flight gauge\n"
+           "echopilot_store_writes_in_flight "
+           + std::to_string(w.in_flight) + "\n";
+    out += "# HELP echopilot_store_writer_failures_total Times the writer ended on a broken store "
+           "(MDB_PANIC, an I/O error); its next start reopens the store.\n"
+           "# TYPE echopilot_store_writer_failures_total counter\n"
+           "echopilot_store_writer_failures_total "
+           + std::to_string(persistence::writer_failures_total()) + "\n";
   }
 
   std::uint64_t dropped_access() {
@@ -338,7 +374,7 @@ public:
   }
 
   bool is_open() const override {
-    return open_;
+    return open_ && env_->healthy(); // open, not broken, a writer running
   }
 
   void close() override {
@@ -352,7 +388,12 @@ public:
     if (req.empty())
       return;
     caf::scoped_actor self{sys_};
-    auto w = persistence::spawn_writer(sys_, env_, clock_);
+    caf::actor w;
+    try {
+      w = persistence::spawn_writer(sys_, env_, clock_);
+    } catch (const std::exception&) {
+      return; // a writer of the tree is still running (it was killed): best effort
+    }
     self->request(w, 10s, persistence::write_atom::value, std::move(req))
       .receive([](persistence::write_ack&) {}, [](caf::error&) {});
     self->request(w, 10s, persistence::stop_atom::value).receive([] {}, [](caf::error&) {});
@@ -374,6 +415,7 @@ private:
 std::variant<std::unique_ptr<node_store>, std::string>
 node_store::open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock,
                  std::function<caf::expected<caf::actor>()> writer) {
+  auto client = std::make_shared<const persistence::writer_client>(std::move(writer));
   persistence::options o;
   o.dir = data_dir;
   o.tables = node_tables();
@@ -382,7 +424,7 @@ node_store::open(const std::string& data_dir, caf::actor_system& sys, base::cloc
     return *e;
   return std::unique_ptr<node_store>{
     new lmdb_store(sys, std::get<std::shared_ptr<persistence::environment>>(opened), clock,
-                   std::move(writer))};
+                   std::move(client))};
 }
 
 } // namespace echopilot::app

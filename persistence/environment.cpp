@@ -1,36 +1,25 @@
 #include "persistence/environment.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 
 #include <fcntl.h>
-#include <lmdb.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "persistence/environment_impl.hpp"
 #include "persistence/errors.hpp"
 
 namespace persistence {
 
 using nlohmann::json;
 
-namespace {
-
-MDB_val val(std::string_view s) {
-  return {s.size(), const_cast<char*>(s.data())};
-}
-
-std::string_view view(const MDB_val& v) {
-  return {static_cast<const char*>(v.mv_data), v.mv_size};
-}
+namespace detail {
 
 std::string be64(std::uint64_t x) {
   std::string out(8, '\0');
@@ -64,133 +53,85 @@ std::string index_key(std::string_view ikey, std::string_view pkey) {
   return k;
 }
 
-bool has_prefix(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+void resize_gate::enter() {
+  if (held_by_this_thread()) {
+    readers_.fetch_add(1);
+    held().push_back(this);
+    return;
+  }
+  for (;;) {
+    readers_.fetch_add(1);
+    if (!resizing_.load()) {
+      held().push_back(this);
+      return;
+    }
+    release_one();
+    std::unique_lock<std::mutex> lock{mtx_};
+    cv_.wait(lock, [this] { return !resizing_.load(); });
+  }
 }
+
+void resize_gate::leave() {
+  auto& h = held();
+  auto i = std::find(h.rbegin(), h.rend(), this);
+  if (i != h.rend())
+    h.erase(std::next(i).base());
+  release_one();
+}
+
+bool resize_gate::lock(bool wait) {
+  resizing_.store(true);
+  std::unique_lock<std::mutex> lock{mtx_};
+  if (!wait && readers_.load() != 0) {
+    resizing_.store(false);
+    cv_.notify_all();
+    return false;
+  }
+  cv_.wait(lock, [this] { return readers_.load() == 0; });
+  return true;
+}
+
+void resize_gate::unlock() {
+  {
+    std::lock_guard<std::mutex> lock{mtx_};
+    resizing_.store(false);
+  }
+  cv_.notify_all();
+}
+
+std::vector<const resize_gate*>& resize_gate::held() {
+  thread_local std::vector<const resize_gate*> gates;
+  return gates;
+}
+
+bool resize_gate::held_by_this_thread() const {
+  auto& h = held();
+  return std::find(h.begin(), h.end(), this) != h.end();
+}
+
+void resize_gate::release_one() {
+  if (readers_.fetch_sub(1) == 1 && resizing_.load()) {
+    std::lock_guard<std::mutex> lock{mtx_};
+    cv_.notify_all();
+  }
+}
+
+} // namespace detail
+
+using detail::index_key;
+using detail::val;
+using detail::view;
+using detail::from_be64;
+using detail::be64;
+using detail::stream_key;
+
+namespace {
 
 std::string lmdb_text(int rc) {
   return mdb_strerror(rc);
 }
 
-/// Keeps mdb_env_set_mapsize away from live transactions of this process.
-///
-/// Reads hold it shared for the life of their read transaction (one atomic
-/// increment and decrement when no resize is pending); the writer holds it
-/// exclusively only to resize. A pending resize stops new reads (writer
-/// preference, so a stream of reads cannot starve a full writer), except
-/// nested reads of a thread that already holds it, which would otherwise
-/// deadlock.
-class resize_gate {
-public:
-  void enter() {
-    if (held_by_this_thread()) {
-      readers_.fetch_add(1);
-      held().push_back(this);
-      return;
-    }
-    for (;;) {
-      readers_.fetch_add(1);
-      if (!resizing_.load()) {
-        held().push_back(this);
-        return;
-      }
-      release_one();
-      std::unique_lock<std::mutex> lock{mtx_};
-      cv_.wait(lock, [this] { return !resizing_.load(); });
-    }
-  }
-
-  void leave() {
-    auto& h = held();
-    auto i = std::find(h.rbegin(), h.rend(), this);
-    if (i != h.rend())
-      h.erase(std::next(i).base());
-    release_one();
-  }
-
-  /// Exclusive: waits for the reads in flight; returns with new reads held
-  /// back. `wait == false`: gives up at once if a read is in flight.
-  bool lock(bool wait) {
-    resizing_.store(true);
-    std::unique_lock<std::mutex> lock{mtx_};
-    if (!wait && readers_.load() != 0) {
-      resizing_.store(false);
-      cv_.notify_all();
-      return false;
-    }
-    cv_.wait(lock, [this] { return readers_.load() == 0; });
-    return true;
-  }
-
-  void unlock() {
-    {
-      std::lock_guard<std::mutex> lock{mtx_};
-      resizing_.store(false);
-    }
-    cv_.notify_all();
-  }
-
-private:
-  static std::vector<const resize_gate*>& held() {
-    thread_local std::vector<const resize_gate*> gates;
-    return gates;
-  }
-
-  bool held_by_this_thread() const {
-    auto& h = held();
-    return std::find(h.begin(), h.end(), this) != h.end();
-  }
-
-  void release_one() {
-    if (readers_.fetch_sub(1) == 1 && resizing_.load()) {
-      std::lock_guard<std::mutex> lock{mtx_};
-      cv_.notify_all();
-    }
-  }
-
-  std::atomic<long> readers_{0};
-  std::atomic<bool> resizing_{false};
-  std::mutex mtx_;
-  std::condition_variable cv_;
-};
-
 } // namespace
-
-struct environment::impl {
-  struct table_state {
-    MDB_dbi dbi = 0;
-    table_def def;
-    std::vector<MDB_dbi> index_dbis;
-  };
-
-  options opts;
-  MDB_env* env = nullptr;
-  int lock_fd = -1;
-  std::map<std::string, table_state> tables;
-  MDB_dbi streams = 0;
-  MDB_dbi heads = 0;
-  mutable resize_gate gate;
-  std::size_t map_size = 0; // writer thread only (and open)
-  std::atomic<std::uint64_t> growths{0};
-  std::atomic<std::uint64_t> full{0};
-  int stale_readers = 0; // cleared at open
-
-  const table_state* table(const std::string& name) const {
-    auto i = tables.find(name);
-    return i == tables.end() || i->second.dbi == 0 ? nullptr : &i->second;
-  }
-
-  /// The database of index `index` of `table` (0: none).
-  MDB_dbi index_dbi(const std::string& table, const std::string& index) const {
-    auto t = this->table(table);
-    if (t == nullptr)
-      return 0;
-    for (std::size_t i = 0; i < t->def.indexes.size(); ++i)
-      if (t->def.indexes[i].name == index)
-        return t->index_dbis[i];
-    return 0;
-  }
-};
 
 index_def field_index(std::string name, std::string field) {
   return {std::move(name), [field](const json& rec) -> std::vector<std::string> {
@@ -219,62 +160,6 @@ index_def time_index(std::string name, std::string field) {
             return {time_key(i->get<std::int64_t>())};
           }};
 }
-
-/// A read-only transaction that holds the resize gate for its life.
-class environment::read_txn {
-public:
-  explicit read_txn(const environment& env) : gate_(env.d_->gate) {
-    gate_.enter();
-    rc_ = mdb_txn_begin(env.d_->env, nullptr, MDB_RDONLY, &txn_);
-  }
-  ~read_txn() {
-    if (rc_ == 0)
-      mdb_txn_abort(txn_);
-    gate_.leave();
-  }
-  read_txn(const read_txn&) = delete;
-  read_txn& operator=(const read_txn&) = delete;
-
-  bool ok() const noexcept {
-    return rc_ == 0;
-  }
-  MDB_txn* get() const noexcept {
-    return txn_;
-  }
-
-private:
-  resize_gate& gate_;
-  MDB_txn* txn_ = nullptr;
-  int rc_ = 0;
-};
-
-namespace {
-
-/// A cursor closed with its scope.
-class cursor {
-public:
-  cursor(MDB_txn* txn, MDB_dbi dbi) {
-    if (mdb_cursor_open(txn, dbi, &cur_) != 0)
-      cur_ = nullptr;
-  }
-  ~cursor() {
-    if (cur_ != nullptr)
-      mdb_cursor_close(cur_);
-  }
-  cursor(const cursor&) = delete;
-  cursor& operator=(const cursor&) = delete;
-  explicit operator bool() const noexcept {
-    return cur_ != nullptr;
-  }
-  int get(MDB_val& k, MDB_val& v, MDB_cursor_op op) {
-    return mdb_cursor_get(cur_, &k, &v, op);
-  }
-
-private:
-  MDB_cursor* cur_ = nullptr;
-};
-
-} // namespace
 
 environment::environment() : d_(new impl) {
 }
@@ -322,6 +207,23 @@ std::variant<std::shared_ptr<environment>, open_error> environment::open_coded(o
       return fail(errc::open_failed, lock_path + ": " + std::strerror(errno));
   }
 
+  auto opened = env->open_lmdb();
+  if (auto* e = std::get_if<open_error>(&opened))
+    return std::move(*e);
+  return env;
+}
+
+std::variant<std::monostate, open_error> environment::open_lmdb() {
+  auto& d = *d_;
+  const auto& opts = d.opts;
+  const std::string& dir = opts.dir;
+  auto fail = [&d](errc code, std::string msg) {
+    if (d.env != nullptr) {
+      mdb_env_close(d.env);
+      d.env = nullptr;
+    }
+    return open_error{code, "store " + std::move(msg)};
+  };
   std::size_t dbs = 4;
   for (auto& t : opts.tables)
     dbs += 1 + t.indexes.size();
@@ -331,7 +233,7 @@ std::variant<std::shared_ptr<environment>, open_error> environment::open_coded(o
   if (rc == 0)
     rc = mdb_env_set_maxreaders(d.env, 1024);
   if (rc == 0)
-    rc = mdb_env_set_mapsize(d.env, opts.initial_map_size);
+    rc = mdb_env_set_mapsize(d.env, d.map_size != 0 ? d.map_size : opts.initial_map_size);
   if (rc != 0)
     return fail(errc::open_failed, dir + ": " + lmdb_text(rc));
   // Default sync: every commit is durable when it returns (no MDB_NOSYNC,
@@ -362,34 +264,40 @@ std::variant<std::shared_ptr<environment>, open_error> environment::open_coded(o
       d.map_size = want;
   }
 
-  // The named databases, created on first open.
+  // The named databases, created on first open. A reopen (recover) finds the
+  // handles it had: LMDB numbers them in opening order.
+  bool reopen = !d.tables.empty() || d.streams != 0;
   MDB_txn* txn = nullptr;
   rc = mdb_txn_begin(d.env, nullptr, opts.read_only ? MDB_RDONLY : 0, &txn);
   if (rc != 0)
     return fail(rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND ? errc::corrupt : errc::open_failed,
                 dir + "/data.mdb: " + lmdb_text(rc));
   unsigned create = opts.read_only ? 0u : MDB_CREATE;
+  bool same = true;
   auto open_db = [&](const std::string& name, MDB_dbi& dbi) {
-    int r = mdb_dbi_open(txn, name.c_str(), create, &dbi);
-    if (r == MDB_NOTFOUND && opts.read_only) {
-      dbi = 0; // absent in a read-only copy: reads as empty
-      return 0;
-    }
-    return r;
+    MDB_dbi got = 0;
+    int r = mdb_dbi_open(txn, name.c_str(), create, &got);
+    if (r == MDB_NOTFOUND && opts.read_only)
+      r = 0; // absent in a read-only copy: reads as empty (handle 0)
+    if (r != 0)
+      return r;
+    if (reopen)
+      same = same && got == dbi;
+    else
+      dbi = got;
+    return 0;
   };
   for (auto& t : opts.tables) {
-    impl::table_state ts;
-    ts.def = t;
-    rc = open_db("t:" + t.name, ts.dbi);
-    for (auto& ix : t.indexes) {
-      MDB_dbi x = 0;
-      if (rc == 0)
-        rc = open_db("i:" + t.name + ":" + ix.name, x);
-      ts.index_dbis.push_back(x);
+    auto& ts = d.tables[t.name];
+    if (!reopen) {
+      ts.def = t;
+      ts.index_dbis.assign(t.indexes.size(), 0);
     }
+    rc = open_db("t:" + t.name, ts.dbi);
+    for (std::size_t i = 0; rc == 0 && i < t.indexes.size(); ++i)
+      rc = open_db("i:" + t.name + ":" + t.indexes[i].name, ts.index_dbis[i]);
     if (rc != 0)
       break;
-    d.tables[t.name] = std::move(ts);
   }
   if (rc == 0)
     rc = open_db("streams", d.streams);
@@ -406,10 +314,13 @@ std::variant<std::shared_ptr<environment>, open_error> environment::open_coded(o
                   ? errc::corrupt
                   : errc::open_failed,
                 dir + "/data.mdb: cannot open its tables: " + lmdb_text(rc));
-  return env;
+  if (!same) // readers hold these numbers: they must not change under them
+    return fail(errc::open_failed, dir + "/data.mdb: reopened with other database handles");
+  return std::monostate{};
 }
 
 environment::~environment() {
+  d_->drain_pool();
   if (d_->env != nullptr)
     mdb_env_close(d_->env);
   if (d_->lock_fd >= 0)
@@ -428,271 +339,81 @@ bool environment::has_table(const std::string& name) const {
   return d_->tables.count(name) > 0;
 }
 
-// -- reads --------------------------------------------------------------------
+// -- health and recovery --------------------------------------------------------
 
-std::optional<std::string> environment::get(const std::string& table, std::string_view key) const {
-  auto t = d_->table(table);
-  if (t == nullptr || key.empty())
-    return std::nullopt;
-  read_txn txn{*this};
-  if (!txn.ok())
-    return std::nullopt;
-  MDB_val k = val(key);
-  MDB_val v;
-  if (mdb_get(txn.get(), t->dbi, &k, &v) != 0)
-    return std::nullopt;
-  return std::string{view(v)};
+bool environment::healthy() const noexcept {
+  return d_->state.load() == detail::env_state::open && d_->writer_attached.load();
 }
 
-void environment::scan(const std::string& table, std::string_view from, std::string_view to,
-                       std::size_t limit,
-                       const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  auto t = d_->table(table);
-  if (t == nullptr || limit == 0)
-    return;
-  read_txn txn{*this};
-  if (!txn.ok())
-    return;
-  cursor cur{txn.get(), t->dbi};
-  if (!cur)
-    return;
-  MDB_val k = val(from);
-  MDB_val v;
-  int rc = from.empty() ? cur.get(k, v, MDB_FIRST) : cur.get(k, v, MDB_SET_RANGE);
-  for (std::size_t n = 0; rc == 0 && n < limit; ++n) {
-    auto key = view(k);
-    if (!to.empty() && key >= to)
-      break;
-    if (!fn(key, view(v)))
-      break;
-    rc = cur.get(k, v, MDB_NEXT);
+bool environment::writer_running() const noexcept {
+  return d_->writer_attached.load();
+}
+
+std::string environment::broken_reason() const {
+  return d_->state.load() == detail::env_state::open ? std::string{} : d_->broken_reason();
+}
+
+int environment::clear_stale_readers() const {
+  int dead = 0;
+  d_->gate.enter(); // keeps a reopen away
+  if (d_->env != nullptr)
+    mdb_reader_check(d_->env, &dead);
+  d_->gate.leave();
+  return dead;
+}
+
+void environment::mark_broken(std::string why) {
+  {
+    std::lock_guard<std::mutex> lock{d_->why_mtx};
+    d_->why = std::move(why);
   }
+  auto open = detail::env_state::open;
+  d_->state.compare_exchange_strong(open, detail::env_state::broken);
 }
 
-void environment::scan_back(const std::string& table, std::string_view from, std::string_view to,
-                            std::size_t limit,
-                            const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  auto t = d_->table(table);
-  if (t == nullptr || limit == 0)
-    return;
-  read_txn txn{*this};
-  if (!txn.ok())
-    return;
-  cursor cur{txn.get(), t->dbi};
-  if (!cur)
-    return;
-  // The last key below `to`: the one before the first key >= to.
-  MDB_val k = val(to);
-  MDB_val v;
-  int rc = MDB_NOTFOUND;
-  if (!to.empty())
-    rc = cur.get(k, v, MDB_SET_RANGE);
-  rc = rc == MDB_NOTFOUND ? cur.get(k, v, MDB_LAST) : cur.get(k, v, MDB_PREV);
-  for (std::size_t n = 0; rc == 0 && n < limit; ++n) {
-    auto key = view(k);
-    if (key < from)
-      break;
-    if (!fn(key, view(v)))
-      break;
-    rc = cur.get(k, v, MDB_PREV);
+bool environment::attach_writer() noexcept {
+  bool expected = false;
+  return d_->writer_attached.compare_exchange_strong(expected, true);
+}
+
+void environment::detach_writer() noexcept {
+  d_->writer_attached.store(false);
+}
+
+caf::error environment::recover() {
+  auto& d = *d_;
+  if (d.state.load() == detail::env_state::open)
+    return {};
+  if (d.opts.read_only)
+    return make_error(errc::open_failed, "store " + d.opts.dir + ": a read-only copy is not reopened");
+  if (d.writer_attached.load())
+    return make_error(errc::open_failed,
+                      "store " + d.opts.dir + ": cannot reopen while a writer runs on it");
+  d.gate.lock(true); // reads in flight end first; new ones wait
+  d.drain_pool();
+  if (d.env != nullptr) {
+    mdb_env_close(d.env); // the file is never open twice in this process
+    d.env = nullptr;
   }
-}
-
-void environment::scan_index(const std::string& table, const std::string& index,
-                             std::string_view from, std::string_view to, std::size_t limit,
-                             const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  auto t = d_->table(table);
-  auto ix = d_->index_dbi(table, index);
-  if (t == nullptr || ix == 0 || limit == 0)
-    return;
-  read_txn txn{*this};
-  if (!txn.ok())
-    return;
-  cursor cur{txn.get(), ix};
-  if (!cur)
-    return;
-  bool exact = to.empty();
-  std::string start{from};
-  if (exact)
-    start += '\0';
-  MDB_val k = val(start);
-  MDB_val v;
-  int rc = cur.get(k, v, MDB_SET_RANGE);
-  for (std::size_t n = 0; rc == 0 && n < limit;) {
-    auto entry = view(k);
-    auto nul = entry.find('\0');
-    if (nul == std::string_view::npos)
-      break;
-    auto ikey = entry.substr(0, nul);
-    if (exact ? ikey != from : ikey >= to)
-      break;
-    auto pkey = entry.substr(nul + 1);
-    MDB_val pk = val(pkey);
-    MDB_val rec;
-    if (mdb_get(txn.get(), t->dbi, &pk, &rec) == 0) { // always, in a consistent store
-      ++n;
-      if (!fn(pkey, view(rec)))
-        break;
+  auto opened = open_lmdb();
+  caf::error err;
+  if (auto* e = std::get_if<open_error>(&opened)) {
+    {
+      std::lock_guard<std::mutex> lock{d.why_mtx};
+      d.why = "reopen failed: " + e->message;
     }
-    rc = cur.get(k, v, MDB_NEXT);
+    d.state.store(detail::env_state::closed);
+    err = make_error(e->code, e->message);
+  } else {
+    {
+      std::lock_guard<std::mutex> lock{d.why_mtx};
+      d.why.clear();
+    }
+    d.reopens.fetch_add(1);
+    d.state.store(detail::env_state::open);
   }
-}
-
-std::vector<std::string> environment::lookup(const std::string& table, const std::string& index,
-                                             std::string_view from, std::string_view to,
-                                             std::size_t limit) const {
-  std::vector<std::string> out;
-  scan_index(table, index, from, to, limit, [&](std::string_view key, std::string_view) {
-    out.emplace_back(key);
-    return true;
-  });
-  return out;
-}
-
-void environment::scan_time(const std::string& table, const std::string& index, std::int64_t from_ms,
-                            std::int64_t to_ms, std::size_t limit,
-                            const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  if (to_ms <= from_ms)
-    return;
-  scan_index(table, index, time_key(from_ms), time_key(to_ms), limit, fn);
-}
-
-std::vector<event> environment::read_stream(const std::string& stream, std::uint64_t from,
-                                            std::size_t limit) const {
-  std::vector<event> out;
-  walk_stream(stream, from, limit, false,
-              [&](std::uint64_t seq, std::string_view text) { out.push_back({seq, std::string{text}}); });
-  return out;
-}
-
-std::vector<event> environment::tail(const std::string& stream, std::size_t n) const {
-  std::vector<event> out;
-  walk_stream(stream, 0, n, true,
-              [&](std::uint64_t seq, std::string_view text) { out.push_back({seq, std::string{text}}); });
-  return out;
-}
-
-std::size_t environment::export_ndjson(const std::string& stream, std::uint64_t from,
-                                       std::size_t limit, std::string& out) const {
-  std::size_t n = 0;
-  walk_stream(stream, from, limit, false, [&](std::uint64_t, std::string_view text) {
-    out.append(text); // one compact JSON object, no newline inside
-    out += '\n';
-    ++n;
-  });
-  return n;
-}
-
-void environment::walk_stream(const std::string& stream, std::uint64_t from, std::size_t limit,
-                              bool backwards,
-                              const std::function<void(std::uint64_t, std::string_view)>& fn) const {
-  if (d_->streams == 0 || limit == 0 || stream.empty())
-    return;
-  read_txn txn{*this};
-  if (!txn.ok())
-    return;
-  cursor cur{txn.get(), d_->streams};
-  if (!cur)
-    return;
-  auto prefix = stream + '\0';
-  // Forwards: from the key of `from`. Backwards: from the last key before
-  // stream + '\1', the first key past this stream's range.
-  auto start = backwards ? stream + '\1' : stream_key(stream, from);
-  MDB_val k = val(start);
-  MDB_val v;
-  int rc = cur.get(k, v, MDB_SET_RANGE);
-  if (backwards)
-    rc = rc == MDB_NOTFOUND ? cur.get(k, v, MDB_LAST) : cur.get(k, v, MDB_PREV);
-  for (std::size_t n = 0; rc == 0 && n < limit && has_prefix(view(k), prefix); ++n) {
-    fn(from_be64(view(k).substr(prefix.size())), view(v));
-    rc = cur.get(k, v, backwards ? MDB_PREV : MDB_NEXT);
-  }
-}
-
-std::uint64_t environment::last_seq(const std::string& stream) const {
-  if (d_->heads == 0 || stream.empty())
-    return 0;
-  read_txn txn{*this};
-  MDB_val k = val(stream);
-  MDB_val v;
-  if (!txn.ok() || mdb_get(txn.get(), d_->heads, &k, &v) != 0)
-    return 0;
-  return from_be64(view(v));
-}
-
-std::vector<std::string> environment::streams() const {
-  std::vector<std::string> out;
-  if (d_->heads == 0)
-    return out;
-  read_txn txn{*this};
-  if (!txn.ok())
-    return out;
-  cursor cur{txn.get(), d_->heads};
-  if (!cur)
-    return out;
-  MDB_val k;
-  MDB_val v;
-  for (int rc = cur.get(k, v, MDB_FIRST); rc == 0; rc = cur.get(k, v, MDB_NEXT))
-    out.emplace_back(view(k));
-  return out;
-}
-
-stats environment::statistics() const {
-  stats s;
-  s.map_growths = d_->growths.load();
-  s.map_full = d_->full.load();
-  s.stale_readers_cleared = d_->stale_readers;
-  struct stat st{};
-  if (::stat((d_->opts.dir + "/data.mdb").c_str(), &st) == 0)
-    s.file_bytes = static_cast<std::size_t>(st.st_size);
-  read_txn txn{*this}; // also keeps the map size still while we read it
-  MDB_envinfo info{};
-  MDB_stat est{};
-  mdb_env_info(d_->env, &info);
-  mdb_env_stat(d_->env, &est);
-  s.map_size = info.me_mapsize;
-  s.used_bytes = (info.me_last_pgno + 1) * est.ms_psize;
-  if (!txn.ok())
-    return s;
-  for (auto& [name, t] : d_->tables) {
-    MDB_stat ts{};
-    s.records[name] = t.dbi != 0 && mdb_stat(txn.get(), t.dbi, &ts) == 0 ? ts.ms_entries : 0;
-  }
-  MDB_stat ss{};
-  s.records["streams"] =
-    d_->streams != 0 && mdb_stat(txn.get(), d_->streams, &ss) == 0 ? ss.ms_entries : 0;
-  return s;
-}
-
-namespace {
-
-std::size_t walk(MDB_txn* txn, MDB_dbi dbi) {
-  std::size_t n = 0;
-  cursor cur{txn, dbi};
-  if (!cur)
-    return 0;
-  MDB_val k;
-  MDB_val v;
-  for (int rc = cur.get(k, v, MDB_FIRST); rc == 0; rc = cur.get(k, v, MDB_NEXT))
-    ++n;
-  return n;
-}
-
-} // namespace
-
-std::size_t environment::count_records(const std::string& table) const {
-  auto t = d_->table(table);
-  if (t == nullptr)
-    return 0;
-  read_txn txn{*this};
-  return txn.ok() ? walk(txn.get(), t->dbi) : 0;
-}
-
-std::size_t environment::count_events() const {
-  if (d_->streams == 0)
-    return 0;
-  read_txn txn{*this};
-  return txn.ok() ? walk(txn.get(), d_->streams) : 0;
+  d.gate.unlock();
+  return err;
 }
 
 // -- the writer's side ---------------------------------------------------------
@@ -809,15 +530,17 @@ int remove_entries(MDB_txn* txn, const table_def& def, const std::vector<MDB_dbi
 } // namespace
 
 int environment::put(MDB_txn* txn, const std::string& table, std::string_view key,
-                     std::string_view text, const index_entries& entries) {
+                     std::string_view text, const index_entries& entries, bool only_if_absent) {
   auto t = d_->table(table);
   if (t == nullptr)
     return MDB_NOTFOUND;
   MDB_val k = val(key);
   int rc = 0;
-  if (!t->def.indexes.empty()) {
+  if (!t->def.indexes.empty() || only_if_absent) {
     MDB_val old;
     rc = mdb_get(txn, t->dbi, &k, &old);
+    if (rc == 0 && only_if_absent)
+      return MDB_KEYEXIST;
     if (rc == 0)
       rc = remove_entries(txn, t->def, t->index_dbis, key, old);
     else if (rc == MDB_NOTFOUND)
@@ -879,16 +602,6 @@ int environment::append(MDB_txn* txn, const std::string& stream, std::string_vie
   auto head = be64(seq);
   MDB_val nv = val(head);
   return mdb_put(txn, d.heads, &hk, &nv, 0);
-}
-
-std::string environment::copy_to(const std::string& to) const {
-  // mdb_env_copy2 runs its own read transaction: hold the gate like a read.
-  d_->gate.enter();
-  int rc = mdb_env_copy2(d_->env, to.c_str(), MDB_CP_COMPACT);
-  d_->gate.leave();
-  if (rc != 0)
-    return "copy of " + d_->opts.dir + " to " + to + ": " + lmdb_text(rc);
-  return {};
 }
 
 } // namespace persistence

@@ -10,10 +10,14 @@
 //   be after the writer has stopped.
 // - Reads (the const functions) may be called from any thread at any time:
 //   the environment is opened with MDB_NOTLS, each read runs in its own short
-//   read-only transaction, and reads never wait for the writer. The one
-//   exception: while the writer grows the map (which LMDB allows only with no
-//   live transaction in the process), new reads wait for the reads in flight
-//   to end and for the resize (the "resize gate"; microseconds, rare).
+//   read-only transaction (renewed from a pool of reset ones, not begun and
+//   aborted per read), and reads never wait for the writer. The one
+//   exception: while the writer grows the map or recover() reopens the
+//   environment (which LMDB allows only with no live transaction in the
+//   process), new reads wait for the reads in flight to end and for the
+//   resize (the "resize gate"; microseconds, rare).
+// - A read that fails answers an error (errc::read_failed, naming the store
+//   and LMDB's cause), never "not found" or an empty result.
 // - Callbacks given to reads run inside the read transaction: they may call
 //   other reads of this environment (the gate is reentrant per thread), they
 //   must not block for long (they hold back a map resize) and never wait for
@@ -34,6 +38,8 @@
 #include <variant>
 #include <vector>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
 #include <nlohmann/json_fwd.hpp>
 
 typedef struct MDB_env MDB_env;
@@ -42,8 +48,7 @@ typedef unsigned int MDB_dbi;
 
 namespace persistence {
 
-/// The error codes (persistence/errors.hpp; declared here so that this
-/// header needs no CAF).
+/// The error codes (persistence/errors.hpp).
 enum class errc : std::uint8_t;
 
 /// Extracts the index keys of a record (none, one or several). It must be a
@@ -95,6 +100,9 @@ struct options {
   /// Read-only (verifying a backup): no LOCK file, no writes, tables that do
   /// not exist read as empty.
   bool read_only = false;
+  /// Reads renew a pooled read transaction (mdb_txn_renew) instead of
+  /// beginning and aborting one each (false: the latter, for the benchmark).
+  bool pool_reads = true;
 };
 
 /// One stored event: its sequence number and its JSON text, one object
@@ -111,6 +119,7 @@ struct stats {
   std::size_t file_bytes = 0; ///< size of data.mdb
   std::uint64_t map_growths = 0; ///< resizes by this process (early or full)
   std::uint64_t map_full = 0;    ///< batches that hit MDB_MAP_FULL and were run again
+  std::uint64_t reopens = 0;     ///< times recover() reopened the environment
   int stale_readers_cleared = 0; ///< reader slots of dead processes cleared at open
   std::map<std::string, std::size_t> records; ///< per table, plus "streams": all events
 };
@@ -143,66 +152,100 @@ public:
   bool has_table(const std::string& name) const;
 
   // -- reads: any thread, never waiting for the writer ------------------------
+  //
+  // Each answers what is stored, or an error (errc::read_failed: LMDB failed
+  // the read, or the environment is closed after a failed recover();
+  // errc::invalid_request: an unknown table or index), never an empty answer
+  // in place of a failure. Tables declared but absent from a read-only copy
+  // read as empty.
 
-  /// The record of `key` in `table` (JSON text), if any.
-  std::optional<std::string> get(const std::string& table, std::string_view key) const;
+  /// The record of `key` in `table` (JSON text), or nothing if absent.
+  caf::expected<std::optional<std::string>> get(const std::string& table,
+                                                std::string_view key) const;
 
   /// Records of `table` with keys in [from, to) in key order (empty `to`: no
   /// upper bound), at most `limit`; `fn` returns false to stop.
-  void scan(const std::string& table, std::string_view from, std::string_view to, std::size_t limit,
-            const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  caf::error scan(const std::string& table, std::string_view from, std::string_view to,
+                  std::size_t limit,
+                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   /// Records of `table` with keys in [from, to) in descending key order
   /// (empty `to`: from the last key; empty `from`: down to the first), at most
   /// `limit`; `fn` returns false to stop. Newest first for time-ordered keys.
-  void scan_back(const std::string& table, std::string_view from, std::string_view to,
-                 std::size_t limit,
-                 const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  caf::error scan_back(const std::string& table, std::string_view from, std::string_view to,
+                       std::size_t limit,
+                       const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   /// Records of `table` whose entry in `index` lies in [from, to) (empty
   /// `to`: index key exactly `from`), in index order then key order, at most
-  /// `limit`, read in one transaction; `fn` returns false to stop. Unknown
-  /// table or index: nothing.
-  void scan_index(const std::string& table, const std::string& index, std::string_view from,
-                  std::string_view to, std::size_t limit,
-                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  /// `limit`, read in one transaction; `fn` returns false to stop.
+  caf::error scan_index(const std::string& table, const std::string& index, std::string_view from,
+                        std::string_view to, std::size_t limit,
+                        const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   /// Primary keys whose index entry lies in [from, to) (empty `to`: exactly
   /// `from`), in index order, at most `limit`.
-  std::vector<std::string> lookup(const std::string& table, const std::string& index,
-                                  std::string_view from, std::string_view to = {},
-                                  std::size_t limit = SIZE_MAX) const;
+  caf::expected<std::vector<std::string>> lookup(const std::string& table, const std::string& index,
+                                                 std::string_view from, std::string_view to = {},
+                                                 std::size_t limit = SIZE_MAX) const;
 
   /// Records of `table` whose time_index `index` lies in [from_ms, to_ms),
   /// oldest first: a cursor range over the index.
-  void scan_time(const std::string& table, const std::string& index, std::int64_t from_ms,
-                 std::int64_t to_ms, std::size_t limit,
-                 const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  caf::error scan_time(const std::string& table, const std::string& index, std::int64_t from_ms,
+                       std::int64_t to_ms, std::size_t limit,
+                       const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   /// Events of `stream` with seq >= from, oldest first, at most `limit`.
-  std::vector<event> read_stream(const std::string& stream, std::uint64_t from, std::size_t limit) const;
+  caf::expected<std::vector<event>> read_stream(const std::string& stream, std::uint64_t from,
+                                                std::size_t limit) const;
 
   /// The last `n` events of `stream`, newest first.
-  std::vector<event> tail(const std::string& stream, std::size_t n) const;
+  caf::expected<std::vector<event>> tail(const std::string& stream, std::size_t n) const;
 
   /// Appends events of `stream` with seq >= from (at most `limit`) to `out`
   /// as NDJSON: one JSON object per line with "seq", "ts" (ISO 8601 UTC) and
   /// the payload's fields. Returns the number of events.
-  std::size_t export_ndjson(const std::string& stream, std::uint64_t from, std::size_t limit,
-                            std::string& out) const;
+  caf::expected<std::size_t> export_ndjson(const std::string& stream, std::uint64_t from,
+                                           std::size_t limit, std::string& out) const;
 
   /// The last sequence number of `stream` (0: none yet).
-  std::uint64_t last_seq(const std::string& stream) const;
+  caf::expected<std::uint64_t> last_seq(const std::string& stream) const;
 
   /// Names of the streams that have events, in name order.
-  std::vector<std::string> streams() const;
+  caf::expected<std::vector<std::string>> streams() const;
 
-  stats statistics() const;
+  caf::expected<stats> statistics() const;
 
-  /// The records of `table` (0 if unknown) and the events of all streams,
-  /// counted by walking every entry, so every leaf page is read (verify).
-  std::size_t count_records(const std::string& table) const;
-  std::size_t count_events() const;
+  /// The records of `table` and the events of all streams, counted by
+  /// walking every entry, so every leaf page is read (verify).
+  caf::expected<std::size_t> count_records(const std::string& table) const;
+  caf::expected<std::size_t> count_events() const;
+
+  // -- health and recovery ----------------------------------------------------
+
+  /// Cheap (two atomic loads), any thread: the environment is open and not
+  /// marked broken, and a writer is running on it. For /readyz.
+  bool healthy() const noexcept;
+
+  /// Whether a writer is running on this environment.
+  bool writer_running() const noexcept;
+
+  /// Why the environment is broken or closed ("" while it is open).
+  std::string broken_reason() const;
+
+  /// Makes the environment usable again after its writer marked it broken
+  /// (mark_broken: MDB_PANIC, an I/O error) or a reopen failed: with reads
+  /// held out (the resize gate taken exclusively; reads in flight end
+  /// first), aborts the pooled read transactions, closes the MDB_env and
+  /// opens it again in place (same LOCK, same map size, every named
+  /// database), so every owner of this environment keeps its shared_ptr. The
+  /// file is never open twice in this process (LMDB's caveat on POSIX
+  /// locks). Nothing to do while the environment is open. Called by a
+  /// writer incarnation's start (writer.hpp), never while a writer runs:
+  /// then it fails. An error (open_failed, corrupt, ...) leaves the
+  /// environment closed (reads fail with read_failed) until a later call
+  /// succeeds.
+  caf::error recover();
 
   // -- the writer's side: the writer actor's thread only ----------------------
 
@@ -222,10 +265,12 @@ public:
   /// grow further). An exception from `fn` aborts and propagates.
   int write(const std::function<int(MDB_txn*)>& fn);
 
-  /// Write-transaction primitives; they return LMDB's code.
-  /// put: `json` is the record's text, `entries` from prepare_put.
+  /// Write-transaction primitives (on the writer's transaction or a nested
+  /// one); they return LMDB's code.
+  /// put: `json` is the record's text, `entries` from prepare_put;
+  /// `only_if_absent`: MDB_KEYEXIST if the key is present (nothing changed).
   int put(MDB_txn* txn, const std::string& table, std::string_view key, std::string_view json,
-          const index_entries& entries);
+          const index_entries& entries, bool only_if_absent = false);
   /// del: removes the record and its index entries (absent: 0).
   int del(MDB_txn* txn, const std::string& table, std::string_view key);
   /// append: `payload` is a compact JSON object; the stored event is
@@ -233,12 +278,23 @@ public:
   int append(MDB_txn* txn, const std::string& stream, std::string_view payload,
              const std::string& ts, std::uint64_t& seq);
 
-  /// Consistent, compacted copy of the environment into the directory `to`
-  /// (which must hold no data.mdb), in one read transaction: writes go on
-  /// meanwhile. "" or the problem. Any thread. See backup.hpp.
-  std::string copy_to(const std::string& to) const;
+  /// Clears the reader slots of processes that died holding them (a copier
+  /// killed during a backup), which would otherwise keep old pages from
+  /// being reused; the number cleared. Any thread.
+  int clear_stale_readers() const;
 
-  /// The LMDB handle (for tools and tests: flags, info).
+  /// Marks the environment broken (the writer saw MDB_PANIC or an I/O
+  /// error): healthy() turns false and the next writer's start reopens it.
+  void mark_broken(std::string why);
+
+  /// Registers the writer (false if another one is running on this
+  /// environment); its end calls detach_writer().
+  bool attach_writer() noexcept;
+  void detach_writer() noexcept;
+
+
+  /// The LMDB handle (for tools and tests: flags, info); replaced by
+  /// recover().
   MDB_env* raw() const noexcept;
 
 private:
@@ -247,8 +303,11 @@ private:
 
   environment();
 
+  /// Creates and opens the MDB_env and its named databases (open, recover).
+  std::variant<std::monostate, open_error> open_lmdb();
+
   /// Events of `stream` oldest first from `from`, or newest first.
-  void walk_stream(const std::string& stream, std::uint64_t from, std::size_t limit, bool backwards,
+  caf::error walk_stream(const std::string& stream, std::uint64_t from, std::size_t limit, bool backwards,
                    const std::function<void(std::uint64_t, std::string_view)>& fn) const;
 
   /// Grows the map to the next size; `wait`: wait for reads in flight,

@@ -21,6 +21,22 @@ const char* to_string(errc x) noexcept {
       return "closed";
     case errc::corrupt:
       return "corrupt";
+    case errc::read_failed:
+      return "read_failed";
+    case errc::panic:
+      return "panic";
+    case errc::io_error:
+      return "io_error";
+    case errc::exists:
+      return "exists";
+    case errc::too_large:
+      return "too_large";
+    case errc::overloaded:
+      return "overloaded";
+    case errc::unavailable:
+      return "unavailable";
+    case errc::timeout:
+      return "timeout";
   }
   return "unknown";
 }

@@ -37,6 +37,31 @@ enum class errc : std::uint8_t {
   /// The data file is not a readable LMDB file (corrupt, truncated, or
   /// written by an incompatible LMDB version).
   corrupt,
+  /// A read failed (an LMDB error, or the environment is closed after a
+  /// failed reopen); never reported as "not found".
+  read_failed,
+  /// LMDB reported MDB_PANIC (a failed meta page write): the batch failed,
+  /// nothing of it applied; the writer exits with this reason and its next
+  /// incarnation reopens the environment.
+  panic,
+  /// An I/O error (EIO, ENOSPC, EDQUOT, ...) failed the batch, nothing of it
+  /// applied; the writer exits with this reason and restarts.
+  io_error,
+  /// An insert (op::insert) found its key already present: that request
+  /// alone fails, the others of its batch commit.
+  exists,
+  /// A request too large for one transaction (MDB_TXN_FULL on its own):
+  /// that request alone fails.
+  too_large,
+  /// The writer client's bound on requests (or bytes) in flight is reached:
+  /// refused at once, nothing sent.
+  overloaded,
+  /// The writer cannot be reached (not running, restarting, or it went down
+  /// with the request in its mailbox): nothing of the request applied.
+  unavailable,
+  /// No answer within the client's timeout: the request may or may not be
+  /// applied (the writer may still commit it).
+  timeout,
 };
 
 /// The category of every error made here (at most 10 characters).

@@ -6,10 +6,17 @@
 //   (stop_atom)                 -> caf::unit   commit what is queued, answer, end
 //   caf::exit_msg                              like stop_atom, without an answer
 //
-// Errors (category "store", persistence/errors.hpp): invalid_request (this
-// request alone, nothing of it applied), txn_failed and map_full (the whole
-// batch it was committed with, nothing of it applied), closed (queued behind
-// a stop).
+// Errors (category "store", persistence/errors.hpp), nothing of the request
+// applied in each case:
+//   this request alone:  invalid_request (refused before the transaction),
+//                        exists (an insert found its key), too_large (more
+//                        than one transaction holds), txn_failed (LMDB
+//                        refused one of its ops)
+//   its whole batch:     map_full (may not grow further), txn_failed (the
+//                        commit failed), panic, io_error, corrupt (then the
+//                        writer exits and its supervisor restarts it)
+//   the writer's end:    closed (queued behind a stop), unavailable (queued
+//                        when it exited on an error)
 #pragma once
 
 #include <cstdint>
@@ -29,6 +36,9 @@ struct op {
     put,    ///< insert or replace the record `key` of table `name`
     del,    ///< remove the record `key` of table `name` (absent: no-op)
     append, ///< append the event `value` to stream `name`
+    /// insert the record `key` of table `name` if absent; present: this
+    /// request alone fails with errc::exists (idempotency keys, unique ids)
+    insert,
   };
   kind what = kind::put;
   /// A declared table (put, del) or a stream name (append: 1-64 characters
@@ -45,6 +55,11 @@ struct op {
   static op put(std::string table, std::string key, nlohmann::json record) {
     auto text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return {kind::put, std::move(table), std::move(key), std::move(record), std::move(text)};
+  }
+  static op insert(std::string table, std::string key, nlohmann::json record) {
+    auto o = put(std::move(table), std::move(key), std::move(record));
+    o.what = kind::insert;
+    return o;
   }
   static op del(std::string table, std::string key) {
     return {kind::del, std::move(table), std::move(key), nullptr, {}};

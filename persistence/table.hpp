@@ -3,7 +3,8 @@
 // layer over environment (reads) and op (writes through the writer).
 //
 // Thread safety: a `table` is an immutable name; all functions are const and
-// may be called from any thread (reads follow environment's rules).
+// may be called from any thread (reads follow environment's rules: a failed
+// read is an error, never an empty answer).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,11 @@ public:
     return op::put(name_, std::move(key), nlohmann::json(record));
   }
 
+  /// Fails its request with errc::exists if `key` is present.
+  op insert(std::string key, const T& record) const {
+    return op::insert(name_, std::move(key), nlohmann::json(record));
+  }
+
   op del(std::string key) const {
     return op::del(name_, std::move(key));
   }
@@ -61,38 +67,50 @@ public:
     }
   }
 
-  /// The record of `key`, if present and decodable.
-  std::optional<T> get(const environment& env, std::string_view key) const {
+  /// The record of `key`: nothing if absent or not decodable as T; an error
+  /// if the read failed (environment.hpp).
+  caf::expected<std::optional<T>> get(const environment& env, std::string_view key) const {
     auto text = env.get(name_, key);
-    return text ? decode(*text) : std::nullopt;
+    if (!text)
+      return text.error();
+    if (!*text)
+      return std::optional<T>{};
+    return decode(**text);
   }
 
   /// Records with keys in [from, to) (empty `to`: no bound), key order, at
   /// most `limit`. Records that do not decode as T are skipped.
-  std::vector<std::pair<std::string, T>> scan(const environment& env, std::string_view from = {},
-                                              std::string_view to = {},
-                                              std::size_t limit = SIZE_MAX) const {
+  caf::expected<std::vector<std::pair<std::string, T>>> scan(const environment& env,
+                                                             std::string_view from = {},
+                                                             std::string_view to = {},
+                                                             std::size_t limit = SIZE_MAX) const {
     std::vector<std::pair<std::string, T>> out;
-    env.scan(name_, from, to, limit, collect(out));
+    if (auto err = env.scan(name_, from, to, limit, collect(out)))
+      return err;
     return out;
   }
 
   /// Records whose entry in `index` equals `value`, in key order.
-  std::vector<std::pair<std::string, T>> find(const environment& env, const std::string& index,
-                                              std::string_view value,
-                                              std::size_t limit = SIZE_MAX) const {
+  caf::expected<std::vector<std::pair<std::string, T>>> find(const environment& env,
+                                                             const std::string& index,
+                                                             std::string_view value,
+                                                             std::size_t limit = SIZE_MAX) const {
     std::vector<std::pair<std::string, T>> out;
     if (!value.empty())
-      env.scan_index(name_, index, value, {}, limit, collect(out));
+      if (auto err = env.scan_index(name_, index, value, {}, limit, collect(out)))
+        return err;
     return out;
   }
 
   /// Records whose time_index `index` lies in [from_ms, to_ms), oldest first.
-  std::vector<std::pair<std::string, T>> between(const environment& env, const std::string& index,
-                                                 std::int64_t from_ms, std::int64_t to_ms,
-                                                 std::size_t limit = SIZE_MAX) const {
+  caf::expected<std::vector<std::pair<std::string, T>>> between(const environment& env,
+                                                                const std::string& index,
+                                                                std::int64_t from_ms,
+                                                                std::int64_t to_ms,
+                                                                std::size_t limit = SIZE_MAX) const {
     std::vector<std::pair<std::string, T>> out;
-    env.scan_time(name_, index, from_ms, to_ms, limit, collect(out));
+    if (auto err = env.scan_time(name_, index, from_ms, to_ms, limit, collect(out)))
+      return err;
     return out;
   }
 

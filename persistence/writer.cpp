@@ -2,12 +2,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <exception>
+#include <stdexcept>
 #include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/blocking_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/local_actor.hpp>
 #include <caf/others.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/system_messages.hpp>
@@ -25,6 +28,8 @@ std::atomic<std::uint64_t> failed_batches{0};
 std::atomic<std::uint64_t> refused{0};
 std::atomic<std::uint64_t> commit_ns{0};
 
+std::atomic<std::uint64_t> writer_failures{0};
+
 /// A checked request waiting for the commit.
 struct pending {
   write_request req;
@@ -32,6 +37,8 @@ struct pending {
   std::vector<environment::index_entries> entries;
   caf::response_promise rp;
   write_ack ack;
+  /// Encoded size (records, events, keys), for max_batch_bytes.
+  std::size_t bytes = 0;
 };
 
 /// Checks `p.req` and prepares it (encodes, computes index entries): "" or
@@ -44,7 +51,8 @@ std::string check(const environment& env, pending& p) {
   for (std::size_t i = 0; i < p.req.size(); ++i) {
     auto& o = p.req[i];
     switch (o.what) {
-      case op::kind::put: {
+      case op::kind::put:
+      case op::kind::insert: {
         if (o.text.empty())
           o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         auto problem = env.prepare_put(o.name, o.key, o.value, p.entries[i]);
@@ -73,70 +81,209 @@ std::string check(const environment& env, pending& p) {
       default:
         return "unknown kind of change";
     }
+    p.bytes += o.name.size() + o.key.size() + o.text.size();
   }
   return {};
 }
 
-/// Applies the batch in one transaction, commits it, answers everyone.
-void commit(environment& env, base::clock& clock, const writer_options& opts,
-            std::vector<pending>& batch) {
+/// A failure of the environment, not of a request: the writer exits and
+/// the next incarnation reopens.
+bool environment_failure(int rc) {
+  return rc > 0 || rc == MDB_PANIC || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND;
+}
+
+/// Marks a request that failed inside the transaction (never an LMDB code).
+constexpr int request_failed = INT_MIN;
+
+/// Applies one request's ops in `txn`; 0 or the first failing code.
+int apply(environment& env, const writer_options& opts, MDB_txn* txn, pending& p,
+          const std::string& ts, std::size_t position) {
+  p.ack.seqs.clear();
+  for (std::size_t i = 0; i < p.req.size(); ++i) {
+    auto& o = p.req[i];
+    int r = 0;
+    switch (o.what) {
+      case op::kind::put:
+      case op::kind::insert:
+        r = env.put(txn, o.name, o.key, o.text, p.entries[i], o.what == op::kind::insert);
+        break;
+      case op::kind::del:
+        r = env.del(txn, o.name, o.key);
+        break;
+      case op::kind::append: {
+        std::uint64_t seq = 0;
+        r = env.append(txn, o.name, o.text, ts, seq);
+        p.ack.seqs.push_back(seq);
+        break;
+      }
+    }
+    if (r != 0)
+      return r;
+  }
+  return opts.on_apply ? opts.on_apply(p.req, position) : 0;
+}
+
+/// The error of a request or batch that failed with LMDB's (or the OS's)
+/// code `rc`.
+caf::error failure(const environment& env, int rc, std::size_t requests, const std::string& cause) {
+  auto store = "store " + env.dir() + ": ";
+  auto none = requests == 1 ? std::string{"not applied: "}
+                            : "commit of " + std::to_string(requests) + " requests failed, none applied: ";
+  if (rc == MDB_MAP_FULL)
+    return make_error(errc::map_full, store + "the map is full and may not grow further");
+  if (rc == MDB_KEYEXIST)
+    return make_error(errc::exists, store + "an insert found its key already present; " + none + cause);
+  if (rc == MDB_TXN_FULL)
+    return make_error(errc::too_large, store + "the request is too large for one transaction; " + none
+                                         + cause);
+  if (rc == MDB_PANIC)
+    return make_error(errc::panic, store + none + cause);
+  if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+    return make_error(errc::corrupt, store + none + cause);
+  if (rc > 0)
+    return make_error(errc::io_error, store + none + cause);
+  return make_error(errc::txn_failed, store + none + cause);
+}
+
+/// Commits `batch`, answering every request in it. A request that fails
+/// inside the transaction fails alone (see writer_options::nested_txns); a
+/// request that does not fit a transaction beside others (MDB_TXN_FULL)
+/// goes to the next one. Returns the environment's failure, if any: then
+/// the writer must exit.
+caf::error commit(environment& env, base::clock& clock, const writer_options& opts,
+                  std::vector<pending>& batch) {
   auto started = std::chrono::steady_clock::now();
   auto ts = base::to_iso8601(clock.now());
-  int rc = 0;
-  std::string cause;
-  try {
-    rc = env.write([&](MDB_txn* txn) {
-      for (auto& p : batch) { // may run again after the map grew
-        p.ack.seqs.clear();
-        for (std::size_t i = 0; i < p.req.size(); ++i) {
-          auto& o = p.req[i];
+  std::vector<pending*> todo;
+  for (auto& p : batch)
+    todo.push_back(&p);
+  caf::error fatal;
+  auto fail = [&](pending& p, const caf::error& err) {
+    refused.fetch_add(1, std::memory_order_relaxed);
+    p.rp.deliver(err);
+  };
+  while (!todo.empty()) {
+    // One transaction: todo[0, covered) are applied; in nested mode a
+    // request's own failure is kept in `rcs` and its nested txn aborted.
+    std::size_t limit = todo.size();
+    std::size_t covered = 0;
+    std::size_t culprit = 0;
+    int culprit_rc = 0;
+    std::vector<int> rcs;
+    int rc = 0;
+    std::string cause;
+    try {
+      rc = env.write([&](MDB_txn* txn) {
+        covered = 0;
+        rcs.assign(limit, 0);
+        for (std::size_t i = 0; i < limit; ++i) {
           int r = 0;
-          switch (o.what) {
-            case op::kind::put:
-              r = env.put(txn, o.name, o.key, o.text, p.entries[i]);
-              break;
-            case op::kind::del:
-              r = env.del(txn, o.name, o.key);
-              break;
-            case op::kind::append: {
-              std::uint64_t seq = 0;
-              r = env.append(txn, o.name, o.text, ts, seq);
-              p.ack.seqs.push_back(seq);
+          if (opts.nested_txns) {
+            MDB_txn* child = nullptr;
+            r = mdb_txn_begin(env.raw(), txn, 0, &child);
+            if (r != 0)
+              return r;
+            r = apply(env, opts, child, *todo[i], ts, i);
+            if (r == 0)
+              r = mdb_txn_commit(child);
+            else
+              mdb_txn_abort(child);
+          } else {
+            r = apply(env, opts, txn, *todo[i], ts, i);
+          }
+          if (r == 0) {
+            covered = i + 1;
+            continue;
+          }
+          if (environment_failure(r) || r == MDB_MAP_FULL)
+            return r; // the batch's (MAP_FULL: grown and run again)
+          if (r == MDB_TXN_FULL && i > 0) { // fits a transaction of its own
+            if (opts.nested_txns) {
+              limit = i; // commit what is applied; the rest go to the next one
               break;
             }
+            culprit = i;
+            culprit_rc = r;
+            return request_failed;
           }
-          if (r != 0)
-            return r;
+          if (opts.nested_txns) {
+            rcs[i] = r; // this request alone; its nested txn is aborted
+            covered = i + 1;
+            continue;
+          }
+          culprit = i;
+          culprit_rc = r;
+          return request_failed;
         }
+        return opts.before_commit ? opts.before_commit(covered) : 0;
+      });
+      if (rc != 0 && rc != request_failed)
+        cause = mdb_strerror(rc);
+    } catch (const std::exception& e) { // bad_alloc, or a test hook's throw
+      rc = -1;
+      cause = e.what();
+    }
+    if (rc == request_failed) {
+      if (culprit_rc == MDB_TXN_FULL && culprit > 0) {
+        // Run the transaction again with the requests before it; it goes
+        // into the next one (where it is first).
+        limit = culprit;
+        rc = 0;
+        try {
+          rc = env.write([&](MDB_txn* txn) {
+            for (std::size_t i = 0; i < limit; ++i)
+              if (int r = apply(env, opts, txn, *todo[i], ts, i); r != 0)
+                return r;
+            return opts.before_commit ? opts.before_commit(limit) : 0;
+          });
+          if (rc != 0)
+            cause = mdb_strerror(rc);
+        } catch (const std::exception& e) {
+          rc = -1;
+          cause = e.what();
+        }
+        covered = limit;
+        rcs.assign(limit, 0);
+        if (rc == request_failed)
+          rc = -1;
+      } else {
+        // This request alone fails; the others are run again without it.
+        fail(*todo[culprit], failure(env, culprit_rc, 1, mdb_strerror(culprit_rc)));
+        todo.erase(todo.begin() + static_cast<std::ptrdiff_t>(culprit));
+        continue;
       }
-      return opts.before_commit ? opts.before_commit(batch.size()) : 0;
-    });
-    if (rc != 0)
-      cause = mdb_strerror(rc);
-  } catch (const std::exception& e) { // bad_alloc, or a test hook's throw
-    rc = -1;
-    cause = e.what();
+    }
+    if (rc == 0) {
+      commits.fetch_add(1, std::memory_order_relaxed);
+      std::size_t acked = 0;
+      for (std::size_t i = 0; i < covered; ++i) {
+        if (rcs[i] != 0) {
+          fail(*todo[i], failure(env, rcs[i], 1, mdb_strerror(rcs[i])));
+          continue;
+        }
+        ++acked;
+        todo[i]->rp.deliver(std::move(todo[i]->ack));
+      }
+      requests.fetch_add(acked, std::memory_order_relaxed);
+      todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(covered));
+      continue;
+    }
+    // The transaction failed: every request in it (and, if the environment
+    // failed, every one after it).
+    failed_batches.fetch_add(1, std::memory_order_relaxed);
+    auto n = environment_failure(rc) ? todo.size() : limit;
+    auto err = failure(env, rc, n, cause);
+    for (std::size_t i = 0; i < n; ++i)
+      todo[i]->rp.deliver(err);
+    todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
+    if (environment_failure(rc))
+      fatal = err;
   }
   commit_ns.fetch_add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                    std::chrono::steady_clock::now() - started)
                                                    .count()),
                       std::memory_order_relaxed);
-  if (rc == 0) {
-    commits.fetch_add(1, std::memory_order_relaxed);
-    requests.fetch_add(batch.size(), std::memory_order_relaxed);
-    for (auto& p : batch)
-      p.rp.deliver(std::move(p.ack));
-    return;
-  }
-  failed_batches.fetch_add(1, std::memory_order_relaxed);
-  auto err = rc == MDB_MAP_FULL
-               ? make_error(errc::map_full, "store " + env.dir()
-                                              + ": the map is full and may not grow further")
-               : make_error(errc::txn_failed, "store " + env.dir() + ": commit of "
-                                                + std::to_string(batch.size())
-                                                + " requests failed, none applied: " + cause);
-  for (auto& p : batch)
-    p.rp.deliver(err);
+  return fatal;
 }
 
 /// The writer's state, documented member by member.
@@ -146,16 +293,20 @@ struct writer_state {
   /// Source of event timestamps.
   base::clock* clock = nullptr;
   writer_options opts;
-  /// Checked requests of the batch being collected.
+  /// Checked requests of the batch being collected, and their bytes.
   std::vector<pending> batch;
-  /// False once a stop (or an exit message) has arrived.
+  std::size_t batch_bytes = 0;
+  /// False once a stop (or an exit message, or a failure) has arrived.
   bool running = true;
   /// The answer owed to the stop request, if any.
   caf::response_promise stopper;
   /// Requests in the last batch (how many requesters are active).
   std::size_t last_batch = 0;
-  /// The reason to end with (set by an exit message).
+  /// The reason to end with (an exit message's, or the environment's
+  /// failure).
   caf::error exit_reason;
+  /// Whether the writer ends on the environment's failure.
+  bool failed = false;
 };
 
 void writer_loop(caf::blocking_actor* self, std::shared_ptr<environment> env, base::clock* clock,
@@ -167,13 +318,14 @@ void writer_loop(caf::blocking_actor* self, std::shared_ptr<environment> env, ba
   if (st.opts.max_batch == 0)
     st.opts.max_batch = 1;
   auto take = [&](write_request& req) {
-    pending p{std::move(req), {}, self->make_response_promise(), {}};
+    pending p{std::move(req), {}, self->make_response_promise(), {}, 0};
     auto problem = check(*st.env, p);
     if (!problem.empty()) {
       refused.fetch_add(1, std::memory_order_relaxed);
       p.rp.deliver(make_error(errc::invalid_request, std::move(problem)));
       return;
     }
+    st.batch_bytes += p.bytes;
     st.batch.push_back(std::move(p));
   };
   auto stop = [&] {
@@ -187,6 +339,9 @@ void writer_loop(caf::blocking_actor* self, std::shared_ptr<environment> env, ba
   auto drop = caf::others >> [](caf::message_view&) -> caf::result<caf::message> {
     return caf::message{};
   };
+  auto room = [&] {
+    return st.batch.size() < st.opts.max_batch && st.batch_bytes < st.opts.max_batch_bytes;
+  };
   while (st.running) {
     // Wait for the first request, then take every one already waiting. The
     // inner receive returns at once (the mailbox is not empty): no receive
@@ -194,7 +349,7 @@ void writer_loop(caf::blocking_actor* self, std::shared_ptr<environment> env, ba
     self->receive([&](write_atom, write_request& req) { take(req); }, [&](stop_atom) { stop(); },
                   on_exit, drop);
     auto drain = [&] {
-      while (st.running && st.batch.size() < st.opts.max_batch && !self->mailbox().empty())
+      while (st.running && room() && !self->mailbox().empty())
         self->receive([&](write_atom, write_request& req) { take(req); },
                       [&](stop_atom) { stop(); }, on_exit, drop);
     };
@@ -202,26 +357,36 @@ void writer_loop(caf::blocking_actor* self, std::shared_ptr<environment> env, ba
     // The requesters answered by the last commit are still sending their
     // next requests: give them the CPU a few times (no timer, no sleep)
     // while the batch is well short of the last one.
-    for (int i = 0; i < 8 && st.running && st.batch.size() * 2 < st.last_batch; ++i) {
+    for (int i = 0; i < 8 && st.running && room() && st.batch.size() * 2 < st.last_batch; ++i) {
       std::this_thread::yield();
       drain();
     }
     st.last_batch = st.batch.size();
-    if (!st.batch.empty())
-      commit(*st.env, *st.clock, st.opts, st.batch);
+    if (!st.batch.empty()) {
+      if (auto fatal = commit(*st.env, *st.clock, st.opts, st.batch)) {
+        // The environment failed: reopen it in the next incarnation.
+        writer_failures.fetch_add(1, std::memory_order_relaxed);
+        st.env->mark_broken(error_message(fatal));
+        st.failed = true;
+        st.running = false;
+        st.exit_reason = std::move(fatal);
+      }
+    }
     st.batch.clear();
+    st.batch_bytes = 0;
   }
-  // Requests queued behind the stop: refused, so that no one waits in vain.
+  // Requests queued behind the stop (or the failure): answered, so that no
+  // one waits in vain.
+  auto gone = st.failed ? make_error(errc::unavailable, "store " + st.env->dir()
+                                                          + ": the writer failed and restarts")
+                        : make_error(errc::closed, "store " + st.env->dir() + ": the writer has stopped");
   while (!self->mailbox().empty())
-    self->receive(
-      [&](write_atom, write_request&) {
-        self->make_response_promise().deliver(
-          make_error(errc::closed, "store " + st.env->dir() + ": the writer has stopped"));
-      },
-      [&](stop_atom) { self->make_response_promise().deliver(caf::unit); }, [](caf::exit_msg&) {},
-      drop);
+    self->receive([&](write_atom, write_request&) { self->make_response_promise().deliver(gone); },
+                  [&](stop_atom) { self->make_response_promise().deliver(caf::unit); },
+                  [](caf::exit_msg&) {}, drop);
   // Let go of the environment before answering the stop: whoever asked may
   // close it (and its lock) right away, and must find no reference left here.
+  st.env->detach_writer();
   st.env.reset();
   if (st.stopper.pending())
     st.stopper.deliver(caf::unit);
@@ -240,8 +405,19 @@ bool valid_stream_name(const std::string& name) {
   return true;
 }
 
+caf::actor start_writer(caf::local_actor* parent, std::shared_ptr<environment> env,
+                        base::clock& clock, writer_options opts) {
+  return spawn_writer(parent->home_system(), std::move(env), clock, std::move(opts));
+}
+
 caf::actor spawn_writer(caf::actor_system& sys, std::shared_ptr<environment> env,
                         base::clock& clock, writer_options opts) {
+  if (auto err = env->recover())
+    throw std::runtime_error(error_message(err));
+  // Attached here, not on the writer's thread, so that healthy() is true
+  // once the start returns; the writer detaches when it ends.
+  if (!env->attach_writer())
+    throw std::runtime_error("store " + env->dir() + ": another writer runs on this environment");
   return sys.spawn<caf::detached>(writer_loop, std::move(env), &clock, std::move(opts));
 }
 
@@ -255,6 +431,10 @@ std::uint64_t requests_total() noexcept {
 
 std::uint64_t failed_batches_total() noexcept {
   return failed_batches.load(std::memory_order_relaxed);
+}
+
+std::uint64_t writer_failures_total() noexcept {
+  return writer_failures.load(std::memory_order_relaxed);
 }
 
 std::uint64_t refused_total() noexcept {

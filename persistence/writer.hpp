@@ -3,15 +3,26 @@
 //
 // It runs on its own OS thread (a detached, blocking actor: LMDB ties a write
 // transaction to a thread). Group commit: it waits for one request, takes
-// every request already waiting in its mailbox (up to max_batch; while the
-// batch is under half the last one it yields its thread a few times and takes
-// what arrived, never sleeping), checks each one (a malformed request is
-// refused alone, before the transaction), applies
-// the rest in one transaction, commits once with LMDB's default durable sync,
-// and only then answers each requester. A failed transaction fails every
-// request in it, and nothing of it is applied. Requests are applied in
-// mailbox order, so the writes of one sender keep their order, and stream
+// every request already waiting in its mailbox (up to max_batch requests and
+// max_batch_bytes; while the batch is under half the last one it yields its
+// thread a few times and takes what arrived, never sleeping), checks each
+// one (a malformed request is refused alone, before the transaction),
+// applies the rest in one transaction, commits once with LMDB's default
+// durable sync, and only then answers each requester. Requests are applied
+// in mailbox order, so the writes of one sender keep their order, and stream
 // sequence numbers are assigned inside the commit (no gaps).
+//
+// Failures, by who they fail:
+// - one request (an op LMDB refuses inside the transaction: an insert whose
+//   key exists, a request too big for a transaction): that request alone;
+//   the transaction is run again without it and the others commit;
+// - the batch (the commit failed, the map may not grow): every request in
+//   it, nothing of it applied; the writer goes on;
+// - the environment (MDB_PANIC, an I/O error such as EIO or ENOSPC, a
+//   corrupt page): every request in the batch, nothing applied; the writer
+//   marks the environment broken, answers what is queued `unavailable` and
+//   exits with that error (abnormally), so that its supervisor restarts it;
+//   the next incarnation's start reopens the environment (recover()).
 #pragma once
 
 #include <cstddef>
@@ -32,17 +43,42 @@ namespace persistence {
 struct writer_options {
   /// Requests per commit at most (1: one transaction per write).
   std::size_t max_batch = 4096;
+  /// Bytes per commit at most (the encoded records, events and keys of its
+  /// requests); a request larger than this is committed alone.
+  std::size_t max_batch_bytes = std::size_t{8} << 20;
+  /// How a request that fails inside the transaction is kept from failing
+  /// the others: false (the default) runs the transaction again without it
+  /// (no cost while nothing fails); true gives each request its own nested
+  /// transaction (mdb_txn_begin with the batch's as parent), which costs on
+  /// every request (docs/BENCHMARKS.md, "nested transactions").
+  bool nested_txns = false;
   /// Fault injection and deterministic batching, for tests only (leave
   /// empty): called on the writer's thread inside the write transaction,
   /// after the batch is applied and before the commit, with the number of
   /// requests in it. A non-zero return (an errno or LMDB code) fails the
-  /// transaction as LMDB would.
+  /// transaction as LMDB would (the batch; an errno or MDB_PANIC as the
+  /// environment's failure).
   std::function<int(std::size_t batch)> before_commit;
+  /// For tests only: called inside the transaction after each request's ops
+  /// are applied, with the request's position in that transaction (0: the
+  /// first). A non-zero return fails that request as if LMDB had refused
+  /// its last op with that code (MDB_KEYEXIST, MDB_TXN_FULL, ...; an errno
+  /// or MDB_PANIC fails the batch as the environment's failure).
+  std::function<int(const write_request&, std::size_t position)> on_apply;
 };
 
-/// Spawns the writer on its own thread. `env` must be writable (not
-/// read_only); `clock` gives event timestamps and must outlive the writer.
-/// Precondition: one writer per environment.
+/// Starts one incarnation of the writer as a child of a supervisor: a
+/// `start_function` body (supervision/spec.hpp) for the writer's child spec.
+/// First makes `env` usable again if a previous incarnation left it broken
+/// (environment::recover(); throws std::runtime_error with its message if
+/// that fails, which the supervisor counts as a failed start), then spawns
+/// the writer (detached) in the parent's actor system. `clock` must outlive
+/// every incarnation. No other writer may run on `env` (the previous
+/// incarnation has ended): otherwise it throws as well.
+caf::actor start_writer(caf::local_actor* parent, std::shared_ptr<environment> env,
+                        base::clock& clock, writer_options opts = {});
+
+/// The same outside a supervision tree (tests, tools).
 caf::actor spawn_writer(caf::actor_system& sys, std::shared_ptr<environment> env,
                         base::clock& clock, writer_options opts = {});
 
@@ -56,8 +92,11 @@ std::uint64_t commits_total() noexcept;
 std::uint64_t requests_total() noexcept;
 /// Batches that failed (each of their requests got the error).
 std::uint64_t failed_batches_total() noexcept;
-/// Requests refused alone (errc::invalid_request).
+/// Requests refused alone: before the transaction (invalid_request) or
+/// inside it (exists, too_large, txn_failed).
 std::uint64_t refused_total() noexcept;
+/// Writers that exited on an environment failure (panic, io_error, corrupt).
+std::uint64_t writer_failures_total() noexcept;
 /// Time the writers spent in transactions (apply and commit), in seconds.
 double commit_seconds_total() noexcept;
 

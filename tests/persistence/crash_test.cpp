@@ -33,7 +33,7 @@ TEST_CASE("every acknowledged write survives SIGKILL (20 rounds)") {
     {
       auto env = ptest::open_store(d.path);
       for (int w = 0; w < 4; ++w)
-        seq_before[w] = env->last_seq("w" + std::to_string(w));
+        seq_before[w] = ptest::must(env->last_seq("w" + std::to_string(w)));
     }
     {
       test::child_process child{{ptest::child_program(), d.path, "write", "4", prefix}};
@@ -56,12 +56,12 @@ TEST_CASE("every acknowledged write survives SIGKILL (20 rounds)") {
     auto env = ptest::open_store(d.path);
     for (auto& [w, n] : acked) {
       for (long i = 0; i <= n; ++i) {
-        auto rec = env->get("records", prefix + "w" + std::to_string(w) + "-" + std::to_string(i));
+        auto rec = ptest::must(env->get("records", prefix + "w" + std::to_string(w) + "-" + std::to_string(i)));
         REQUIRE(rec);
         CHECK(json::parse(*rec)["n"] == i);
       }
       // The writer's events of this round, in order, at least the acknowledged ones.
-      auto events = env->read_stream("w" + std::to_string(w), seq_before[w] + 1, SIZE_MAX);
+      auto events = ptest::must(env->read_stream("w" + std::to_string(w), seq_before[w] + 1, SIZE_MAX));
       REQUIRE(events.size() >= static_cast<std::size_t>(n + 1));
       for (long i = 0; i <= n; ++i)
         CHECK(json::parse(events[static_cast<std::size_t>(i)].json)["key"]

@@ -33,21 +33,21 @@ TEST_CASE("a full map grows and the batch is committed; every write is present")
   auto w = spawn_writer(b.sys, env, base::default_clock());
   std::string pad(4000, 'p');
   fill(b, w, 0, 1500, pad); // about 6 MB of records into a 1 MiB map
-  auto s = env->statistics();
+  auto s = ptest::must(env->statistics());
   CHECK(s.map_size >= (std::size_t{8} << 20));
   CHECK(s.map_full >= 3); // 1 -> 2 -> 4 -> 8 MiB, each after MDB_MAP_FULL
   CHECK(s.map_growths == s.map_full);
   CHECK(s.records["records"] == 1500);
   for (int i = 0; i < 1500; ++i)
-    REQUIRE(env->get("records", "r" + std::to_string(i)));
+    REQUIRE(ptest::must(env->get("records", "r" + std::to_string(i))));
   ptest::stop(b.sys, w);
   // Reopened with the same small initial size, the map leaves room for the
   // data already there.
   env.reset();
   auto again = ptest::open_store(d.path, 1 << 20, 0);
-  auto s2 = again->statistics();
+  auto s2 = ptest::must(again->statistics());
   CHECK(s2.map_size >= 2 * s2.used_bytes);
-  CHECK(again->count_records("records") == 1500);
+  CHECK(ptest::must(again->count_records("records")) == 1500);
 }
 
 TEST_CASE("the map grows early, before it is full") {
@@ -56,7 +56,7 @@ TEST_CASE("the map grows early, before it is full") {
   ptest::system_bed b;
   auto w = spawn_writer(b.sys, env, base::default_clock());
   fill(b, w, 0, 1500, std::string(4000, 'p'));
-  auto s = env->statistics();
+  auto s = ptest::must(env->statistics());
   CHECK(s.map_size >= (std::size_t{8} << 20));
   CHECK(s.map_growths >= 3);
   CHECK(s.map_full == 0); // no reads in flight here, so the early growth always succeeded
@@ -81,11 +81,11 @@ TEST_CASE("the map grows while readers keep reading") {
         // Nested reads too: a scan whose callback reads again.
         env->scan("records", "r" + std::to_string(i % 10), {}, 2,
                   [&](std::string_view k, std::string_view) {
-                    if (!env->get("records", k))
+                    if (!ptest::must(env->get("records", k)))
                       ++misses;
                     return true;
                   });
-        if (!env->get("records", "r" + std::to_string((i + t) % 10)))
+        if (!ptest::must(env->get("records", "r" + std::to_string((i + t) % 10))))
           ++misses;
         ++reads;
       }
@@ -94,7 +94,7 @@ TEST_CASE("the map grows while readers keep reading") {
   done = true;
   for (auto& t : readers)
     t.join();
-  auto s = env->statistics();
+  auto s = ptest::must(env->statistics());
   MESSAGE("reads during growth: " << reads.load() << ", map " << s.map_size);
   CHECK(misses == 0);
   CHECK(s.map_full >= 3);

@@ -44,18 +44,18 @@ TEST_CASE("secondary indexes follow puts and deletes in the same transaction") {
                        {op::put("jobs", "j1", {{"status", "queued"}, {"created_ms", 1000}}),
                         op::put("jobs", "j2", {{"status", "queued"}, {"created_ms", 2000}}),
                         op::put("jobs", "j3", {{"status", "done"}, {"created_ms", 3000}})}));
-  CHECK(env->lookup("jobs", "by_status", "queued") == keys{"j1", "j2"});
+  CHECK(ptest::must(env->lookup("jobs", "by_status", "queued")) == keys{"j1", "j2"});
   // An update moves the entry; the stale one is gone.
   REQUIRE(ptest::write(b.sys, w, {op::put("jobs", "j1", {{"status", "done"}, {"created_ms", 1000}})}));
-  CHECK(env->lookup("jobs", "by_status", "queued") == keys{"j2"});
-  CHECK(env->lookup("jobs", "by_status", "done") == keys{"j1", "j3"});
+  CHECK(ptest::must(env->lookup("jobs", "by_status", "queued")) == keys{"j2"});
+  CHECK(ptest::must(env->lookup("jobs", "by_status", "done")) == keys{"j1", "j3"});
   // A record without the field has no entry.
   REQUIRE(ptest::write(b.sys, w, {op::put("jobs", "j2", {{"created_ms", 2000}})}));
-  CHECK(env->lookup("jobs", "by_status", "queued").empty());
+  CHECK(ptest::must(env->lookup("jobs", "by_status", "queued")).empty());
   REQUIRE(ptest::write(b.sys, w, {op::del("jobs", "j3"), op::del("jobs", "never-there")}));
-  CHECK(env->lookup("jobs", "by_status", "done") == keys{"j1"});
-  CHECK_FALSE(env->get("jobs", "j3"));
-  CHECK(json::parse(*env->get("jobs", "j2"))["created_ms"] == 2000);
+  CHECK(ptest::must(env->lookup("jobs", "by_status", "done")) == keys{"j1"});
+  CHECK_FALSE(ptest::must(env->get("jobs", "j3")));
+  CHECK(json::parse(*ptest::must(env->get("jobs", "j2")))["created_ms"] == 2000);
   // Index entries and records agree.
   MDB_txn* txn = nullptr;
   REQUIRE(mdb_txn_begin(env->raw(), nullptr, MDB_RDONLY, &txn) == 0);
@@ -107,7 +107,7 @@ TEST_CASE("records between two times are one cursor range over the time index") 
                    return true;
                  });
   CHECK(in_range == keys{"k90", "k89", "k88", "k87", "k86"}); // oldest first, to excluded
-  CHECK(env->lookup("jobs", "by_time", time_key(1'700'000'048'000), time_key(INT64_MAX))
+  CHECK(ptest::must(env->lookup("jobs", "by_time", time_key(1'700'000'048'000), time_key(INT64_MAX)))
         == keys{"k52", "k51"});
   int n = 0;
   env->scan_time("jobs", "by_time", 0, INT64_MAX, 3, [&](std::string_view, std::string_view) {
@@ -127,24 +127,24 @@ TEST_CASE("typed records through table<T>") {
   table<job> jobs{"jobs"};
   REQUIRE(ptest::write(b.sys, w, {jobs.put("a", {"queued", 10, {"x"}}), jobs.put("b", {"running", 20, {}}),
                                   jobs.put("c", {"queued", 30, {}})}));
-  auto a = jobs.get(*env, "a");
+  auto a = ptest::must(jobs.get(*env, "a"));
   REQUIRE(a);
   CHECK(a->status == "queued");
   CHECK(a->tags == keys{"x"});
-  auto queued = jobs.find(*env, "by_status", "queued");
+  auto queued = ptest::must(jobs.find(*env, "by_status", "queued"));
   REQUIRE(queued.size() == 2);
   CHECK(queued[0].first == "a");
   CHECK(queued[1].second.created_ms == 30);
-  auto mid = jobs.between(*env, "by_time", 15, 31);
+  auto mid = ptest::must(jobs.between(*env, "by_time", 15, 31));
   REQUIRE(mid.size() == 2);
   CHECK(mid[0].first == "b");
-  CHECK(jobs.scan(*env).size() == 3);
+  CHECK(ptest::must(jobs.scan(*env)).size() == 3);
   // A record that does not decode as job is skipped, not a crash.
   REQUIRE(ptest::write(b.sys, w, {op::put("jobs", "broken", {{"status", 5}})}));
-  CHECK_FALSE(jobs.get(*env, "broken"));
-  CHECK(jobs.scan(*env).size() == 3);
+  CHECK_FALSE(ptest::must(jobs.get(*env, "broken")));
+  CHECK(ptest::must(jobs.scan(*env)).size() == 3);
   REQUIRE(ptest::write(b.sys, w, {jobs.del("a")}));
-  CHECK_FALSE(jobs.get(*env, "a"));
+  CHECK_FALSE(ptest::must(jobs.get(*env, "a")));
   ptest::stop(b.sys, w);
 }
 
@@ -175,9 +175,9 @@ TEST_CASE("a malformed request is refused alone, before the transaction") {
   // All or nothing within one request: a good change next to a bad one is
   // not applied either.
   CHECK(refused({op::put("records", "good", 1), op::put("nope", "k", 1)}) == "no table 'nope'");
-  CHECK_FALSE(env->get("records", "good"));
+  CHECK_FALSE(ptest::must(env->get("records", "good")));
   CHECK(refused_total() >= 10);
   CHECK(ptest::write(b.sys, w, {op::put("records", "k", 1)}));
-  CHECK(env->get("records", "k") == std::string{"1"});
+  CHECK(ptest::must(env->get("records", "k")) == std::string{"1"});
   ptest::stop(b.sys, w);
 }

@@ -28,9 +28,9 @@ TEST_CASE("sequence numbers, timestamps, range and tail") {
   auto ack = ptest::write(b.sys, w, {op::append("audit", {{"i", 5}}), op::append("audit", {{"i", 6}})});
   REQUIRE(ack);
   CHECK(ack->seqs == std::vector<std::uint64_t>{6, 7});
-  CHECK(env->last_seq("audit") == 7);
-  CHECK(env->last_seq("nothing") == 0);
-  auto range = env->read_stream("audit", 2, 2);
+  CHECK(ptest::must(env->last_seq("audit")) == 7);
+  CHECK(ptest::must(env->last_seq("nothing")) == 0);
+  auto range = ptest::must(env->read_stream("audit", 2, 2));
   REQUIRE(range.size() == 2);
   CHECK(range[0].seq == 2);
   CHECK(range[1].seq == 3);
@@ -38,14 +38,14 @@ TEST_CASE("sequence numbers, timestamps, range and tail") {
   CHECK(ev["i"] == 1);
   CHECK(ev["seq"] == 2);
   CHECK(ev["ts"] == "2023-11-14T22:13:21.500Z");
-  auto last = env->tail("audit", 3);
+  auto last = ptest::must(env->tail("audit", 3));
   REQUIRE(last.size() == 3);
   CHECK(last[0].seq == 7);
   CHECK(last[2].seq == 5);
-  CHECK(env->tail("audit", 100).size() == 7);
-  CHECK(env->tail("nothing", 3).empty());
-  CHECK(env->read_stream("audit", 8, 10).empty());
-  CHECK(env->streams() == std::vector<std::string>{"audit", "other"});
+  CHECK(ptest::must(env->tail("audit", 100)).size() == 7);
+  CHECK(ptest::must(env->tail("nothing", 3)).empty());
+  CHECK(ptest::must(env->read_stream("audit", 8, 10)).empty());
+  CHECK(ptest::must(env->streams()) == std::vector<std::string>{"audit", "other"});
   ptest::stop(b.sys, w);
 }
 
@@ -59,7 +59,7 @@ TEST_CASE("NDJSON export: one object per line, seq and ts first, then the payloa
   REQUIRE(ptest::write(b.sys, w, {op::append("growth", json::object())}));
   REQUIRE(ptest::write(b.sys, w, {op::append("growth", {{"n", 3}})}));
   std::string out;
-  CHECK(env->export_ndjson("growth", 1, 100, out) == 3);
+  CHECK(ptest::must(env->export_ndjson("growth", 1, 100, out)) == 3);
   CHECK(out
         == "{\"seq\":1,\"ts\":\"2023-11-14T22:13:20.123Z\",\"email\":\"a@b.c\",\"text\":\"line\\nbreak\"}\n"
            "{\"seq\":2,\"ts\":\"2023-11-14T22:13:20.123Z\"}\n"
@@ -69,7 +69,7 @@ TEST_CASE("NDJSON export: one object per line, seq and ts first, then the payloa
   while (std::getline(lines, line))
     CHECK(json::parse(line).is_object());
   out.clear();
-  CHECK(env->export_ndjson("growth", 2, 1, out) == 1);
+  CHECK(ptest::must(env->export_ndjson("growth", 2, 1, out)) == 1);
   CHECK(json::parse(out)["seq"] == 2);
   ptest::stop(b.sys, w);
 }
@@ -85,7 +85,7 @@ TEST_CASE("sequences continue after a reopen, without gaps") {
     ptest::stop(b.sys, w);
   }
   auto env = ptest::open_store(d.path);
-  auto all = env->read_stream("s", 0, 100);
+  auto all = ptest::must(env->read_stream("s", 0, 100));
   REQUIRE(all.size() == 12);
   for (std::size_t i = 0; i < all.size(); ++i)
     CHECK(all[i].seq == i + 1);

@@ -59,6 +59,14 @@ void stop(caf::actor_system& sys, const caf::actor& writer) {
     .receive([] {}, [](caf::error&) {});
 }
 
+std::string code_of(const caf::error& err) {
+  if (!err)
+    return {};
+  if (err.category() == persistence::error_category)
+    return persistence::to_string(static_cast<persistence::errc>(err.code()));
+  return caf::to_string(err);
+}
+
 const char* child_program() {
   return STORE_CHILD;
 }

@@ -10,6 +10,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
+#include <doctest/doctest.h>
 
 #include "persistence/environment.hpp"
 #include "persistence/errors.hpp"
@@ -48,6 +49,19 @@ caf::expected<persistence::write_ack> write(caf::actor_system& sys, const caf::a
 
 /// Stops the writer and waits for it to answer.
 void stop(caf::actor_system& sys, const caf::actor& writer);
+
+/// The value of a read that must succeed; fails the test with the error
+/// otherwise (a failed read is never taken for "absent").
+template <class T>
+T must(caf::expected<T> x) {
+  if (!x)
+    FAIL("read failed: " << persistence::error_message(x.error()) << " (" << caf::to_string(x.error())
+                         << ")");
+  return std::move(*x);
+}
+
+/// The code name of a store error ("" for none), e.g. "exists".
+std::string code_of(const caf::error& err);
 
 /// The helper program (tests/persistence/store_child.cpp).
 const char* child_program();

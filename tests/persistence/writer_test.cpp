@@ -13,6 +13,8 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include <lmdb.h>
+
 #include "persistence/errors.hpp"
 #include "tests/persistence/support.hpp"
 
@@ -31,7 +33,8 @@ struct writer_gate {
   std::shared_future<void> released{release.get_future().share()};
   std::mutex mtx;
   std::vector<std::size_t> batches;
-  int fail_batch = -1; // index of the batch to fail with EIO
+  int fail_batch = -1; // index of the batch to fail with fail_code
+  int fail_code = EIO;
   std::atomic<int> calls{0};
 
   std::function<int(std::size_t)> hook() {
@@ -45,7 +48,7 @@ struct writer_gate {
         entered.set_value();
         released.wait();
       }
-      return i == fail_batch ? EIO : 0;
+      return i == fail_batch ? fail_code : 0;
     };
   }
 };
@@ -105,7 +108,7 @@ TEST_CASE("requests that arrive together are committed in one transaction") {
   CHECK(g.batches == std::vector<std::size_t>{1, 40});
   CHECK(commits_total() - commits0 == 2);
   for (int i = 0; i < 40; ++i)
-    CHECK(env->get("records", "k" + std::to_string(i)));
+    CHECK(ptest::must(env->get("records", "k" + std::to_string(i))));
   ptest::stop(b.sys, w);
 }
 
@@ -127,12 +130,13 @@ TEST_CASE("max_batch 1: one transaction per write") {
   ptest::stop(b.sys, w);
 }
 
-TEST_CASE("a failed batch is reported to every requester in it and nothing of it is applied") {
+TEST_CASE("a failed commit fails every requester of its batch, nothing applied, and the writer goes on") {
   ptest::temp_dir d;
   auto env = ptest::open_store(d.path);
   ptest::system_bed b;
   writer_gate g;
   g.fail_batch = 1;
+  g.fail_code = MDB_BAD_TXN; // a failure of the transaction, not of the environment
   writer_options wo;
   wo.before_commit = g.hook();
   auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
@@ -152,11 +156,12 @@ TEST_CASE("a failed batch is reported to every requester in it and nothing of it
   CHECK(g.batches == std::vector<std::size_t>{1, 10});
   CHECK(failed_batches_total() - failed0 == 1);
   for (int i = 0; i < 10; ++i)
-    CHECK_FALSE(env->get("records", "k" + std::to_string(i)));
-  CHECK(env->last_seq("events") == 0);
+    CHECK_FALSE(ptest::must(env->get("records", "k" + std::to_string(i))));
+  CHECK(ptest::must(env->last_seq("events")) == 0);
   auto r = ptest::write(b.sys, w, {op::put("records", "after", 1)});
   CHECK(r); // the writer goes on
-  CHECK(env->get("records", "first-0"));
+  CHECK(ptest::must(env->get("records", "first-0")));
+  CHECK(env->healthy());
   ptest::stop(b.sys, w);
 }
 
@@ -174,7 +179,7 @@ TEST_CASE("a batch that does not fit a map that may not grow fails whole with ma
   g.release.set_value();
   CHECK(first.answers() == std::vector<std::string>{""});
   CHECK(batch.answers() == std::vector<std::string>(20, "map_full"));
-  CHECK(env->count_records("records") == 1);
+  CHECK(ptest::must(env->count_records("records")) == 1);
   auto r = ptest::write(b.sys, w, {op::put("records", "small", 1)});
   CHECK(r);
   auto bad = ptest::write(b.sys, w, puts("huge", 1, 2'000'000)[0]);
@@ -194,14 +199,14 @@ TEST_CASE("reads never wait for the writer and never see an uncommitted batch") 
   requesters held{b.sys, w, {{op::put("records", "pending", 1), op::append("s", {{"a", 1}})}}};
   g.entered.get_future().wait(); // a write transaction is open, applied, not committed
   // If reads waited for the writer, these would hang (and the test time out).
-  CHECK_FALSE(env->get("records", "pending"));
-  CHECK(env->last_seq("s") == 0);
-  CHECK(env->count_records("records") == 0);
-  auto reader = std::async(std::launch::async, [&] { return env->get("records", "pending"); });
+  CHECK_FALSE(ptest::must(env->get("records", "pending")));
+  CHECK(ptest::must(env->last_seq("s")) == 0);
+  CHECK(ptest::must(env->count_records("records")) == 0);
+  auto reader = std::async(std::launch::async, [&] { return ptest::must(env->get("records", "pending")); });
   CHECK_FALSE(reader.get()); // from another thread too
   g.release.set_value();
   CHECK(held.answers() == std::vector<std::string>{""});
-  CHECK(env->get("records", "pending") == std::string{"1"}); // committed when acknowledged
+  CHECK(ptest::must(env->get("records", "pending")) == std::string{"1"}); // committed when acknowledged
   ptest::stop(b.sys, w);
 }
 
@@ -227,7 +232,7 @@ TEST_CASE("many concurrent writers: every acknowledged write present, per-writer
           .receive(
             [&](write_ack&) {
               ++acked;
-              if (env->get("records", key)) // durable and visible once acknowledged
+              if (ptest::must(env->get("records", key))) // durable and visible once acknowledged
                 ++visible;
             },
             [&](caf::error&) {});
@@ -238,13 +243,13 @@ TEST_CASE("many concurrent writers: every acknowledged write present, per-writer
   CHECK(acked == writers * per_writer);
   CHECK(visible == writers * per_writer);
   for (int i = 0; i < writers; ++i) {
-    auto events = env->read_stream("writer-" + std::to_string(i), 1, per_writer + 1);
+    auto events = ptest::must(env->read_stream("writer-" + std::to_string(i), 1, per_writer + 1));
     REQUIRE(events.size() == per_writer);
     for (int n = 0; n < per_writer; ++n) {
       auto& e = events[static_cast<std::size_t>(n)];
       CHECK(e.seq == static_cast<std::uint64_t>(n + 1));
       CHECK(json::parse(e.json)["n"] == n); // this writer's order
-      auto rec = env->get("records", "w" + std::to_string(i) + "-" + std::to_string(n));
+      auto rec = ptest::must(env->get("records", "w" + std::to_string(i) + "-" + std::to_string(n)));
       REQUIRE(rec);
       CHECK(json::parse(*rec)["n"] == n);
     }
@@ -275,5 +280,135 @@ TEST_CASE("stop commits what is queued; requests behind it get closed") {
   stopped.receive([&] { done = true; }, [](caf::error&) {});
   CHECK(done);
   CHECK(after.answers() == std::vector<std::string>(2, "closed"));
-  CHECK_FALSE(env->get("records", "after-0"));
+  CHECK_FALSE(ptest::must(env->get("records", "after-0")));
+}
+
+TEST_CASE("a request that fails inside the transaction fails alone; the rest of its batch commits") {
+  for (bool nested : {false, true}) {
+    CAPTURE(nested);
+    ptest::temp_dir d;
+    auto env = ptest::open_store(d.path);
+    ptest::system_bed b;
+    writer_gate g;
+    writer_options wo;
+    wo.before_commit = g.hook();
+    wo.nested_txns = nested;
+    // A bad op found only inside the transaction (the hook plays LMDB).
+    wo.on_apply = [](const write_request& req, std::size_t) {
+      return req[0].key == "bad" ? MDB_BAD_VALSIZE : 0;
+    };
+    auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+    auto commits0 = commits_total();
+    requesters first{b.sys, w, puts("first-", 1)};
+    g.entered.get_future().wait();
+    std::vector<write_request> reqs;
+    reqs.push_back({op::insert("records", "dup", 1), op::append("s", {{"n", 1}})});
+    reqs.push_back({op::put("records", "a", 1), op::append("s", {{"n", 2}})});
+    reqs.push_back({op::insert("records", "dup", 2), op::append("s", {{"n", 3}})}); // exists now
+    reqs.push_back({op::put("records", "bad", 1), op::append("s", {{"n", 4}})});
+    reqs.push_back({op::put("records", "b", 1), op::append("s", {{"n", 5}})});
+    requesters batch{b.sys, w, reqs};
+    g.release.set_value();
+    CHECK(first.answers() == std::vector<std::string>{""});
+    CHECK(batch.answers() == std::vector<std::string>{"", "", "exists", "txn_failed", ""});
+    CHECK(g.batches.back() == (nested ? 5u : 3u)); // nested: the failed ones' txns aborted inside
+    CHECK(commits_total() - commits0 == 2);        // one for the batch, the failures cost no commit
+    CHECK(ptest::must(env->get("records", "dup")) == std::string{"1"});
+    CHECK_FALSE(ptest::must(env->get("records", "bad")));
+    CHECK(ptest::must(env->get("records", "b")));
+    // Stream sequences without gaps: the failed requests' appends are gone.
+    auto events = ptest::must(env->read_stream("s", 1, 10));
+    REQUIRE(events.size() == 3);
+    CHECK(nlohmann::json::parse(events[2].json)["n"] == 5);
+    CHECK(events[2].seq == 3);
+    ptest::stop(b.sys, w);
+  }
+}
+
+TEST_CASE("MDB_TXN_FULL: a request that does not fit beside others goes to the next transaction; alone, too_large") {
+  ptest::temp_dir d;
+  auto env = ptest::open_store(d.path);
+  ptest::system_bed b;
+  writer_gate g;
+  writer_options wo;
+  wo.before_commit = g.hook();
+  wo.on_apply = [](const write_request& req, std::size_t position) {
+    if (req[0].key == "huge")
+      return MDB_TXN_FULL; // too big even alone
+    return req[0].key == "big" && position > 0 ? MDB_TXN_FULL : 0;
+  };
+  auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+  requesters first{b.sys, w, puts("first-", 1)};
+  g.entered.get_future().wait();
+  std::vector<write_request> reqs = puts("k", 3);
+  reqs.insert(reqs.begin() + 1, {op::put("records", "big", 1)});
+  reqs.insert(reqs.begin() + 3, {op::put("records", "huge", 1)});
+  requesters batch{b.sys, w, reqs}; // k0 big k1 huge k2
+  g.release.set_value();
+  CHECK(first.answers() == std::vector<std::string>{""});
+  CHECK(batch.answers() == std::vector<std::string>{"", "", "", "too_large", ""});
+  CHECK(g.batches == std::vector<std::size_t>{1, 1, 2, 1}); // [k0], [big k1], huge alone fails, [k2]
+  for (auto k : {"k0", "big", "k1", "k2"})
+    CHECK(ptest::must(env->get("records", k)));
+  CHECK_FALSE(ptest::must(env->get("records", "huge")));
+  ptest::stop(b.sys, w);
+}
+
+TEST_CASE("batches are capped by bytes as well as by count") {
+  ptest::temp_dir d;
+  auto env = ptest::open_store(d.path);
+  ptest::system_bed b;
+  writer_gate g;
+  writer_options wo;
+  wo.before_commit = g.hook();
+  auto reqs = puts("k", 10, 1000); // about 1 KB each
+  wo.max_batch_bytes = 3 * 1000;   // three of them fill a batch
+  auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+  requesters first{b.sys, w, puts("first-", 1)};
+  g.entered.get_future().wait();
+  requesters rest{b.sys, w, reqs};
+  g.release.set_value();
+  CHECK(rest.answers() == std::vector<std::string>(10, ""));
+  CHECK(g.batches == std::vector<std::size_t>{1, 3, 3, 3, 1});
+  ptest::stop(b.sys, w);
+}
+
+TEST_CASE("an environment failure fails its batch, answers the queue 'unavailable' and ends the writer abnormally") {
+  for (int code : {EIO, ENOSPC, MDB_PANIC}) {
+    CAPTURE(code);
+    ptest::temp_dir d;
+    auto env = ptest::open_store(d.path);
+    ptest::system_bed b;
+    writer_gate g;
+    g.fail_batch = 1;
+    g.fail_code = code;
+    writer_options wo;
+    wo.before_commit = g.hook();
+    wo.max_batch = 2;
+    auto w = spawn_writer(b.sys, env, base::default_clock(), wo);
+    caf::scoped_actor watcher{b.sys};
+    watcher->monitor(w);
+    CHECK(env->healthy());
+    requesters first{b.sys, w, puts("first-", 1)};
+    g.entered.get_future().wait();
+    requesters queued{b.sys, w, puts("k", 5)}; // batches of two: the first fails
+    g.release.set_value();
+    CHECK(first.answers() == std::vector<std::string>{""});
+    auto expect = code == MDB_PANIC ? "panic" : "io_error";
+    CHECK(queued.answers() == std::vector<std::string>{expect, expect, "unavailable", "unavailable",
+                                                       "unavailable"});
+    caf::error reason;
+    watcher->receive([&](caf::down_msg& dm) { reason = dm.reason; });
+    CHECK(ptest::code_of(reason) == expect); // abnormal: a supervisor restarts it
+    CHECK_FALSE(env->healthy());
+    CHECK(env->broken_reason().find("store " + d.path) == 0);
+    // The next incarnation reopens the environment and goes on.
+    auto w2 = spawn_writer(b.sys, env, base::default_clock());
+    CHECK(ptest::write(b.sys, w2, {op::put("records", "after", 1)}));
+    CHECK(env->healthy());
+    CHECK(ptest::must(env->statistics()).reopens == 1);
+    CHECK(ptest::must(env->get("records", "first-0")));
+    CHECK_FALSE(ptest::must(env->get("records", "k0")));
+    ptest::stop(b.sys, w2);
+  }
 }
