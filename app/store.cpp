@@ -315,57 +315,42 @@ public:
 
   void metrics(std::string& out) override {
     // The store's gauges are left out while it cannot be read.
+    // One metric: its help and type lines, then a sample per label set.
+    auto metric = [&out](const char* name, const char* type, const char* help,
+                         std::initializer_list<std::pair<std::string, std::uint64_t>> samples) {
+      out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+      for (auto& [labels, value] : samples)
+        out += name + labels + " " + std::to_string(value) + "\n";
+    };
     if (auto st = env_->statistics()) {
       auto& s = *st;
-      out += "# HELP echopilot_store_size_bytes Size of the LMDB data file.\n"
-             "# TYPE echopilot_store_size_bytes gauge\n"
-             "echopilot_store_size_bytes "
-             + std::to_string(s.file_bytes) + "\n";
-      out += "# HELP echopilot_store_used_bytes Pages in use in the LMDB map.\n"
-             "# TYPE echopilot_store_used_bytes gauge\n"
-             "echopilot_store_used_bytes "
-             + std::to_string(s.used_bytes) + "\n";
-      out += "# HELP echopilot_store_map_bytes Size of the LMDB map (grows when full).\n"
-             "# TYPE echopilot_store_map_bytes gauge\n"
-             "echopilot_store_map_bytes "
-             + std::to_string(s.map_size) + "\n";
-      out += "# HELP echopilot_store_records Records per table.\n"
-             "# TYPE echopilot_store_records gauge\n";
+      metric("echopilot_store_size_bytes", "gauge", "Size of the LMDB data file.", {{"", s.file_bytes}});
+      metric("echopilot_store_used_bytes", "gauge", "Pages in use in the LMDB map.", {{"", s.used_bytes}});
+      metric("echopilot_store_map_bytes", "gauge", "Size of the LMDB map (grows when full).", {{"", s.map_size}});
+      metric("echopilot_store_records", "gauge", "Records per table.", {});
       for (auto& [table, n] : s.records)
         out += "echopilot_store_records{table=\"" + table + "\"} " + std::to_string(n) + "\n";
     }
-    out += "# HELP echopilot_access_events_dropped_total Access events dropped while the store lagged.\n"
-           "# TYPE echopilot_access_events_dropped_total counter\n"
-           "echopilot_access_events_dropped_total "
-           + std::to_string(dropped_access()) + "\n";
-    out += "# HELP echopilot_store_commits_total Write transactions committed.\n"
-           "# TYPE echopilot_store_commits_total counter\n"
-           "echopilot_store_commits_total "
-           + std::to_string(persistence::commits_total()) + "\n";
-    out += "# HELP echopilot_store_write_requests_total Write requests in those commits.\n"
-           "# TYPE echopilot_store_write_requests_total counter\n"
-           "echopilot_store_write_requests_total "
-           + std::to_string(persistence::requests_total()) + "\n";
+    metric("echopilot_access_events_dropped_total", "counter", "Access events dropped while the store lagged.",
+           {{"", dropped_access()}});
+    metric("echopilot_store_commits_total", "counter", "Write transactions committed.",
+           {{"", persistence::commits_total()}});
+    metric("echopilot_store_write_requests_total", "counter", "Write requests in those commits.",
+           {{"", persistence::requests_total()}});
     auto w = writer_->stats();
-    out += "# HELP echopilot_store_writes_total Writes sent to the store's writer, by outcome (overloaded and "
-           "unavailable: refused at once, nothing sent).\n"
-           "# TYPE echopilot_store_writes_total counter\n";
-    std::pair<const char*, std::uint64_t> outcomes[] = {{"acked", w.acked},
-                                                        {"failed", w.failed},
-                                                        {"overloaded", w.overloaded},
-                                                        {"unavailable", w.unavailable},
-                                                        {"timeout", w.timeouts}};
-    for (auto& [name, n] : outcomes)
-      out += "echopilot_store_writes_total{outcome=\"" + std::string{name} + "\"} " + std::to_string(n) + "\n";
-    out += "# HELP echopilot_store_writes_in_flight Writes sent and not yet answered (bounded).\n"
-           "# TYPE echopilot_store_writes_in_flight gauge\n"
-           "echopilot_store_writes_in_flight "
-           + std::to_string(w.in_flight) + "\n";
-    out += "# HELP echopilot_store_writer_failures_total Times the writer ended on a broken store "
-           "(MDB_PANIC, an I/O error); its next start reopens the store.\n"
-           "# TYPE echopilot_store_writer_failures_total counter\n"
-           "echopilot_store_writer_failures_total "
-           + std::to_string(persistence::writer_failures_total()) + "\n";
+    metric("echopilot_store_writes_total", "counter",
+           "Writes sent to the store's writer, by outcome (overloaded and unavailable: refused at once, nothing "
+           "sent).",
+           {{"{outcome=\"acked\"}", w.acked},
+            {"{outcome=\"failed\"}", w.failed},
+            {"{outcome=\"overloaded\"}", w.overloaded},
+            {"{outcome=\"unavailable\"}", w.unavailable},
+            {"{outcome=\"timeout\"}", w.timeouts}});
+    metric("echopilot_store_writes_in_flight", "gauge", "Writes sent and not yet answered (bounded).",
+           {{"", w.in_flight}});
+    metric("echopilot_store_writer_failures_total", "counter",
+           "Times the writer ended on a broken store (MDB_PANIC, an I/O error); its next start reopens the store.",
+           {{"", persistence::writer_failures_total()}});
   }
 
   std::uint64_t dropped_access() {
