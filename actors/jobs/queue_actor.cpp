@@ -337,8 +337,9 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
 }
 
 
-/// Keeps the pool at its size: starts members that are missing (after a
-/// restart of the pool supervisor, its dynamic members are gone).
+/// Keeps the pool at its size: starts members that are missing. The pool's
+/// own members come back with each of its incarnations; this only covers a
+/// pool that lost members for good (a backstop, checked every heartbeat).
 void upkeep(caf::event_based_actor* self, const state_ptr& st) {
   if (st->upkeep_busy)
     return;
@@ -398,6 +399,9 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
   auto st = std::make_shared<queue_state>();
   st->cfg = std::move(cfg);
   st->jc = st->cfg.jobs.get();
+  // The pool's spec starts workers 1..workers with every incarnation
+  // (app/tree.cpp); a worker the upkeep adds gets a number after those.
+  st->next_worker_number = st->jc->workers + 1;
   // What is durable: per-day totals, counts, and the jobs not yet final. A
   // previous incarnation may have left writes in the writer's mailbox; the
   // barrier commits after them, and only then is the store read (until
