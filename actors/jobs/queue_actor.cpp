@@ -177,7 +177,18 @@ void finalize(caf::event_based_actor* self, const state_ptr& st, job j, const ch
   auto id = j.id;
   st->release(id);
   st->settling[id] = std::move(j);
-  commit(self, st, std::move(req), [st, id] { st->settling.erase(id); });
+  commit(self, st, std::move(req), [st, id] {
+    auto s = st->settling.find(id);
+    if (s == st->settling.end())
+      return;
+    auto out = to_json(s->second);
+    st->settling.erase(s);
+    if (auto w = st->settle_waiters.find(id); w != st->settle_waiters.end()) {
+      for (auto& rp : w->second)
+        rp.deliver(out);
+      st->settle_waiters.erase(w);
+    }
+  });
 }
 
 /// The attempt of `j` failed with `error`: retry, dead-letter or fail.
@@ -463,11 +474,15 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       return submit(self, st, body, key);
     },
     [self, st](sweep_atom) { sweep_keys(self, st); },
-    [st](get_atom, const std::string& id) -> caf::result<json> {
+    [self, st](get_atom, const std::string& id) -> caf::result<json> {
       if (auto a = st->active.find(id); a != st->active.end())
         return reply(to_json(a->second));
-      if (auto s = st->settling.find(id); s != st->settling.end())
-        return reply(to_json(s->second));
+      if (st->settling.count(id) != 0) {
+        // Its final state is being written: answer once it is durable.
+        auto rp = self->make_response_promise<json>();
+        st->settle_waiters[id].push_back(rp);
+        return rp;
+      }
       if (looks_like_job_id(id))
         if (auto stored = st->cfg.store->get(id))
           return reply(std::move(*stored));

@@ -12,10 +12,12 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <nlohmann/json.hpp>
 
 #include "actors/jobs/jobs_actors.hpp"
@@ -42,8 +44,11 @@ struct queue_state {
   const jobs_config* jc = nullptr;
   /// Jobs queued or processing.
   std::unordered_map<std::string, job> active;
-  /// Final jobs whose write is not acknowledged yet (reads see them here).
+  /// Final jobs whose write is not acknowledged yet.
   std::unordered_map<std::string, job> settling;
+  /// GET /api/jobs/{id} of a settling job: answered once its final state is
+  /// durable, so no reader ever sees a final status that a crash could undo.
+  std::unordered_map<std::string, std::vector<caf::typed_response_promise<nlohmann::json>>> settle_waiters;
   /// Ready to run: (id, attempts when queued); stale entries are skipped.
   std::deque<std::pair<std::string, std::uint32_t>> ready;
   std::map<caf::actor_addr, worker_info> workers;

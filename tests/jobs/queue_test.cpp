@@ -420,3 +420,40 @@ TEST_CASE("a submission whose write fails stores nothing, counts nothing, and th
   CHECK(f.port->counts()["queued"] == 2);
   CHECK(counts["queued"] == 1);
 }
+
+TEST_CASE("a job's final state is answered once it is durable, never before") {
+  fixture f;
+  f.start();
+  auto created = f.submit(f.body());
+  REQUIRE(created);
+  auto id = (*created)["job"]["id"].get<std::string>();
+  auto worker = f.sys.spawn(silent_worker, std::uint32_t{1});
+  caf::anon_send(f.queue, ready_atom::value, worker, std::uint32_t{1});
+  f.sched.run();
+  REQUIRE(f.db->tables["jobs"][id]["status"] == "processing");
+  // The attempt fails for good while the store holds its commit.
+  f.db->hold = true;
+  caf::anon_send(f.queue, done_atom::value, id, std::uint32_t{1},
+                 json{{"ok", false}, {"retryable", false},
+                      {"error", {{"code", "model_auth_failed"}, {"message", "the key was refused"}}}});
+  f.sched.run();
+  REQUIRE(f.db->held.size() == 1);
+  auto rh = f.self->request(f.queue, caf::infinite, get_atom::value, id);
+  auto early = f.answer(rh);
+  // Seen before: "failed" answered while the store still said "processing"
+  // (a kill -9 then would have undone what a client had read).
+  REQUIRE_FALSE(early);
+  CHECK(early.error() == caf::sec::request_timeout); // no answer yet
+  caf::anon_send(f.port->writer, release_atom::value);
+  f.sched.run();
+  CHECK(f.db->tables["jobs"][id]["status"] == "failed");
+  json got;
+  rh.receive([&](json& x) { got = std::move(x); }, [](caf::error&) {});
+  CHECK(got["status"] == "failed");
+  // Once durable, answered at once.
+  auto again = f.self->request(f.queue, caf::infinite, get_atom::value, id);
+  auto now = f.answer(again);
+  REQUIRE(now);
+  CHECK((*now)["status"] == "failed");
+  caf::anon_send_exit(worker, caf::exit_reason::kill);
+}
