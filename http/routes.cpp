@@ -355,9 +355,18 @@ std::vector<route> make_routes(const route_context& ctx) {
       [ctx](request&, respond_fn respond) {
         auto snap = ctx.flags_view ? ctx.flags_view->load() : nullptr;
         if (!snap) {
-          auto r = fail(503, "restarting", "the flags are not loaded yet; retry in a moment");
-          r.headers.emplace_back("Retry-After", "1");
-          return respond(std::move(r));
+          // Nothing published yet (the node has just started: the actor
+          // runs, its first load is under way): ask the actor, which
+          // answers once it has loaded, rather than refusing.
+          ctx.calls->call(flags::actor_id, caf::make_message(get_atom::value), ctx.timeout,
+                          [respond = std::move(respond)](caf::expected<json> reply) {
+                            if (!reply)
+                              return respond(error_response(reply.error()));
+                            auto text = reply->dump(-1, ' ', false, json::error_handler_t::replace);
+                            respond({200, "application/json",
+                                     R"({"ok":true,"data":)" + text + R"(,"flags":)" + text + "}", {}});
+                          });
+          return;
         }
         // The text is rendered once per version, by the first reader.
         auto& text = snap->text();

@@ -235,9 +235,11 @@ TEST_CASE("OFREP: single, bulk with ETag, unknown flag, bad context") {
 TEST_CASE("/metrics passes promtool and counts requests, restarts and the store") {
   test::temp_dir dir;
   test::node n{dir.path, env()};
-  n.get("/api/flags/get", {auth});
+  auto first = n.get("/api/flags/get", {auth});
+  REQUIRE_MESSAGE(first.status == 200, first.body);
   n.get("/api/flags/get", {"X-Dash-Key: nope-nope-nope-nope"});
   auto r = n.get("/metrics");
+  INFO(r.body.substr(0, 2000));
   REQUIRE(r.status == 200);
   CHECK(r.header("content-type").find("text/plain; version=0.0.4") == 0);
   CHECK(r.body.find(R"(echopilot_http_requests_total{method="GET",route="/api/flags/get",status="200"} 1)")
