@@ -53,18 +53,32 @@ caf::error walk_end(const std::string& dir, int rc) {
   return make_error(errc::read_failed, "store " + dir + ": read failed: " + mdb_strerror(rc));
 }
 
-/// Counts the entries of `dbi`, reading every leaf page.
-caf::expected<std::size_t> walk(const std::string& dir, MDB_txn* txn, MDB_dbi dbi) {
-  cursor cur{txn, dbi};
+/// The frame every cursor walk shares: the read transaction must have
+/// begun, a cursor over `dbi` opens in it, and `walk(cursor)` returns the
+/// walk's last LMDB code, an error unless the walk ended normally.
+template <class Txn, class Walk>
+caf::error with_cursor(const std::string& dir, const Txn& txn, MDB_dbi dbi, Walk&& walk) {
+  if (!txn.ok())
+    return txn.error();
+  cursor cur{txn.get(), dbi};
   if (auto err = walk_end(dir, cur.rc()))
     return err;
+  return walk_end(dir, walk(cur));
+}
+
+/// Counts the entries of `dbi`, reading every leaf page.
+template <class Txn>
+caf::expected<std::size_t> walk(const std::string& dir, const Txn& txn, MDB_dbi dbi) {
   std::size_t n = 0;
-  MDB_val k;
-  MDB_val v;
-  int rc = cur.get(k, v, MDB_FIRST);
-  for (; rc == 0; rc = cur.get(k, v, MDB_NEXT))
-    ++n;
-  if (auto err = walk_end(dir, rc))
+  auto err = with_cursor(dir, txn, dbi, [&](cursor& cur) {
+    MDB_val k;
+    MDB_val v;
+    int rc = cur.get(k, v, MDB_FIRST);
+    for (; rc == 0; rc = cur.get(k, v, MDB_NEXT))
+      ++n;
+    return rc;
+  });
+  if (err)
     return err;
   return n;
 }
@@ -188,23 +202,20 @@ caf::error environment::scan(const std::string& table, std::string_view from, st
   if (limit == 0)
     return {};
   read_txn txn{*this};
-  if (!txn.ok())
-    return txn.error();
-  cursor cur{txn.get(), t->dbi};
-  if (auto err = walk_end(d_->opts.dir, cur.rc()))
-    return err;
-  MDB_val k = val(from);
-  MDB_val v;
-  int rc = from.empty() ? cur.get(k, v, MDB_FIRST) : cur.get(k, v, MDB_SET_RANGE);
-  for (std::size_t n = 0; rc == 0 && n < limit; ++n) {
-    auto key = view(k);
-    if (!to.empty() && key >= to)
-      break;
-    if (!fn(key, view(v)))
-      break;
-    rc = cur.get(k, v, MDB_NEXT);
-  }
-  return walk_end(d_->opts.dir, rc);
+  return with_cursor(d_->opts.dir, txn, t->dbi, [&](cursor& cur) {
+    MDB_val k = val(from);
+    MDB_val v;
+    int rc = from.empty() ? cur.get(k, v, MDB_FIRST) : cur.get(k, v, MDB_SET_RANGE);
+    for (std::size_t n = 0; rc == 0 && n < limit; ++n) {
+      auto key = view(k);
+      if (!to.empty() && key >= to)
+        break;
+      if (!fn(key, view(v)))
+        break;
+      rc = cur.get(k, v, MDB_NEXT);
+    }
+    return rc;
+  });
 }
 
 caf::error environment::scan_back(const std::string& table, std::string_view from,
@@ -216,29 +227,26 @@ caf::error environment::scan_back(const std::string& table, std::string_view fro
   if (limit == 0)
     return {};
   read_txn txn{*this};
-  if (!txn.ok())
-    return txn.error();
-  cursor cur{txn.get(), t->dbi};
-  if (auto err = walk_end(d_->opts.dir, cur.rc()))
-    return err;
-  // The last key below `to`: the one before the first key >= to.
-  MDB_val k = val(to);
-  MDB_val v;
-  int rc = MDB_NOTFOUND;
-  if (!to.empty())
-    rc = cur.get(k, v, MDB_SET_RANGE);
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return walk_end(d_->opts.dir, rc);
-  rc = rc == MDB_NOTFOUND ? cur.get(k, v, MDB_LAST) : cur.get(k, v, MDB_PREV);
-  for (std::size_t n = 0; rc == 0 && n < limit; ++n) {
-    auto key = view(k);
-    if (key < from)
-      break;
-    if (!fn(key, view(v)))
-      break;
-    rc = cur.get(k, v, MDB_PREV);
-  }
-  return walk_end(d_->opts.dir, rc);
+  return with_cursor(d_->opts.dir, txn, t->dbi, [&](cursor& cur) {
+    // The last key below `to`: the one before the first key >= to.
+    MDB_val k = val(to);
+    MDB_val v;
+    int rc = MDB_NOTFOUND;
+    if (!to.empty())
+      rc = cur.get(k, v, MDB_SET_RANGE);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return rc;
+    rc = rc == MDB_NOTFOUND ? cur.get(k, v, MDB_LAST) : cur.get(k, v, MDB_PREV);
+    for (std::size_t n = 0; rc == 0 && n < limit; ++n) {
+      auto key = view(k);
+      if (key < from)
+        break;
+      if (!fn(key, view(v)))
+        break;
+      rc = cur.get(k, v, MDB_PREV);
+    }
+    return rc;
+  });
 }
 
 caf::error environment::scan_index(const std::string& table, const std::string& index,
@@ -257,40 +265,37 @@ caf::error environment::scan_index(const std::string& table, const std::string& 
   if (limit == 0)
     return {};
   read_txn txn{*this};
-  if (!txn.ok())
-    return txn.error();
-  cursor cur{txn.get(), ix};
-  if (auto err = walk_end(d_->opts.dir, cur.rc()))
-    return err;
-  bool exact = to.empty();
-  std::string start{from};
-  if (exact)
-    start += '\0';
-  MDB_val k = val(start);
-  MDB_val v;
-  int rc = cur.get(k, v, MDB_SET_RANGE);
-  for (std::size_t n = 0; rc == 0 && n < limit;) {
-    auto entry = view(k);
-    auto nul = entry.find('\0');
-    if (nul == std::string_view::npos)
-      break;
-    auto ikey = entry.substr(0, nul);
-    if (exact ? ikey != from : ikey >= to)
-      break;
-    auto pkey = entry.substr(nul + 1);
-    MDB_val pk = val(pkey);
-    MDB_val rec;
-    int r = mdb_get(txn.get(), t->dbi, &pk, &rec);
-    if (r == 0) { // always, in a consistent store
-      ++n;
-      if (!fn(pkey, view(rec)))
+  return with_cursor(d_->opts.dir, txn, ix, [&](cursor& cur) {
+    bool exact = to.empty();
+    std::string start{from};
+    if (exact)
+      start += '\0';
+    MDB_val k = val(start);
+    MDB_val v;
+    int rc = cur.get(k, v, MDB_SET_RANGE);
+    for (std::size_t n = 0; rc == 0 && n < limit;) {
+      auto entry = view(k);
+      auto nul = entry.find('\0');
+      if (nul == std::string_view::npos)
         break;
-    } else if (r != MDB_NOTFOUND) {
-      return walk_end(d_->opts.dir, r);
+      auto ikey = entry.substr(0, nul);
+      if (exact ? ikey != from : ikey >= to)
+        break;
+      auto pkey = entry.substr(nul + 1);
+      MDB_val pk = val(pkey);
+      MDB_val rec;
+      int r = mdb_get(txn.get(), t->dbi, &pk, &rec);
+      if (r == 0) { // always, in a consistent store
+        ++n;
+        if (!fn(pkey, view(rec)))
+          break;
+      } else if (r != MDB_NOTFOUND) {
+        return r;
+      }
+      rc = cur.get(k, v, MDB_NEXT);
     }
-    rc = cur.get(k, v, MDB_NEXT);
-  }
-  return walk_end(d_->opts.dir, rc);
+    return rc;
+  });
 }
 
 caf::expected<std::vector<std::string>> environment::lookup(const std::string& table,
@@ -359,25 +364,22 @@ caf::error environment::walk_stream(const std::string& stream, std::uint64_t fro
   if (d_->streams == 0 || limit == 0 || stream.empty())
     return {};
   read_txn txn{*this};
-  if (!txn.ok())
-    return txn.error();
-  cursor cur{txn.get(), d_->streams};
-  if (auto err = walk_end(d_->opts.dir, cur.rc()))
-    return err;
-  auto prefix = stream + '\0';
-  // Forwards: from the key of `from`. Backwards: from the last key before
-  // stream + '\1', the first key past this stream's range.
-  auto start = backwards ? stream + '\1' : stream_key(stream, from);
-  MDB_val k = val(start);
-  MDB_val v;
-  int rc = cur.get(k, v, MDB_SET_RANGE);
-  if (backwards && (rc == 0 || rc == MDB_NOTFOUND))
-    rc = rc == MDB_NOTFOUND ? cur.get(k, v, MDB_LAST) : cur.get(k, v, MDB_PREV);
-  for (std::size_t n = 0; rc == 0 && n < limit && detail::has_prefix(view(k), prefix); ++n) {
-    fn(from_be64(view(k).substr(prefix.size())), view(v));
-    rc = cur.get(k, v, backwards ? MDB_PREV : MDB_NEXT);
-  }
-  return walk_end(d_->opts.dir, rc);
+  return with_cursor(d_->opts.dir, txn, d_->streams, [&](cursor& cur) {
+    auto prefix = stream + '\0';
+    // Forwards: from the key of `from`. Backwards: from the last key before
+    // stream + '\1', the first key past this stream's range.
+    auto start = backwards ? stream + '\1' : stream_key(stream, from);
+    MDB_val k = val(start);
+    MDB_val v;
+    int rc = cur.get(k, v, MDB_SET_RANGE);
+    if (backwards && (rc == 0 || rc == MDB_NOTFOUND))
+      rc = rc == MDB_NOTFOUND ? cur.get(k, v, MDB_LAST) : cur.get(k, v, MDB_PREV);
+    for (std::size_t n = 0; rc == 0 && n < limit && detail::has_prefix(view(k), prefix); ++n) {
+      fn(from_be64(view(k).substr(prefix.size())), view(v));
+      rc = cur.get(k, v, backwards ? MDB_PREV : MDB_NEXT);
+    }
+    return rc;
+  });
 }
 
 caf::expected<std::uint64_t> environment::last_seq(const std::string& stream) const {
@@ -401,17 +403,15 @@ caf::expected<std::vector<std::string>> environment::streams() const {
   if (d_->heads == 0)
     return out;
   read_txn txn{*this};
-  if (!txn.ok())
-    return txn.error();
-  cursor cur{txn.get(), d_->heads};
-  if (auto err = walk_end(d_->opts.dir, cur.rc()))
-    return err;
-  MDB_val k;
-  MDB_val v;
-  int rc = cur.get(k, v, MDB_FIRST);
-  for (; rc == 0; rc = cur.get(k, v, MDB_NEXT))
-    out.emplace_back(view(k));
-  if (auto err = walk_end(d_->opts.dir, rc))
+  auto err = with_cursor(d_->opts.dir, txn, d_->heads, [&](cursor& cur) {
+    MDB_val k;
+    MDB_val v;
+    int rc = cur.get(k, v, MDB_FIRST);
+    for (; rc == 0; rc = cur.get(k, v, MDB_NEXT))
+      out.emplace_back(view(k));
+    return rc;
+  });
+  if (err)
     return err;
   return out;
 }
@@ -454,18 +454,14 @@ caf::expected<std::size_t> environment::count_records(const std::string& table) 
   if (t == nullptr)
     return has_table(table) ? caf::expected<std::size_t>{std::size_t{0}} : unknown_table(table);
   read_txn txn{*this};
-  if (!txn.ok())
-    return txn.error();
-  return walk(d_->opts.dir, txn.get(), t->dbi);
+  return walk(d_->opts.dir, txn, t->dbi);
 }
 
 caf::expected<std::size_t> environment::count_events() const {
   if (d_->streams == 0)
     return std::size_t{0};
   read_txn txn{*this};
-  if (!txn.ok())
-    return txn.error();
-  return walk(d_->opts.dir, txn.get(), d_->streams);
+  return walk(d_->opts.dir, txn, d_->streams);
 }
 
 } // namespace persistence
