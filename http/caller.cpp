@@ -66,11 +66,8 @@ namespace {
 /// (a response promise dies with its actor), which would otherwise wait for
 /// their deadline and end as 504.
 struct bridge_state {
-  struct call {
-    std::uint64_t seq;
-    shared_reply done;
-  };
-  std::unordered_map<caf::actor_addr, std::vector<call>> in_flight;
+  /// Per target, its calls in flight by sequence number.
+  std::unordered_map<caf::actor_addr, std::unordered_map<std::uint64_t, shared_reply>> in_flight;
   std::uint64_t seq = 0;
 
   /// Takes the pending call `seq` to `target` out (null if already answered).
@@ -78,16 +75,14 @@ struct bridge_state {
     auto i = in_flight.find(target);
     if (i == in_flight.end())
       return nullptr;
-    auto& calls = i->second;
-    for (auto c = calls.begin(); c != calls.end(); ++c)
-      if (c->seq == seq_no) {
-        auto done = std::move(c->done);
-        calls.erase(c);
-        if (calls.empty())
-          in_flight.erase(i);
-        return done;
-      }
-    return nullptr;
+    auto c = i->second.find(seq_no);
+    if (c == i->second.end())
+      return nullptr;
+    auto done = std::move(c->second);
+    i->second.erase(c);
+    if (i->second.empty())
+      in_flight.erase(i);
+    return done;
   }
 };
 
@@ -102,8 +97,8 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self, std::size_t index)
       return;
     auto calls = std::move(i->second);
     self->state.in_flight.erase(i);
-    for (auto& c : calls)
-      c.done->answer(caf::make_error(caf::sec::request_receiver_down));
+    for (auto& [seq_no, done] : calls)
+      done->answer(caf::make_error(caf::sec::request_receiver_down));
   });
   return {
     [self](call_atom, const caf::actor& target, caf::message& msg, caf::timespan timeout,
@@ -114,7 +109,7 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self, std::size_t index)
       auto& calls = st.in_flight[addr];
       if (calls.empty())
         self->monitor(target); // once per target with calls in flight
-      calls.push_back({seq_no, std::move(done)});
+      calls.emplace(seq_no, std::move(done));
       auto finish = [self, addr, seq_no](caf::expected<nlohmann::json> x) {
         auto f = self->state.take(addr, seq_no);
         if (!f)
