@@ -147,6 +147,12 @@ bool valid_request_id(const std::string& id) {
   return true;
 }
 
+/// The request's id: the client's X-Request-Id if it is sane, else a fresh one.
+std::string request_id_of(const request& req) {
+  auto given = req.header("x-request-id");
+  return given != nullptr && valid_request_id(*given) ? *given : new_request_id();
+}
+
 bool is_json_content_type(const std::string* ct) {
   if (ct == nullptr)
     return false;
@@ -348,7 +354,7 @@ std::optional<response> gateway::check(request& req, std::size_t& idx,
       res.headers.emplace_back("WWW-Authenticate", "Bearer");
     return res;
   }
-  auto limit = r.body_limit != 0 ? r.body_limit : opts_.default_body_limit;
+  auto limit = body_limit_of(r);
   if (body_size != UINT64_MAX && body_size > limit)
     return fail(413, "body_too_large",
                 "the body has " + std::to_string(body_size) + " bytes; this route takes at most "
@@ -359,23 +365,21 @@ std::optional<response> gateway::check(request& req, std::size_t& idx,
 std::optional<response> gateway::screen(request& head, std::uint64_t declared,
                                         std::size_t& body_limit) {
   auto started = steady_clock::now();
-  auto given = head.header("x-request-id");
-  head.request_id = given != nullptr && valid_request_id(*given) ? *given : new_request_id();
+  head.request_id = request_id_of(head);
   std::size_t idx = 0;
   if (auto refused = check(head, idx, declared)) {
     finish(idx, head, *refused, started);
     return refused;
   }
   auto& r = routes_[idx];
-  body_limit = r.body_limit != 0 ? r.body_limit : opts_.default_body_limit;
+  body_limit = body_limit_of(r);
   return std::nullopt;
 }
 
 response gateway::refuse(const request& head, response res, const char* method) {
   auto started = steady_clock::now();
   request req = head;
-  auto given = req.header("x-request-id");
-  req.request_id = given != nullptr && valid_request_id(*given) ? *given : new_request_id();
+  req.request_id = request_id_of(req);
   finish(routes_.size(), req, res, started, method);
   return res;
 }
@@ -397,8 +401,7 @@ void gateway::dispatch(request req, respond_fn respond) {
     respond(std::move(res));
   };
   try {
-    auto given = req.header("x-request-id");
-    req.request_id = given != nullptr && valid_request_id(*given) ? *given : new_request_id();
+    req.request_id = request_id_of(req);
 
     if (auto refused = check(req, idx, req.body.size()))
       return answer(std::move(*refused));

@@ -139,6 +139,11 @@ private:
   /// its body (404, 405, 401, 413 for `body_size` over the limit).
   std::optional<response> check(request& req, std::size_t& idx, std::uint64_t body_size) const;
 
+  /// The body limit of `r` (the default where it sets none).
+  std::size_t body_limit_of(const route& r) const noexcept {
+    return r.body_limit != 0 ? r.body_limit : opts_.default_body_limit;
+  }
+
   bool authorized(const route& r, const request& req) const;
   bool rate_allows(std::size_t route_index, const route& r, const request& req,
                    std::int64_t& retry_after_s);

@@ -353,31 +353,32 @@ std::vector<route> make_routes(const route_context& ctx) {
   add(method::get, "/api/flags/get", auth_level::admin, flags::actor_id,
       "All flags as key: value (under data and, as the original did, under flags).",
       [ctx](request&, respond_fn respond) {
+        // The flags' JSON text under data and under flags.
+        auto answer = [](const std::string& text) -> response {
+          std::string body;
+          body.reserve(2 * text.size() + 32);
+          body += R"({"ok":true,"data":)";
+          body += text;
+          body += R"(,"flags":)";
+          body += text;
+          body += '}';
+          return {200, "application/json", std::move(body), {}};
+        };
         auto snap = ctx.flags_view ? ctx.flags_view->load() : nullptr;
         if (!snap) {
           // Nothing published yet (the node has just started: the actor
           // runs, its first load is under way): ask the actor, which
           // answers once it has loaded, rather than refusing.
           ctx.calls->call(flags::actor_id, caf::make_message(get_atom::value), ctx.timeout,
-                          [respond = std::move(respond)](caf::expected<json> reply) {
+                          [answer, respond = std::move(respond)](caf::expected<json> reply) {
                             if (!reply)
                               return respond(error_response(reply.error()));
-                            auto text = reply->dump(-1, ' ', false, json::error_handler_t::replace);
-                            respond({200, "application/json",
-                                     R"({"ok":true,"data":)" + text + R"(,"flags":)" + text + "}", {}});
+                            respond(answer(reply->dump(-1, ' ', false, json::error_handler_t::replace)));
                           });
           return;
         }
         // The text is rendered once per version, by the first reader.
-        auto& text = snap->text();
-        std::string body;
-        body.reserve(2 * text.size() + 32);
-        body += R"({"ok":true,"data":)";
-        body += text;
-        body += R"(,"flags":)";
-        body += text;
-        body += '}';
-        respond({200, "application/json", std::move(body), {}});
+        respond(answer(snap->text()));
       });
 
   {
