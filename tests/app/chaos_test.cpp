@@ -206,13 +206,12 @@ TEST_CASE("chaos: random crashes of any actor under load; no hang, no 500, nothi
 
   // The tree comes back to its full shape.
   std::map<std::string, std::string> now;
-  auto back_by = std::chrono::steady_clock::now() + 30s;
-  do {
-    now = tree_states(n);
-    if (all_running(now) && now.size() == shape.size())
-      break;
-    std::this_thread::sleep_for(50ms);
-  } while (std::chrono::steady_clock::now() < back_by);
+  test::eventually(
+    [&] {
+      now = tree_states(n);
+      return all_running(now) && now.size() == shape.size();
+    },
+    30s, 50ms);
   CHECK(all_running(now));
   std::set<std::string> before, after;
   for (auto& [id, s] : shape)

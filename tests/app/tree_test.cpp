@@ -34,17 +34,7 @@ test::http_result crash(const test::node& n, const std::string& child, const std
   return n.post("/api/supervision/crash", json{{"child", child}, {"mode", mode}}.dump(), {auth, json_type});
 }
 
-/// Polls `f` until it holds (bounded); whether it did.
-template <class F>
-bool eventually(F f, std::chrono::milliseconds limit = 20s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return f();
-}
+using test::eventually;
 
 } // namespace
 

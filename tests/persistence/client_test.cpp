@@ -80,17 +80,7 @@ write_request put(const std::string& key, std::size_t pad = 10) {
   return {op::put("records", key, std::string(pad, 'p'))};
 }
 
-/// Polls `pred` for up to 60 s.
-template <class Pred>
-bool eventually(Pred pred) {
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+
 
 } // namespace
 
@@ -117,7 +107,7 @@ TEST_CASE("beyond the bound on writes in flight a write is refused at once with 
   CHECK(st.admitted == 3);
   h.release.set_value();
   CHECK(log->wait_for(5) == std::vector<std::string>{"overloaded", "overloaded", "", "", ""});
-  CHECK(eventually([&] { return client->stats().in_flight == 0; }));
+  CHECK(test::eventually([&] { return client->stats().in_flight == 0; }, 60s, 1ms));
   CHECK(client->stats().in_flight_bytes == 0);
   CHECK(client->stats().acked == 3);
   CHECK_FALSE(ptest::must(env->get("records", "d")));
@@ -145,7 +135,7 @@ TEST_CASE("the bound counts bytes too; a lone large write still goes through") {
   CHECK(log->wait_for(1) == std::vector<std::string>{"overloaded"});
   h.release.set_value();
   CHECK(log->wait_for(2) == std::vector<std::string>{"overloaded", ""});
-  CHECK(eventually([&] { return client->stats().in_flight_bytes == 0; }));
+  CHECK(test::eventually([&] { return client->stats().in_flight_bytes == 0; }, 60s, 1ms));
   caf::anon_send(s, write_atom::value, put("a", 1000));
   caf::anon_send(s, write_atom::value, put("b", 1000));
   CHECK(log->wait_for(4) == std::vector<std::string>{"overloaded", "", "", ""});
@@ -173,7 +163,7 @@ TEST_CASE("a writer that cannot be reached gives unavailable; a late answer give
   auto s2 = b.sys.spawn(sender, gone, log);
   caf::anon_send(s2, write_atom::value, put("b"));
   CHECK(log->wait_for(2).back() == "unavailable");
-  CHECK(eventually([&] { return gone->stats().in_flight == 0; }));
+  CHECK(test::eventually([&] { return gone->stats().in_flight == 0; }, 60s, 1ms));
   // A writer that does not answer in time.
   hold h;
   auto w = spawn_writer(b.sys, env, base::default_clock(), h.options());
@@ -214,7 +204,7 @@ TEST_CASE("a slot is given back when the actor that sent the write ends before t
   }
   // The handlers died with their actor and gave the slot back (the writer
   // still holds the request: the answer will find no one).
-  CHECK(eventually([&] { return client->stats().in_flight == 0; }));
+  CHECK(test::eventually([&] { return client->stats().in_flight == 0; }, 60s, 1ms));
   h.release.set_value();
   auto s2 = b.sys.spawn(sender, client, log);
   caf::anon_send(s2, await_atom::value, put("b")); // the await form

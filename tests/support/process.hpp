@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/types.h>
@@ -64,6 +65,20 @@ struct run_result {
   std::string out;
   std::string err;
 };
+/// Polls `pred` every `step` until it holds or `limit` has passed; whether
+/// it held (it is asked once more at the end).
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds{20},
+                std::chrono::milliseconds step = std::chrono::milliseconds{20}) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(step);
+  }
+  return pred();
+}
+
 run_result run_program(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
                        std::chrono::milliseconds limit = std::chrono::seconds{30});
 
