@@ -38,8 +38,8 @@ std::map<std::string, supervisor_tuning> default_supervisors() {
   // Erlang's default is 1 restart in 5 s. A subsystem restarts cheaply here
   // (it reloads from the store), so core and store allow 5 in 10 s before
   // their failure escalates; workers fail together when the model connector
-  // fails, so their pool tolerates bursts.
-  // The gateway's bridges hold nothing: they restart at once, in bursts.
+  // fails, so their pool tolerates bursts; the gateway's bridges hold
+  // nothing, so they restart at once, in bursts too.
   auto bridges = tuned(100, 10s);
   bridges.backoff.initial = supervision::duration{0};
   return {{"root", tuned(3, 30s)},
