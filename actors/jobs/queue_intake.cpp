@@ -44,12 +44,12 @@ caf::error reused() {
                         "(send a new key for a new job)");
 }
 
-/// The job `id` as it is now (in memory, or as stored).
+/// The job `id` as it is now: in memory while it is queued or processing,
+/// else as stored (a final state still being written is not shown before it
+/// is durable, as GET /api/jobs/{id} does not show it).
 std::optional<json> current_job(const state_ptr& st, const std::string& id) {
   if (auto a = st->active.find(id); a != st->active.end())
     return to_json(a->second);
-  if (auto s = st->settling.find(id); s != st->settling.end())
-    return to_json(s->second);
   return st->cfg.store->get(id);
 }
 
