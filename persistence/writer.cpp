@@ -162,10 +162,14 @@ caf::error commit(environment& env, base::clock& clock, const writer_options& op
     refused.fetch_add(1, std::memory_order_relaxed);
     p.rp.deliver(err);
   };
+  // At most this many requests in the next transaction (set when a request
+  // did not fit beside those before it).
+  std::size_t next_limit = SIZE_MAX;
   while (!todo.empty()) {
     // One transaction: todo[0, covered) are applied; in nested mode a
     // request's own failure is kept in `rcs` and its nested txn aborted.
-    std::size_t limit = todo.size();
+    std::size_t limit = std::min(next_limit, todo.size());
+    next_limit = SIZE_MAX;
     std::size_t covered = 0;
     std::size_t culprit = 0;
     int culprit_rc = 0;
@@ -227,31 +231,13 @@ caf::error commit(environment& env, base::clock& clock, const writer_options& op
       if (culprit_rc == MDB_TXN_FULL && culprit > 0) {
         // Run the transaction again with the requests before it; it goes
         // into the next one (where it is first).
-        limit = culprit;
-        rc = 0;
-        try {
-          rc = env.write([&](MDB_txn* txn) {
-            for (std::size_t i = 0; i < limit; ++i)
-              if (int r = apply(env, opts, txn, *todo[i], ts, i); r != 0)
-                return r;
-            return opts.before_commit ? opts.before_commit(limit) : 0;
-          });
-          if (rc != 0)
-            cause = mdb_strerror(rc);
-        } catch (const std::exception& e) {
-          rc = -1;
-          cause = e.what();
-        }
-        covered = limit;
-        rcs.assign(limit, 0);
-        if (rc == request_failed)
-          rc = -1;
-      } else {
-        // This request alone fails; the others are run again without it.
-        fail(*todo[culprit], failure(env, culprit_rc, 1, mdb_strerror(culprit_rc)));
-        todo.erase(todo.begin() + static_cast<std::ptrdiff_t>(culprit));
+        next_limit = culprit;
         continue;
       }
+      // This request alone fails; the others are run again without it.
+      fail(*todo[culprit], failure(env, culprit_rc, 1, mdb_strerror(culprit_rc)));
+      todo.erase(todo.begin() + static_cast<std::ptrdiff_t>(culprit));
+      continue;
     }
     if (rc == 0) {
       commits.fetch_add(1, std::memory_order_relaxed);
