@@ -63,7 +63,7 @@ writer_client::writer_client(resolver resolve) : writer_client(std::move(resolve
 std::size_t writer_client::size_of(const write_request& req) {
   std::size_t n = 0;
   for (auto& o : req)
-    n += o.name.size() + o.key.size() + o.text.size();
+    n += encoded_size(o);
   return n;
 }
 

@@ -19,6 +19,7 @@
 //                        when it exited on an error)
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -69,6 +70,12 @@ struct op {
     return {kind::append, std::move(stream), {}, std::move(payload), std::move(text)};
   }
 };
+
+/// What `o` weighs against the bounds on bytes (the writer's batches, the
+/// client's writes in flight): its table or stream name, key and text.
+inline std::size_t encoded_size(const op& o) noexcept {
+  return o.name.size() + o.key.size() + o.text.size();
+}
 
 /// The changes of one request, applied in order in one transaction: all of
 /// them or none.

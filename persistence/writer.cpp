@@ -81,7 +81,7 @@ std::string check(const environment& env, pending& p) {
       default:
         return "unknown kind of change";
     }
-    p.bytes += o.name.size() + o.key.size() + o.text.size();
+    p.bytes += encoded_size(o);
   }
   return {};
 }
