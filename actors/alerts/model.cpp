@@ -322,13 +322,12 @@ std::optional<silence> parse_silence(const json& body, std::int64_t now_ms, std:
     return std::nullopt;
   }
   if (in != body.end()) {
-    if (!in->is_number_unsigned() || in->get<std::uint64_t>() < 1
-        || in->get<std::uint64_t>() > static_cast<std::uint64_t>(max_silence_ms / 1000)) {
+    if (!in->is_number_integer() || in->get<std::int64_t>() < 1 || in->get<std::int64_t>() > max_silence_ms / 1000) {
       problem = "the field 'expires_in_s' must be a whole number of seconds from 1 to "
                 + std::to_string(max_silence_ms / 1000) + " (30 days)";
       return std::nullopt;
     }
-    s.expires_ms = now_ms + static_cast<std::int64_t>(in->get<std::uint64_t>()) * 1000;
+    s.expires_ms = now_ms + in->get<std::int64_t>() * 1000;
   } else {
     auto t = at->is_string() ? parse_iso_ms(at->get<std::string>()) : std::nullopt;
     if (!t) {
