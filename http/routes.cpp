@@ -534,6 +534,20 @@ std::vector<route> make_routes(const route_context& ctx) {
             return caf::make_message(alerts::list_atom::value, json::object());
           },
           lift));
+    {
+      auto& r = add(method::post, "/api/alerts", auth_level::admin, alerts::actor_id,
+                    "Raises an alert: {\"rule\", \"severity\" (critical|warning|info), \"source\", "
+                    "\"message\", \"labels\"?}; status new, repeat, duplicate (notified within the hour) or "
+                    "silenced.",
+                    via_actor(
+                      ctx, alerts::actor_id,
+                      [](request& req) -> std::variant<caf::message, response> {
+                        return caf::make_message(alerts::raise_atom::value, req.json);
+                      },
+                      lift));
+      r.body = body_kind::json;
+      r.body_limit = 64 * kib;
+    }
     for (auto [verb, atom_ack] : {std::pair{"ack", true}, std::pair{"resolve", false}}) {
       auto& r = add(method::post, std::string{"/api/alerts/{fingerprint}/"} + verb, auth_level::admin, alerts::actor_id,
                     atom_ack ? "Acknowledges an active alert: no repeat notifications ({\"who\"} optional)."

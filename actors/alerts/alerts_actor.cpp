@@ -343,19 +343,23 @@ caf::behavior alerts_actor(caf::event_based_actor* self, alerts_config cfg) {
       auto fp = a->fingerprint;
       auto rule = a->rule;
       auto outcome = ingest(st, std::move(*a), st->now(), c);
-      json out = {{"fingerprint", fp},
-                  {"status", outcome},
-                  {"alert", st->view(st->alerts.at(fp), st->now())},
-                  {"dry_run", st->cfg.notify->dry_run()}};
       auto rp = self->make_response_promise<json>();
-      commit(self, st, std::move(c), [rp, out](const caf::error& err) mutable {
+      // Filled below, before any success can arrive (an acknowledgement is
+      // a message; only refusals come back at once, and they answer an error).
+      auto answered = std::make_shared<json>();
+      commit(self, st, std::move(c), [rp, answered](const caf::error& err) mutable {
         if (err)
           rp.deliver(not_stored("the alert"));
         else
-          rp.deliver(std::move(out));
+          rp.deliver(*answered);
       });
+      // Notified at once, or held for its group (then "pending": true).
       if (outcome == "new" || outcome == "repeat")
         schedule_group(self, st, rule);
+      *answered = {{"fingerprint", fp},
+                   {"status", outcome},
+                   {"alert", st->view(st->alerts.at(fp), st->now())},
+                   {"dry_run", st->cfg.notify->dry_run()}};
       return rp;
     },
     [self, st](recover_atom, const std::string& rule, const std::string& source) -> caf::result<json> {

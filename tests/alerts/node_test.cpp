@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "tests/alerts/fake_telegram.hpp"
 #include "tests/support/http_client.hpp"
 
 using nlohmann::json;
@@ -17,22 +18,26 @@ const std::string key = "test-dashboard-key-0123456789";
 const std::string auth = "X-Dash-Key: " + key;
 const std::string json_type = "Content-Type: application/json";
 
+const std::string token = "424242:node-test-bot-token-abcdef";
+const std::string chat = "-1001234";
+
 struct alerts_node {
   test::temp_dir dir;
   std::string config;
+  std::map<std::string, std::string> env = {{"DASHBOARD_KEY", key}, {"TELEGRAM_BOT_TOKEN", ""}, {"TELEGRAM_CHAT_ID", ""}};
   std::unique_ptr<test::node> n;
 
-  alerts_node() {
+  /// Without `telegram_base`: dry-run (no token, no chat id).
+  explicit alerts_node(const std::string& telegram_base = {}) {
     config = dir.path + "/echopilot.json";
     std::ofstream{config} << json{{"flags", {{"defaults", ""}}}}.dump();
+    if (!telegram_base.empty())
+      env = {{"DASHBOARD_KEY", key}, {"TELEGRAM_BOT_TOKEN", token}, {"TELEGRAM_CHAT_ID", chat},
+             {"TELEGRAM_API_BASE", telegram_base}};
     start();
   }
   void start() {
-    n = std::make_unique<test::node>(dir.path + "/data",
-                                     std::map<std::string, std::string>{{"DASHBOARD_KEY", key},
-                                                                        {"TELEGRAM_BOT_TOKEN", ""},
-                                                                        {"TELEGRAM_CHAT_ID", ""}},
-                                     std::vector<std::string>{"--config", config});
+    n = std::make_unique<test::node>(dir.path + "/data", env, std::vector<std::string>{"--config", config});
   }
   test::http_result post(const std::string& path, const json& body) {
     return n->post(path, body.dump(), {auth, json_type});
@@ -147,4 +152,90 @@ TEST_CASE("the alerts and incidents routes on a running node") {
   REQUIRE(after["silences"].size() == 1);
   CHECK(after["silences"][0]["id"] == id);
   CHECK(after["silences"][0]["comment"] == "maintenance");
+}
+
+namespace {
+
+/// The events of "alerts" of `kind`, newest first.
+std::vector<json> events_of(alerts_node& node, const std::string& kind) {
+  std::vector<json> out;
+  auto all = node.get("/api/alerts/history?limit=1000").json();
+  for (auto& e : all["data"])
+    if (e["kind"] == kind)
+      out.push_back(e);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("with Telegram credentials: raise, notify once, acknowledge, resolve; incidents paged once") {
+  test::fake_telegram fake{token, chat};
+  alerts_node node{fake.root};
+  auto l = node.get("/api/alerts").json();
+  CHECK_FALSE(l.contains("dry_run"));
+  CHECK(l["data"]["dry_run"] == false);
+
+  // Raising: the body is checked field by field.
+  expect_error(node.post("/api/alerts", {{"rule", "x"}, {"source", "s"}, {"message", "m"}}), 400,
+               "'severity' is missing");
+  expect_error(node.post("/api/alerts", {{"rule", "x"}, {"severity", "loud"}, {"source", "s"}, {"message", "m"}}),
+               400, "critical, warning or info");
+  expect_error(node.post("/api/alerts", {{"rule", 7}, {"severity", "info"}, {"source", "s"}, {"message", "m"}}), 400,
+               "'rule' must be a string");
+
+  json body = {{"rule", "webhook_failures"}, {"severity", "critical"}, {"source", "monitor"},
+               {"message", "4 failures in 5 min"}, {"labels", {{"provider", "stripe"}}}};
+  auto raised = node.post("/api/alerts", body);
+  REQUIRE_MESSAGE(raised.status == 200, raised.body);
+  CHECK(raised.json()["data"]["status"] == "new");
+  auto fp = raised.json()["data"]["fingerprint"].get<std::string>();
+  REQUIRE(test::eventually([&] { return fake.messages().size() == 1; }));
+  auto text = fake.messages()[0]["text"].get<std::string>();
+  CHECK(text.find("[CRITICAL] webhook_failures") != std::string::npos);
+  CHECK(text.find("provider=stripe") != std::string::npos);
+  REQUIRE_MESSAGE(test::eventually([&] { return events_of(node, "notified").size() == 1; }),
+                  node.get("/api/alerts/history?limit=1000").body);
+  CHECK(events_of(node, "notified")[0]["result"]["sent"] == true);
+
+  // Again within the hour: a duplicate, not sent.
+  CHECK(node.post("/api/alerts", body).json()["data"]["status"] == "duplicate");
+
+  // A failed delivery is recorded as such, without the token.
+  fake.script(json::array({{{"status", 401}, {"description", "Unauthorized"}}}));
+  auto other = body;
+  other["rule"] = "payment_error_rate";
+  REQUIRE(node.post("/api/alerts", other).status == 200);
+  REQUIRE(test::eventually([&] { return events_of(node, "notify_failed").size() == 1; }));
+  CHECK(events_of(node, "notify_failed")[0]["result"]["error"]["code"] == "telegram_auth_failed");
+
+  // Acknowledge, resolve, resolve again.
+  auto acked = node.post("/api/alerts/" + fp + "/ack", {{"who", "alice"}});
+  REQUIRE_MESSAGE(acked.status == 200, acked.body);
+  CHECK(acked.json()["data"]["acked_by"] == "alice");
+  auto resolved = node.post("/api/alerts/" + fp + "/resolve", json::object());
+  REQUIRE(resolved.status == 200);
+  CHECK(resolved.json()["data"]["status"] == "resolved");
+  expect_error(node.post("/api/alerts/" + fp + "/resolve", json::object()), 409, "resolved already");
+
+  // One active alert left: a medium incident, paged once.
+  auto scan = node.post("/api/incidents/scan", json::object());
+  REQUIRE_MESSAGE(scan.status == 200, scan.body);
+  auto inc = scan.json()["data"]["incident"];
+  REQUIRE(inc.is_object());
+  CHECK(inc["severity"] == "medium");
+  CHECK(inc["paged"] == true);
+  REQUIRE(test::eventually([&] { return fake.messages().size() == 2; }));
+  CHECK(fake.messages()[1]["text"].get<std::string>().find("[INCIDENT MEDIUM]") != std::string::npos);
+  auto again = node.post("/api/incidents/scan", json::object()).json()["data"]["incident"];
+  CHECK(again["duplicate"] == true);
+  CHECK(node.get("/api/incidents").json()["data"].size() == 2);
+
+  // The token is nowhere: not in the history, the events, stdout or stderr.
+  CHECK(node.get("/api/alerts/history?limit=1000").body.find(token) == std::string::npos);
+  CHECK(node.get("/api/events/alerts").body.find(token) == std::string::npos);
+  CHECK(node.get("/api/incidents").body.find(token) == std::string::npos);
+  CHECK(node.n->banner().find(token) == std::string::npos);
+  REQUIRE(node.n->stop() == 0);
+  CHECK(node.n->process().read_stderr().find(token) == std::string::npos);
+  CHECK(fake.stats()["bad_paths"] == 0);
 }

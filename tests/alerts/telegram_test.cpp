@@ -9,8 +9,7 @@
 #include <future>
 
 #include "connectors/telegram.hpp"
-#include "tests/support/http_client.hpp"
-#include "tests/support/process.hpp"
+#include "tests/alerts/fake_telegram.hpp"
 
 using namespace echopilot::connectors;
 using namespace std::chrono_literals;
@@ -21,30 +20,8 @@ namespace {
 const std::string token = "123456:AAE-secret-bot-token-0123456789";
 const std::string chat = "-100987654";
 
-struct fake_telegram {
-  std::unique_ptr<test::child_process> proc;
-  std::string root;
-
-  fake_telegram() {
-    proc = std::make_unique<test::child_process>(std::vector<std::string>{
-      "/usr/bin/python3", ECHOPILOT_SOURCE_DIR "/tests/fakes/fake_telegram.py", "--port", "0", "--token", token,
-      "--chat-id", chat});
-    auto line = proc->read_line(20s);
-    REQUIRE_MESSAGE(line, proc->read_stderr());
-    REQUIRE(line->rfind("listening on ", 0) == 0);
-    root = "http://127.0.0.1:" + line->substr(13);
-  }
-
-  void script(const json& responses) {
-    auto r = test::http("POST", root + "/_script", {"Content-Type: application/json"},
-                        json{{"responses", responses}}.dump());
-    REQUIRE(r.status == 200);
-  }
-  json messages() {
-    return test::http("GET", root + "/_messages").json();
-  }
-  json stats() {
-    return test::http("GET", root + "/_stats").json();
+struct fake_telegram : test::fake_telegram {
+  fake_telegram() : test::fake_telegram(token, chat) {
   }
 };
 
