@@ -91,7 +91,8 @@ void from_sentinel(scan& s, const json& answer) {
     s.warnings.push_back("health: the sentinel's answer has neither 'findings' nor 'warnings'");
 }
 
-/// Active alerts that are not silenced.
+/// Active alerts that are not silenced: one finding per rule (the alerts'
+/// group), so that one condition on many sources is one finding.
 void from_alerts(scan& s, const json& listing) {
   if (!listing.is_object() || !listing.contains("active") || !listing["active"].is_array()) {
     s.warnings.push_back("alerts: the listing has no 'active' array");
