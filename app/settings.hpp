@@ -15,6 +15,7 @@
 #include "actors/jobs/model.hpp"
 #include "app/cli.hpp"
 #include "connectors/openai.hpp"
+#include "connectors/telegram.hpp"
 #include "supervision/spec.hpp"
 
 namespace echopilot::app {
@@ -26,7 +27,7 @@ struct supervisor_tuning {
 };
 
 /// The tree's supervisors (app/tree.cpp) with their defaults: root 3
-/// restarts in 30 s, store and core 5 in 10 s, the jobs pool and the
+/// restarts in 30 s, store, core and ops 5 in 10 s, the jobs pool and the
 /// gateway's bridges (http) 100 in 10 s; backoff 100 ms doubling to 10 s,
 /// jitter 0.2, reset after 30 s (none for the bridges).
 std::map<std::string, supervisor_tuning> default_supervisors();
@@ -71,6 +72,10 @@ struct settings {
   /// The model connector (config "openai"; AI_INTEGRATIONS_OPENAI_BASE_URL,
   /// AI_INTEGRATIONS_OPENAI_API_KEY). No key: the local processor runs.
   connectors::openai_options openai;
+  /// The Telegram connector of the alerts (TELEGRAM_BOT_TOKEN,
+  /// TELEGRAM_CHAT_ID, TELEGRAM_API_BASE; environment only: the token is a
+  /// secret). Without a token or a chat id: dry-run.
+  connectors::telegram_options telegram;
   /// The dashboard's files (S30): `web.root` (relative to the config file),
   /// ECHOPILOT_WEB_ROOT; default `web` beside the config file's folder
   /// (repo/web for configs/echopilot.json), `./web` with no config file.
@@ -93,7 +98,7 @@ std::optional<std::string> read_file(const std::string& path);
 /// Combines the command line, the environment (ECHOPILOT_DATA_DIR,
 /// ECHOPILOT_PORT, ECHOPILOT_BIND, ECHOPILOT_REGION,
 /// ECHOPILOT_FAULT_INJECTION, DASHBOARD_KEY, SESSION_SECRET,
-/// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*) and the config
+/// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*, TELEGRAM_*) and the config
 /// file over the defaults. The default config file may be missing (embedded
 /// defaults); one named with --config may not. A malformed value, an unknown
 /// key or a wrong type is a usage error naming the variable or the key.

@@ -12,6 +12,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "base/clock.hpp"
@@ -35,6 +36,9 @@ public:
 
   /// The jobs tables and stream for the job queue.
   virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
+
+  /// The alerts' tables and the streams "alerts" and "incidents".
+  virtual std::shared_ptr<alerts::store_port> alerts_port() = 0;
 
   /// Starts an incarnation of the writer (the tree's child "store.writer"):
   /// every write of the node goes through it.

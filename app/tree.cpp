@@ -4,6 +4,7 @@
 #include <caf/local_actor.hpp>
 
 #include "http/caller.hpp"
+#include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "supervision/supervisor.hpp"
@@ -83,6 +84,16 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
+  // Operations: the alerts, then the incidents actor (which asks the alerts
+  // actor for the active alerts); one_for_one, each reloads from the store.
+  auto ops = supervisor(parts, ops_id, supervision::strategy::one_for_one);
+  ops.children = {
+    worker(alerts::actor_id,
+           [cfg = parts.alerts](caf::local_actor* parent) { return parent->spawn(alerts::alerts_actor, cfg); }, 5s),
+    worker(alerts::incidents_id,
+           [cfg = parts.incidents](caf::local_actor* parent) { return parent->spawn(alerts::incidents_actor, cfg); },
+           5s)};
+
   // The gateway's bridges to the actors: started last, stopped first.
   auto bridges = http::bridges_spec(parts.http_bridges);
   tune(parts, bridges);
@@ -90,6 +101,7 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto root = supervisor(parts, root_id, supervision::strategy::rest_for_one);
   root.children = {supervision::supervisor_child(std::move(store), dir),
                    supervision::supervisor_child(std::move(core), dir),
+                   supervision::supervisor_child(std::move(ops), dir),
                    supervision::supervisor_child(std::move(bridges), dir)};
   return root;
 }

@@ -323,7 +323,7 @@ TEST_CASE("settings: supervisors' intensity and backoff come from the config") {
     return settings_error({}, {}, {{"configs/echopilot.json", std::move(text)}});
   };
   CHECK(with(R"({"supervision": {"cor": {}}})").find("'supervision.cor' must be the id of one of the "
-                                                      "tree's supervisors (core, http, jobs, root, store)")
+                                                      "tree's supervisors (core, http, jobs, ops, root, store)")
         != std::string::npos);
   CHECK(with(R"({"supervision": {"core": {"max_restart": 1}}})").find("unknown key 'supervision.core.max_restart'")
         != std::string::npos);
@@ -335,4 +335,19 @@ TEST_CASE("settings: supervisors' intensity and backoff come from the config") {
           .find("'supervision.core.backoff_max_ms' must be at least backoff_initial_ms")
         != std::string::npos);
   CHECK(with(R"({"supervision": []})").find("'supervision' must be an object") != std::string::npos);
+}
+
+TEST_CASE("settings: the Telegram connector from TELEGRAM_* (dry-run without a token or a chat id)") {
+  auto none = fake_files({});
+  auto s = std::get<settings>(resolve_settings({}, fake_env({}), none));
+  CHECK(s.telegram.api_base == "https://api.telegram.org");
+  CHECK(s.telegram.token.empty());
+  s = std::get<settings>(resolve_settings(
+    {}, fake_env({{"TELEGRAM_BOT_TOKEN", "1:abc"}, {"TELEGRAM_CHAT_ID", "-100"}, {"TELEGRAM_API_BASE", "http://127.0.0.1:9"}}),
+    none));
+  CHECK(s.telegram.token == "1:abc");
+  CHECK(s.telegram.chat_id == "-100");
+  CHECK(s.telegram.api_base == "http://127.0.0.1:9");
+  CHECK(settings_error({}, {{"TELEGRAM_API_BASE", "api.telegram.org"}}, {})
+        == "TELEGRAM_API_BASE must start with http:// or https://");
 }
