@@ -1,10 +1,12 @@
 // echopilot: parses the command line and hands over; no logic here.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "app/cli.hpp"
+#include "base/clock.hpp"
 #include "app/node.hpp"
 #include "app/settings.hpp"
 
@@ -35,6 +37,11 @@ int main(int argc, char** argv) {
       },
       [](const help_command& h) {
         std::fputs(help_text(h.topic)->c_str(), stdout);
+        return 0;
+      },
+      [](const cron_next_command& c) {
+        for (auto& line : cron_next_lines(c, base::default_clock().now()))
+          std::printf("%s\n", line.c_str());
         return 0;
       },
       [](const serve_command& c) {

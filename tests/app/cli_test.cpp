@@ -2,7 +2,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -207,6 +209,55 @@ TEST_CASE("a bad command line exits 2 with a one-line reason") {
   CHECK(r.err.find("ECHOPILOT_PORT") != std::string::npos);
   r = test::run_program({ECHOPILOT_BINARY, "launch"});
   CHECK(r.status == 2);
+}
+
+TEST_CASE("echopilot cron-next prints the next firings, or exits 2 naming the field") {
+  auto r = test::run_program(
+    {ECHOPILOT_BINARY, "cron-next", "0 0 29 2 *", "--from", "2026-12-01T00:00:00Z", "--count", "2"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "2028-02-29T00:00:00Z\n2032-02-29T00:00:00Z\n");
+  // default count 5; day-of-month OR day-of-week
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "30 0 1 * mon", "--from=2026-12-01T00:30:00Z"});
+  CHECK(r.status == 0);
+  CHECK(r.out
+        == "2026-12-07T00:30:00Z\n2026-12-14T00:30:00Z\n2026-12-21T00:30:00Z\n"
+           "2026-12-28T00:30:00Z\n2027-01-01T00:30:00Z\n");
+  // default from: now (five lines, in the future, ascending)
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "*/5 * * * *"});
+  CHECK(r.status == 0);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(r.out.substr(at, nl - at));
+  REQUIRE(lines.size() == 5);
+  CHECK(std::is_sorted(lines.begin(), lines.end()));
+  CHECK(lines[0].size() == 20);
+  CHECK(lines[0].substr(14, 6) != lines[1].substr(14, 6));
+  auto now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  CHECK(lines[0] > std::string{stamp});
+
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "0 0 32 * *"});
+  CHECK(r.status == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err == "echopilot: cron-next: day-of-month: 32 is out of range 1-31\n");
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "0 0 30 2 *"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("never fires") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "* * * * * *"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("expected 5 fields") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "* * * * *", "--count", "0"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--count") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "* * * * *", "--from", "tomorrow"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--from") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next"});
+  CHECK(r.status == 2);
+  r = test::run_program({ECHOPILOT_BINARY, "help", "cron-next"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("--count N") != std::string::npos);
 }
 
 TEST_CASE("serve prints one line when it is up and stops cleanly on SIGTERM and SIGINT") {
