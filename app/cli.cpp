@@ -130,6 +130,46 @@ std::variant<command, usage_error> parse_cron_next(const std::vector<std::string
   return command{cmd};
 }
 
+std::variant<command, usage_error> parse_scheduler(const std::vector<std::string>& args) {
+  scheduler_command cmd;
+  std::vector<std::string> words;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto arg = args[i];
+    if (arg.rfind("--url", 0) == 0) {
+      std::string value;
+      if (arg.size() > 5 && arg[5] == '=')
+        value = arg.substr(6);
+      else if (arg == "--url" && i + 1 < args.size())
+        value = args[++i];
+      else if (arg != "--url")
+        return usage_error{"scheduler: unknown option '" + arg + "'"};
+      if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0)
+        return usage_error{"scheduler: --url must be http://HOST:PORT or https://..., not '" + value
+                           + "'"};
+      cmd.url = value;
+    } else if (arg.rfind("--", 0) == 0) {
+      return usage_error{"scheduler: unknown option '" + arg
+                         + "' (see 'echopilot help scheduler')"};
+    } else {
+      words.push_back(arg);
+    }
+  }
+  if (!words.empty())
+    cmd.action = words[0];
+  if (cmd.action == "list") {
+    if (words.size() > 1)
+      return usage_error{"scheduler: list takes no task id"};
+  } else if (cmd.action == "run" || cmd.action == "pause" || cmd.action == "resume") {
+    if (words.size() != 2)
+      return usage_error{"scheduler: " + cmd.action + " needs one task id (see 'echopilot scheduler list')"};
+    cmd.id = words[1];
+  } else {
+    return usage_error{"scheduler: unknown action '" + cmd.action
+                       + "' (list, run ID, pause ID, resume ID)"};
+  }
+  return command{cmd};
+}
+
 } // namespace
 
 std::vector<std::string> cron_next_lines(const cron_next_command& cmd,
@@ -171,6 +211,8 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
     return parse_serve(args);
   if (first == "cron-next")
     return parse_cron_next(args);
+  if (first == "scheduler")
+    return parse_scheduler(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -184,6 +226,7 @@ std::optional<std::string> help_text(const std::string& topic) {
       "subcommands:\n"
       "  serve      run a node (see 'echopilot help serve')\n"
       "  cron-next  the next times a cron expression fires (UTC)\n"
+      "  scheduler  list, run, pause or resume a running node's scheduled tasks\n"
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -215,6 +258,14 @@ std::optional<std::string> help_text(const std::string& topic) {
       "\n"
       "Exit 2 with a line naming the field for an invalid expression, or\n"
       "saying so for one that never fires ('0 0 30 2 *').\n"};
+  if (topic == "scheduler")
+    return std::string{
+      "usage: echopilot scheduler [list | run ID | pause ID | resume ID] [--url URL]\n"
+      "\n"
+      "Talks to a running node (default http://127.0.0.1:8080) with the key in\n"
+      "DASHBOARD_KEY. list: every task with its schedule (UTC), next and last\n"
+      "run and last result; run: starts a task now; pause/resume: stops or\n"
+      "restarts its timer. Exit 0 on success, 1 with a one-line reason.\n"};
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

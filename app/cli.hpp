@@ -39,7 +39,16 @@ struct cron_next_command {
   int count = 5;
 };
 
-using command = std::variant<version_command, help_command, serve_command, cron_next_command>;
+/// `echopilot scheduler [list|run ID|pause ID|resume ID] [--url URL]`
+/// against a running node (the key from DASHBOARD_KEY).
+struct scheduler_command {
+  std::string action = "list"; // list, run, pause, resume
+  std::string id;
+  std::string url = "http://127.0.0.1:8080";
+};
+
+using command = std::variant<version_command, help_command, serve_command, cron_next_command,
+                             scheduler_command>;
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {

@@ -8,6 +8,7 @@
 #include "app/cli.hpp"
 #include "base/clock.hpp"
 #include "app/node.hpp"
+#include "app/scheduler_cli.hpp"
 #include "app/settings.hpp"
 
 namespace {
@@ -43,6 +44,10 @@ int main(int argc, char** argv) {
         for (auto& line : cron_next_lines(c, base::default_clock().now()))
           std::printf("%s\n", line.c_str());
         return 0;
+      },
+      [](const scheduler_command& c) {
+        auto key = process_env("DASHBOARD_KEY");
+        return run_scheduler_command(c, key.value_or(""), stdout, stderr);
       },
       [](const serve_command& c) {
         auto resolved = resolve_settings(c.options);

@@ -14,6 +14,7 @@
 
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
+#include "actors/scheduler/scheduler_actor.hpp"
 #include "base/clock.hpp"
 #include "http/gateway.hpp"
 
@@ -35,6 +36,9 @@ public:
 
   /// The jobs tables and stream for the job queue.
   virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
+
+  /// Table scheduler_tasks and stream "scheduler" for the scheduler.
+  virtual std::shared_ptr<scheduler::store_port> scheduler_port() = 0;
 
   /// Starts an incarnation of the writer (the tree's child "store.writer"):
   /// every write of the node goes through it.

@@ -6,6 +6,7 @@
 #include "http/caller.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/scheduler.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -83,6 +84,18 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
+  // Operations: the periodic duties and what watches the node. The
+  // scheduler is its last child: it sends to the subsystems before it
+  // (resolved by id at every run, so a restart of any of them is seen).
+  auto scheduler = worker(
+    scheduler::actor_id,
+    [cfg = parts.scheduler](caf::local_actor* parent) {
+      return parent->spawn(scheduler::scheduler_actor, cfg);
+    },
+    5s);
+  auto ops = supervisor(parts, "ops", supervision::strategy::one_for_one);
+  ops.children = {scheduler};
+
   // The gateway's bridges to the actors: started last, stopped first.
   auto bridges = http::bridges_spec(parts.http_bridges);
   tune(parts, bridges);
@@ -90,6 +103,7 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto root = supervisor(parts, root_id, supervision::strategy::rest_for_one);
   root.children = {supervision::supervisor_child(std::move(store), dir),
                    supervision::supervisor_child(std::move(core), dir),
+                   supervision::supervisor_child(std::move(ops), dir),
                    supervision::supervisor_child(std::move(bridges), dir)};
   return root;
 }

@@ -37,8 +37,8 @@ void persist(caf::event_based_actor* self, state& st, const task_state& t, json 
              std::function<void(const caf::error&)> done = [](const caf::error&) {}) {
   auto rec = record(t);
   rec["paused_config"] = t.def.paused;
-  event["task"] = t.def.id;
-  event["at"] = base::to_iso8601(st.cfg.clock->now());
+  if (!event.is_null())
+    event["task"] = t.def.id;
   st.cfg.store->commit(self, t.def.id, rec, event, std::move(done));
 }
 
@@ -51,7 +51,10 @@ void arm(caf::event_based_actor* self, state& st) {
     return; // already set for that time
   st.timer_at = *next;
   auto delay = std::max<std::int64_t>(0, *next - now_ms(st));
-  self->delayed_send(self, std::chrono::milliseconds{delay}, tick_atom::value, ++st.timer);
+  if (delay == 0)
+    self->send(self, tick_atom::value, ++st.timer); // due now: no trip through the clock
+  else
+    self->delayed_send(self, std::chrono::milliseconds{delay}, tick_atom::value, ++st.timer);
 }
 
 /// Records the end of run `run_number` of `id` (ignored if it is not the
@@ -165,8 +168,10 @@ void load(caf::event_based_actor* self, state& st) {
     t.paused = def.paused;
     bool interrupted = false;
     std::int64_t stored_next = 0;
+    bool stored_record = false;
     if (auto r = stored.find(def.id); r != stored.end() && r->second.is_object()) {
       auto& rec = r->second;
+      stored_record = true;
       t.last_run = rec.value("last_run_ms", std::int64_t{0});
       t.last_duration_ms = rec.value("last_duration_ms", std::int64_t{0});
       t.last_result = rec.value("last_result", std::string{});
@@ -206,6 +211,8 @@ void load(caf::event_based_actor* self, state& st) {
     auto& added = *st.table.find(def.id);
     if (interrupted)
       persist(self, st, added, {{"event", "interrupted"}});
+    else if (def.available && (!stored_record || stored_next != added.next_run))
+      persist(self, st, added, nullptr); // the next run, so that a restart sees it was missed
   }
 }
 

@@ -46,8 +46,8 @@ public:
   /// Every stored task record, by task id.
   virtual std::map<std::string, nlohmann::json> load() = 0;
 
-  /// Writes `record` under `id` and appends `event` to the stream in one
-  /// transaction; `done` runs in `self`'s context once it is durable (an
+  /// Writes `record` under `id` and appends `event` (unless null) to the
+  /// stream in one transaction; `done` runs in `self`'s context once it is durable (an
   /// empty error) or failed (nothing applied).
   virtual void commit(caf::event_based_actor* self, const std::string& id,
                       const nlohmann::json& record, const nlohmann::json& event,
