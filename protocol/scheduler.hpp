@@ -10,7 +10,8 @@
 //       "runs", "skips", "failures", "paused", "running", "available",
 //       "timeout_ms"} (+ "reason" when not available); times ISO 8601 UTC
 //       in whole seconds or null; last_result one of ok, failed, timeout,
-//       unavailable, interrupted, or null before the first run.
+//       unavailable, interrupted, skipped (due while running; the run's
+//       own result replaces it when it ends), or null before the first run.
 //   (run_atom, std::string id) -> task
 //       errc::not_found, errc::conflict, errc::unavailable
 //       starts the task now (conflict: it is running; unavailable: its

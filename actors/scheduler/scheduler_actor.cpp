@@ -147,7 +147,10 @@ void fire(caf::event_based_actor* self, state& st, std::size_t i, std::int64_t n
   if (t.paused)
     return;
   if (t.running) {
+    // The run in progress sets the result again when it ends.
     ++t.skips;
+    t.last_result = result_skipped;
+    t.last_error = "due while the run started at " + iso(t.last_run) + " was still running";
     persist(self, st, t, {{"event", "skipped"}, {"reason", "still running"}});
     return;
   }

@@ -272,6 +272,7 @@ TEST_CASE("a task still running is not started again; the skip is counted") {
   CHECK(slow["runs"] == 1);
   CHECK(slow["skips"] == 2);
   CHECK(slow["running"] == true);
+  CHECK(slow["last_result"] == "skipped");
   // Run now while it runs: a conflict.
   auto r = f.ask(caf::make_message(run_atom::value, std::string{"slow"}));
   REQUIRE(!r);
