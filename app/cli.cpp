@@ -5,6 +5,8 @@
 
 #include <caf/config.hpp>
 
+#include "actors/scheduler/cron.hpp"
+
 namespace echopilot::app {
 
 namespace {
@@ -73,7 +75,120 @@ std::variant<command, usage_error> parse_serve(const std::vector<std::string>& a
   return command{cmd};
 }
 
+std::variant<command, usage_error> parse_cron_next(const std::vector<std::string>& args) {
+  cron_next_command cmd;
+  std::optional<std::string> expression;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto flag = args[i];
+    if (flag.rfind("--", 0) != 0 || flag == "--") {
+      if (flag == "--" && i + 1 < args.size())
+        flag = args[++i];
+      if (expression)
+        return usage_error{"cron-next: one expression only (quote it: 'M H DOM MON DOW')"};
+      expression = flag;
+      continue;
+    }
+    std::string value;
+    auto eq = flag.find('=');
+    bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    if (flag != "--from" && flag != "--count")
+      return usage_error{"cron-next: unknown option '" + flag
+                         + "' (see 'echopilot help cron-next')"};
+    if (!inline_value) {
+      if (i + 1 >= args.size())
+        return usage_error{"cron-next: option " + flag + " needs a value"};
+      value = args[++i];
+    }
+    if (flag == "--from") {
+      auto t = scheduler::parse_iso8601(value);
+      if (!t)
+        return usage_error{"cron-next: --from must be an ISO 8601 time such as "
+                           "2026-03-01T00:30:00Z, not '"
+                           + value + "'"};
+      cmd.from = *t;
+    } else {
+      int n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || n < 1
+          || n > 10000)
+        return usage_error{"cron-next: --count must be a number from 1 to 10000, not '" + value
+                           + "'"};
+      cmd.count = n;
+    }
+  }
+  if (!expression)
+    return usage_error{"cron-next: the expression is missing (usage: echopilot cron-next "
+                       "'M H DOM MON DOW' [--from ISO8601] [--count N])"};
+  auto parsed = scheduler::cron_expr::parse(*expression);
+  if (auto e = std::get_if<scheduler::cron_error>(&parsed))
+    return usage_error{"cron-next: " + e->message};
+  cmd.expression = *expression;
+  return command{cmd};
+}
+
+std::variant<command, usage_error> parse_scheduler(const std::vector<std::string>& args) {
+  scheduler_command cmd;
+  std::vector<std::string> words;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto arg = args[i];
+    if (arg.rfind("--url", 0) == 0) {
+      std::string value;
+      if (arg.size() > 5 && arg[5] == '=')
+        value = arg.substr(6);
+      else if (arg == "--url" && i + 1 < args.size())
+        value = args[++i];
+      else if (arg != "--url")
+        return usage_error{"scheduler: unknown option '" + arg + "'"};
+      if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0)
+        return usage_error{"scheduler: --url must be http://HOST:PORT or https://..., not '" + value
+                           + "'"};
+      cmd.url = value;
+    } else if (arg.rfind("--", 0) == 0) {
+      return usage_error{"scheduler: unknown option '" + arg
+                         + "' (see 'echopilot help scheduler')"};
+    } else {
+      words.push_back(arg);
+    }
+  }
+  if (!words.empty())
+    cmd.action = words[0];
+  if (cmd.action == "list") {
+    if (words.size() > 1)
+      return usage_error{"scheduler: list takes no task id"};
+  } else if (cmd.action == "run" || cmd.action == "pause" || cmd.action == "resume") {
+    if (words.size() != 2)
+      return usage_error{"scheduler: " + cmd.action + " needs one task id (see 'echopilot scheduler list')"};
+    cmd.id = words[1];
+  } else {
+    return usage_error{"scheduler: unknown action '" + cmd.action
+                       + "' (list, run ID, pause ID, resume ID)"};
+  }
+  return command{cmd};
+}
+
 } // namespace
+
+std::vector<std::string> cron_next_lines(const cron_next_command& cmd,
+                                         std::chrono::system_clock::time_point now) {
+  std::vector<std::string> out;
+  auto parsed = scheduler::cron_expr::parse(cmd.expression);
+  auto* c = std::get_if<scheduler::cron_expr>(&parsed);
+  if (!c)
+    return out; // parse_command_line refused it already
+  auto t = cmd.from.value_or(now);
+  for (int i = 0; i < cmd.count; ++i) {
+    auto next = c->next(t);
+    if (!next)
+      break; // past the year 9999
+    out.push_back(scheduler::format_iso8601_seconds(*next));
+    t = *next;
+  }
+  return out;
+}
 
 std::variant<command, usage_error> parse_command_line(const std::vector<std::string>& args) {
   if (args.empty())
@@ -94,6 +209,10 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
   }
   if (first == "serve")
     return parse_serve(args);
+  if (first == "cron-next")
+    return parse_cron_next(args);
+  if (first == "scheduler")
+    return parse_scheduler(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -106,6 +225,8 @@ std::optional<std::string> help_text(const std::string& topic) {
       "\n"
       "subcommands:\n"
       "  serve      run a node (see 'echopilot help serve')\n"
+      "  cron-next  the next times a cron expression fires (UTC)\n"
+      "  scheduler  list, run, pause or resume a running node's scheduled tasks\n"
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -124,6 +245,27 @@ std::optional<std::string> help_text(const std::string& topic) {
       "  --region NAME       region name (default local; env ECHOPILOT_REGION)\n"
       "  --cluster-port N    port for peer regions\n"
       "  --peer HOST:PORT    a peer region's cluster address (repeatable)\n"};
+  if (topic == "cron-next")
+    return std::string{
+      "usage: echopilot cron-next 'M H DOM MON DOW' [--from ISO8601] [--count N]\n"
+      "\n"
+      "Prints the next N (default 5) times after --from (default now) at which\n"
+      "the expression fires, in UTC, one per line as YYYY-MM-DDTHH:MM:SSZ.\n"
+      "crontab(5) rules: '*', lists, ranges, steps ('*/15', '8-18/2'), names\n"
+      "jan-dec and sun-sat, 0 and 7 are Sunday; when both day-of-month and\n"
+      "day-of-week are restricted (neither starts with '*') a day matching\n"
+      "either fires.\n"
+      "\n"
+      "Exit 2 with a line naming the field for an invalid expression, or\n"
+      "saying so for one that never fires ('0 0 30 2 *').\n"};
+  if (topic == "scheduler")
+    return std::string{
+      "usage: echopilot scheduler [list | run ID | pause ID | resume ID] [--url URL]\n"
+      "\n"
+      "Talks to a running node (default http://127.0.0.1:8080) with the key in\n"
+      "DASHBOARD_KEY. list: every task with its schedule (UTC), next and last\n"
+      "run and last result; run: starts a task now; pause/resume: stops or\n"
+      "restarts its timer. Exit 0 on success, 1 with a one-line reason.\n"};
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

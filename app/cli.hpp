@@ -1,6 +1,7 @@
 // The command line of the `echopilot` binary (CONTRACT.md, "The binary").
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,7 +30,25 @@ struct serve_command {
   serve_options options;
 };
 
-using command = std::variant<version_command, help_command, serve_command>;
+/// `echopilot cron-next 'EXPR' [--from ISO8601] [--count N]`; the
+/// expression is checked while parsing (refused: a usage error naming the
+/// field, or saying it never fires).
+struct cron_next_command {
+  std::string expression;
+  std::optional<std::chrono::system_clock::time_point> from; // unset: now
+  int count = 5;
+};
+
+/// `echopilot scheduler [list|run ID|pause ID|resume ID] [--url URL]`
+/// against a running node (the key from DASHBOARD_KEY).
+struct scheduler_command {
+  std::string action = "list"; // list, run, pause, resume
+  std::string id;
+  std::string url = "http://127.0.0.1:8080";
+};
+
+using command = std::variant<version_command, help_command, serve_command, cron_next_command,
+                             scheduler_command>;
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {
@@ -41,6 +60,11 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
 
 /// The help text of `topic` ("" for the overview), or nothing if unknown.
 std::optional<std::string> help_text(const std::string& topic);
+
+/// The lines `cron-next` prints: the next `count` firings strictly after
+/// `from` (or `now`), `YYYY-MM-DDTHH:MM:SSZ` each.
+std::vector<std::string> cron_next_lines(const cron_next_command& cmd,
+                                         std::chrono::system_clock::time_point now);
 
 /// "echopilot 0.1.0 (CAF 0.17.6, LMDB 0.9.24, ...)".
 std::string version_text();

@@ -1,11 +1,14 @@
 // echopilot: parses the command line and hands over; no logic here.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "app/cli.hpp"
+#include "base/clock.hpp"
 #include "app/node.hpp"
+#include "app/scheduler_cli.hpp"
 #include "app/settings.hpp"
 
 namespace {
@@ -36,6 +39,15 @@ int main(int argc, char** argv) {
       [](const help_command& h) {
         std::fputs(help_text(h.topic)->c_str(), stdout);
         return 0;
+      },
+      [](const cron_next_command& c) {
+        for (auto& line : cron_next_lines(c, base::default_clock().now()))
+          std::printf("%s\n", line.c_str());
+        return 0;
+      },
+      [](const scheduler_command& c) {
+        auto key = process_env("DASHBOARD_KEY");
+        return run_scheduler_command(c, key.value_or(""), stdout, stderr);
       },
       [](const serve_command& c) {
         auto resolved = resolve_settings(c.options);

@@ -92,7 +92,11 @@ void jobs_metrics(const jobs::queue_gauges& g, const connectors::openai_client* 
 } // namespace
 
 int run_node(const settings& s) {
-  auto& clock = base::default_clock();
+  // The wall clock; ECHOPILOT_CLOCK_START (tests only) shifts it.
+  std::unique_ptr<base::clock> shifted;
+  if (s.clock_start)
+    shifted = std::make_unique<base::offset_clock>(*s.clock_start);
+  base::clock& clock = shifted ? *shifted : base::default_clock();
   auto started_at = clock.now();
 
   // Data dir and secrets (never printed).
@@ -172,6 +176,11 @@ int run_node(const settings& s) {
   parts.incidents.notify = notifier;
   parts.incidents.clock = &clock;
   parts.incidents.dir = dir;
+  parts.scheduler.tasks = s.scheduler.tasks;
+  parts.scheduler.start_window = s.scheduler.start_window;
+  parts.scheduler.store = store->scheduler_port();
+  parts.scheduler.dir = dir;
+  parts.scheduler.clock = &clock;
   parts.http_bridges = s.http_threads;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a

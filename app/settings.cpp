@@ -401,6 +401,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       r.err = apply_openai(path, v, s.openai);
     } else if (key == "supervision") {
       r.err = apply_supervision(path, v, s.supervisors);
+    } else if (key == "scheduler") {
+      r.err = apply_scheduler(path, v, s.scheduler);
     } else if (key == "web") {
       if (!v.is_object()) {
         r.bad(key, "an object");
@@ -484,13 +486,11 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
                          "decimals, not '" + *v + "'"};
     s.jobs.rate_per_min = *m;
   }
-  if (auto v = env("SCHED_SELFHEAL_EVERY_HOURS")) {
-    auto h = parse_uint(*v);
-    if (!h || *h > 24 * 365)
-      return usage_error{"SCHED_SELFHEAL_EVERY_HOURS must be a whole number of hours (0: only on "
-                         "request), not '" + *v + "'"};
-    s.jobs.self_heal_every = std::chrono::hours{*h};
-  }
+  // The scheduler's variables (SCHED_SELFHEAL_EVERY_HOURS drives the
+  // self-heal task; the queue's own timer, jobs.self_heal_every_ms, is off
+  // by default) and the test clock.
+  if (auto err = apply_scheduler_env(env, s.fault_injection, s))
+    return *err;
   if (auto v = env("AI_INTEGRATIONS_OPENAI_BASE_URL"); v && !v->empty()) {
     if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
       return usage_error{"AI_INTEGRATIONS_OPENAI_BASE_URL must start with http:// or https://"};

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "actors/jobs/model.hpp"
+#include "actors/scheduler/tasks.hpp"
 #include "app/cli.hpp"
 #include "connectors/openai.hpp"
 #include "connectors/telegram.hpp"
@@ -31,6 +32,14 @@ struct supervisor_tuning {
 /// gateway's bridges (http) 100 in 10 s; backoff 100 ms doubling to 10 s,
 /// jitter 0.2, reset after 30 s (none for the bridges).
 std::map<std::string, supervisor_tuning> default_supervisors();
+
+/// The scheduler (config "scheduler"; SCHED_* variables).
+struct scheduler_settings {
+  /// Runs missed while the node was down are spread over this window.
+  std::chrono::milliseconds start_window{60'000};
+  /// The task table with the overrides of config and environment applied.
+  std::vector<scheduler::task_def> tasks = scheduler::default_tasks();
+};
 
 struct settings {
   /// The config file read ("" if none: embedded defaults).
@@ -82,6 +91,11 @@ struct settings {
   std::string web_root = "./web";
   /// Intensity and backoff per supervisor id (config "supervision").
   std::map<std::string, supervisor_tuning> supervisors = default_supervisors();
+  /// The scheduler's tasks and start-up window.
+  scheduler_settings scheduler;
+  /// ECHOPILOT_CLOCK_START (tests, with ECHOPILOT_FAULT_INJECTION=1): the
+  /// node's wall clock starts at this instant and runs on from there.
+  std::optional<std::chrono::system_clock::time_point> clock_start;
 };
 
 /// Reads an environment variable; nothing if unset.
@@ -95,10 +109,20 @@ using file_reader = std::function<std::optional<std::string>(const std::string& 
 
 std::optional<std::string> read_file(const std::string& path);
 
+/// Config section "scheduler" into `s` (settings_scheduler.cpp): unknown
+/// task ids and bad cron expressions are errors naming the key.
+std::optional<usage_error> apply_scheduler(const std::string& path, const nlohmann::json& v,
+                                           scheduler_settings& s);
+/// SCHED_BRIEF_UTC, SCHED_REPORT_UTC (HH:MM), SCHED_SELFHEAL_EVERY_HOURS
+/// (0-24, 0: paused) and ECHOPILOT_CLOCK_START into `s`.
+std::optional<usage_error> apply_scheduler_env(const env_reader& env, bool fault_injection,
+                                               settings& s);
+
 /// Combines the command line, the environment (ECHOPILOT_DATA_DIR,
 /// ECHOPILOT_PORT, ECHOPILOT_BIND, ECHOPILOT_REGION,
 /// ECHOPILOT_FAULT_INJECTION, DASHBOARD_KEY, SESSION_SECRET,
-/// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*, TELEGRAM_*) and the config
+/// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*, TELEGRAM_*, SCHED_*,
+/// ECHOPILOT_CLOCK_START) and the config
 /// file over the defaults. The default config file may be missing (embedded
 /// defaults); one named with --config may not. A malformed value, an unknown
 /// key or a wrong type is a usage error naming the variable or the key.

@@ -15,6 +15,7 @@
 #include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/scheduler.hpp"
 
 
 namespace echopilot::app {
@@ -32,7 +33,8 @@ std::vector<persistence::table_def> node_tables() {
           {jobs::meta_table, {}},
           {jobs::keys_table, {persistence::time_index(jobs::keys_by_time, "created_ms")}},
           {alerts::table, {}},
-          {alerts::silences_table, {}}};
+          {alerts::silences_table, {}},
+          {scheduler::table, {}}};
 }
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -185,6 +187,35 @@ private:
   writer_ref writer_;
 };
 
+class scheduler_port_impl : public scheduler::store_port {
+public:
+  scheduler_port_impl(std::shared_ptr<persistence::environment> env, writer_ref writer)
+    : env_(std::move(env)), writer_(std::move(writer)) {
+  }
+
+  std::map<std::string, json> load() override {
+    std::map<std::string, json> out;
+    must_read(env_->scan(scheduler::table, {}, {}, SIZE_MAX,
+                         [&](std::string_view key, std::string_view value) {
+                           out[std::string{key}] = json::parse(value, nullptr, false);
+                           return true;
+                         }));
+    return out;
+  }
+
+  void commit(caf::event_based_actor* self, const std::string& id, const json& record,
+              const json& event, std::function<void(const caf::error&)> done) override {
+    persistence::write_request req = {persistence::op::put(scheduler::table, id, record)};
+    if (!event.is_null())
+      req.push_back(persistence::op::append(scheduler::stream, event));
+    send_write(self, writer_, std::move(req), std::move(done), false);
+  }
+
+private:
+  std::shared_ptr<persistence::environment> env_;
+  writer_ref writer_;
+};
+
 class jobs_port_impl : public jobs::store_port {
 public:
   jobs_port_impl(std::shared_ptr<persistence::environment> env, writer_ref writer)
@@ -302,6 +333,7 @@ public:
     flags_ = std::make_shared<flags_port_impl>(env_, writer_);
     jobs_ = std::make_shared<jobs_port_impl>(env_, writer_);
     alerts_ = std::make_shared<alerts_port_impl>(env_, writer_);
+    scheduler_ = std::make_shared<scheduler_port_impl>(env_, writer_);
   }
 
   std::shared_ptr<alerts::store_port> alerts_port() override {
@@ -332,6 +364,10 @@ public:
     return flags_;
   }
 
+  std::shared_ptr<scheduler::store_port> scheduler_port() override {
+    return scheduler_;
+  }
+
   void record_access(http::access_event ev) override {
     if (open_)
       access_->push(std::move(ev));
@@ -343,8 +379,8 @@ public:
       return false;
     if (must_read(env_->last_seq(stream)) == 0) {
       // A known stream without events yet exports as nothing.
-      static const char* known[] = {flags::stream,  jobs::stream,  jobs::heal_stream, "access",
-                                    alerts::stream, alerts::incidents_stream};
+      static const char* known[] = {flags::stream,  jobs::stream,  jobs::heal_stream,        "access",
+                                    alerts::stream, alerts::incidents_stream, scheduler::stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -434,6 +470,7 @@ private:
   std::shared_ptr<flags_port_impl> flags_;
   std::shared_ptr<jobs_port_impl> jobs_;
   std::shared_ptr<alerts_port_impl> alerts_;
+  std::shared_ptr<scheduler_port_impl> scheduler_;
   bool open_ = true;
 };
 

@@ -15,6 +15,7 @@
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
+#include "actors/scheduler/scheduler_actor.hpp"
 #include "base/clock.hpp"
 #include "http/gateway.hpp"
 
@@ -39,6 +40,8 @@ public:
 
   /// The alerts' tables and the streams "alerts" and "incidents".
   virtual std::shared_ptr<alerts::store_port> alerts_port() = 0;
+  /// Table scheduler_tasks and stream "scheduler" for the scheduler.
+  virtual std::shared_ptr<scheduler::store_port> scheduler_port() = 0;
 
   /// Starts an incarnation of the writer (the tree's child "store.writer"):
   /// every write of the node goes through it.

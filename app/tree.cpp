@@ -7,6 +7,7 @@
 #include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/scheduler.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -84,14 +85,20 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
-  // Operations: the alerts, then the incidents actor (which asks the alerts
-  // actor for the active alerts); one_for_one, each reloads from the store.
+  // Operations: the periodic duties and what watches the node: the alerts,
+  // then the incidents actor (which asks the alerts actor for the active
+  // alerts), and last the scheduler, which sends to the subsystems before
+  // it (resolved by id at every run, so a restart of any of them is seen).
+  // one_for_one: each reloads from the store.
   auto ops = supervisor(parts, ops_id, supervision::strategy::one_for_one);
   ops.children = {
     worker(alerts::actor_id,
            [cfg = parts.alerts](caf::local_actor* parent) { return parent->spawn(alerts::alerts_actor, cfg); }, 5s),
     worker(alerts::incidents_id,
            [cfg = parts.incidents](caf::local_actor* parent) { return parent->spawn(alerts::incidents_actor, cfg); },
+           5s),
+    worker(scheduler::actor_id,
+           [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};
 
   // The gateway's bridges to the actors: started last, stopped first.

@@ -10,6 +10,7 @@
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
+#include "actors/scheduler/scheduler_actor.hpp"
 #include "app/settings.hpp"
 #include "supervision/directory.hpp"
 #include "supervision/spec.hpp"
@@ -35,9 +36,11 @@ struct subsystems {
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;
-  /// Operations (under "ops"): the alerts, then the incidents actor.
+  /// Operations (under "ops"): the alerts, then the incidents actor, and
+  /// last the scheduler (it sends to the others).
   alerts::alerts_config alerts;
   alerts::incidents_config incidents;
+  scheduler::scheduler_config scheduler;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).

@@ -24,6 +24,13 @@ clock& default_clock() noexcept {
   return instance;
 }
 
+offset_clock::offset_clock(time_point start) : offset_(start - std::chrono::system_clock::now()) {
+}
+
+time_point offset_clock::now() const noexcept {
+  return std::chrono::system_clock::now() + offset_;
+}
+
 manual_clock::manual_clock(time_point start)
   : ns_(duration_cast<nanoseconds>(start.time_since_epoch()).count()) {
 }

@@ -40,6 +40,19 @@ public:
 /// The process-wide system clock (never destroyed).
 clock& default_clock() noexcept;
 
+/// The operating system's clock shifted so that it read `start` when the
+/// clock was made; it runs on at the system's pace (ECHOPILOT_CLOCK_START,
+/// for tests of a whole node that must see a chosen time).
+class offset_clock final : public clock {
+public:
+  explicit offset_clock(time_point start);
+
+  time_point now() const noexcept override;
+
+private:
+  std::chrono::system_clock::duration offset_;
+};
+
 /// A clock that moves only when told to; for tests.
 class manual_clock final : public clock {
 public:

@@ -13,6 +13,7 @@
 #include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/scheduler.hpp"
 #include "supervision/errors.hpp"
 
 namespace echopilot::http {
@@ -631,6 +632,41 @@ std::vector<route> make_routes(const route_context& ctx) {
             return std::move(*bad);
           return caf::make_message(history_atom::value, std::get<std::uint64_t>(limit));
         }));
+  }
+
+  // -- scheduler (S21) ---------------------------------------------------------
+  add(method::get, "/api/scheduler/tasks", auth_level::admin, scheduler::actor_id,
+      "Every scheduled task: id, schedule (cron, UTC), target, next_run, last_run, last_result "
+      "(ok, failed, timeout, unavailable, interrupted), last_error, runs, failures, skips, "
+      "paused, running, available (false: its subsystem is not built yet, with the reason).",
+      via_actor(ctx, scheduler::actor_id, [](request&) -> std::variant<caf::message, response> {
+        return caf::make_message(scheduler::tasks_atom::value);
+      }));
+  {
+    struct action {
+      const char* path;
+      const char* summary;
+      caf::message (*make)(std::string);
+    };
+    static const action actions[] = {
+      {"/api/scheduler/tasks/{id}/run",
+       "Runs the task now (409 while it runs, 503 when its subsystem is not in this node).",
+       [](std::string id) { return caf::make_message(scheduler::run_atom::value, std::move(id)); }},
+      {"/api/scheduler/tasks/{id}/pause", "Pauses the task (kept across restarts).",
+       [](std::string id) { return caf::make_message(scheduler::pause_atom::value, std::move(id)); }},
+      {"/api/scheduler/tasks/{id}/resume",
+       "Resumes the task at its next cron time (no catch-up of the paused time).",
+       [](std::string id) { return caf::make_message(scheduler::resume_atom::value, std::move(id)); }},
+    };
+    for (auto& a : actions) {
+      auto& r = add(method::post, a.path, auth_level::admin, scheduler::actor_id, a.summary,
+                    via_actor(ctx, scheduler::actor_id,
+                              [make = a.make](request& req) -> std::variant<caf::message, response> {
+                                return make(*req.param("id"));
+                              }));
+      r.body = body_kind::json;
+      r.body_limit = 4 * kib;
+    }
   }
 
   // -- OFREP: OpenFeature Remote Evaluation Protocol over the flags ----------

@@ -24,8 +24,9 @@
 //       lists what the supervision tree restarted, requeues failed and stuck
 //       jobs, restarts workers whose heartbeat is stale, lists unpaid
 //       completed jobs with QA >= 95; every action is an event of
-//       "self_heal", durable when the report is answered. Also runs by
-//       itself every jobs_config::self_heal_every.
+//       "self_heal", durable when the report is answered. The scheduler's
+//       task jobs.self_heal sends it (every 6 h); jobs_config::self_heal_every
+//       is a timer of the queue's own, off by default.
 //   (finance_atom) -> finance metrics (7 and 30 days)
 //   (summary_atom) -> the daily series of the dashboard charts
 //

@@ -7,10 +7,16 @@
 //   (tasks_atom) -> [task, ...]
 //       every task: {"id", "schedule", "target", "description", "next_run",
 //       "last_run", "last_result", "last_error", "last_duration_ms",
-//       "runs", "skips", "failures", "paused", "running", "available"}.
-//   (run_atom, std::string id) -> task         errc::not_found, errc::conflict
+//       "runs", "skips", "failures", "paused", "running", "available",
+//       "timeout_ms"} (+ "reason" when not available); times ISO 8601 UTC
+//       in whole seconds or null; last_result one of ok, failed, timeout,
+//       unavailable, interrupted, skipped (due while running; the run's
+//       own result replaces it when it ends), or null before the first run.
+//   (run_atom, std::string id) -> task
+//       errc::not_found, errc::conflict, errc::unavailable
 //       starts the task now (conflict: it is running; unavailable: its
-//       subsystem is not part of this node).
+//       subsystem is not part of EchoPilot yet, or its actor is not running
+//       in this node, which is recorded as the task's last result).
 //   (pause_atom, std::string id) -> task       errc::not_found
 //   (resume_atom, std::string id) -> task      errc::not_found
 #pragma once

@@ -88,9 +88,9 @@ struct jobs_config {
   std::chrono::milliseconds stuck_after{30 * 60'000};
   /// Recent jobs self-heal looks at.
   std::size_t heal_scan = 100;
-  /// Self-heal runs by itself this often (SCHED_SELFHEAL_EVERY_HOURS; 0: only
-  /// on request).
-  std::chrono::milliseconds self_heal_every{6 * 3'600'000};
+  /// Self-heal runs by itself this often (0: only on request, the default:
+  /// the scheduler's task jobs.self_heal drives it, SCHED_SELFHEAL_EVERY_HOURS).
+  std::chrono::milliseconds self_heal_every{0};
   /// Admission: at most this many jobs waiting (queued, or being stored),
   /// and at most this many bytes of input in the jobs the queue holds
   /// (queued, processing, being stored); beyond either a submission is

@@ -143,7 +143,7 @@ TEST_CASE("the alerts and incidents routes on a running node") {
   json ids = json::array();
   for (auto& c : ops["children"])
     ids.push_back(c["id"]);
-  CHECK(ids == json::array({"alerts", "incidents"}));
+  CHECK(ids == json::array({"alerts", "incidents", "scheduler"}));
 
   // A restart keeps the silence.
   REQUIRE(node.n->stop() == 0);

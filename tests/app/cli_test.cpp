@@ -2,7 +2,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -179,12 +181,71 @@ TEST_CASE("settings: jobs and the model from the config file and the environment
   CHECK(s.openai.base_url == "https://api.example.com/v1");
   CHECK(s.openai.api_key == "sk-abc");
   CHECK(s.jobs.self_heal_every.count() == 0);
+  // SCHED_SELFHEAL_EVERY_HOURS=0: the scheduler's self-heal task is paused.
+  for (auto& t : s.scheduler.tasks)
+    if (t.id == "jobs.self_heal")
+      CHECK(t.paused);
   // The embedded defaults are the original's.
   s = std::get<settings>(resolve_settings({}, fake_env({}), fake_files({})));
   CHECK(s.jobs.rate_per_min == 5'000'000);
   CHECK(s.jobs.task_types.at("research") == 95);
   CHECK(s.jobs.task_types.count("summarize") == 1);
-  CHECK(s.jobs.self_heal_every == std::chrono::hours{6});
+  // The scheduler drives self-heal (every 6 h); the queue's own timer is off.
+  CHECK(s.jobs.self_heal_every.count() == 0);
+}
+
+TEST_CASE("settings: the scheduler's overrides, and what is wrong with them named") {
+  auto with = [](const std::string& cfg, std::map<std::string, std::string> env = {}) {
+    return resolve_settings({}, fake_env(env), fake_files({{"configs/echopilot.json", cfg}}));
+  };
+  auto task = [](const settings& s, const std::string& id) {
+    for (auto& t : s.scheduler.tasks)
+      if (t.id == id)
+        return t;
+    FAIL("no task " << id);
+    return echopilot::scheduler::task_def{};
+  };
+  auto s = std::get<settings>(with(R"({"scheduler": {"start_window_ms": 5000, "tasks": {
+    "jobs.finance": {"schedule": "15 4 * * mon", "paused": true, "timeout_ms": 9000}}}})",
+                                   {{"SCHED_BRIEF_UTC", "06:45"}, {"SCHED_REPORT_UTC", "18:05"},
+                                    {"SCHED_SELFHEAL_EVERY_HOURS", "3"}}));
+  CHECK(s.scheduler.start_window == 5s);
+  CHECK(task(s, "jobs.finance").schedule == "15 4 * * mon");
+  CHECK(task(s, "jobs.finance").paused);
+  CHECK(task(s, "jobs.finance").timeout == 9s);
+  CHECK(task(s, "ai.ceo_brief").schedule == "45 6 * * *");
+  CHECK(task(s, "reports.daily").schedule == "5 18 * * *");
+  CHECK(task(s, "jobs.self_heal").schedule == "0 */3 * * *");
+  CHECK(s.scheduler.tasks.size() == 23);
+  auto error = [&](const std::string& cfg, std::map<std::string, std::string> env = {}) {
+    auto r = with(cfg, env);
+    auto* e = std::get_if<usage_error>(&r);
+    return e ? e->message : std::string{};
+  };
+  CHECK(error(R"({"scheduler": {"tasks": {"nope": {}}}})").find("unknown key 'scheduler.tasks.nope'")
+        != std::string::npos);
+  CHECK(error(R"({"scheduler": {"tasks": {"jobs.finance": {"schedule": "0 0 32 * *"}}}})")
+        .find("scheduler.tasks.jobs.finance.schedule: day-of-month: 32 is out of range 1-31")
+        != std::string::npos);
+  CHECK(error(R"({"scheduler": {"tasks": {"jobs.finance": {"schedule": "0 0 30 2 *"}}}})")
+        .find("never fires") != std::string::npos);
+  CHECK(error(R"({"scheduler": {"tasks": {"jobs.finance": {"paused": "yes"}}}})")
+        .find("scheduler.tasks.jobs.finance.paused") != std::string::npos);
+  CHECK(error(R"({"scheduler": {"tasks": {"jobs.finance": {"every": 5}}}})")
+        .find("unknown key 'scheduler.tasks.jobs.finance.every'") != std::string::npos);
+  CHECK(error(R"({"scheduler": {"start_window_ms": -1}})").find("scheduler.start_window_ms")
+        != std::string::npos);
+  CHECK(error(R"({"scheduler": {"window": 1}})").find("unknown key 'scheduler.window'")
+        != std::string::npos);
+  CHECK(error("{}", {{"SCHED_BRIEF_UTC", "25:00"}}).find("SCHED_BRIEF_UTC") != std::string::npos);
+  CHECK(error("{}", {{"SCHED_REPORT_UTC", "9:00"}}).find("SCHED_REPORT_UTC") != std::string::npos);
+  CHECK(error("{}", {{"SCHED_SELFHEAL_EVERY_HOURS", "48"}}).find("SCHED_SELFHEAL_EVERY_HOURS")
+        != std::string::npos);
+  CHECK(error("{}", {{"ECHOPILOT_CLOCK_START", "2026-03-01T00:00:00Z"}})
+        .find("ECHOPILOT_FAULT_INJECTION") != std::string::npos);
+  s = std::get<settings>(with("{}", {{"ECHOPILOT_CLOCK_START", "2026-03-01T00:00:00Z"},
+                                     {"ECHOPILOT_FAULT_INJECTION", "1"}}));
+  REQUIRE(s.clock_start);
 }
 
 TEST_CASE("echopilot --version and help") {
@@ -207,6 +268,55 @@ TEST_CASE("a bad command line exits 2 with a one-line reason") {
   CHECK(r.err.find("ECHOPILOT_PORT") != std::string::npos);
   r = test::run_program({ECHOPILOT_BINARY, "launch"});
   CHECK(r.status == 2);
+}
+
+TEST_CASE("echopilot cron-next prints the next firings, or exits 2 naming the field") {
+  auto r = test::run_program(
+    {ECHOPILOT_BINARY, "cron-next", "0 0 29 2 *", "--from", "2026-12-01T00:00:00Z", "--count", "2"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "2028-02-29T00:00:00Z\n2032-02-29T00:00:00Z\n");
+  // default count 5; day-of-month OR day-of-week
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "30 0 1 * mon", "--from=2026-12-01T00:30:00Z"});
+  CHECK(r.status == 0);
+  CHECK(r.out
+        == "2026-12-07T00:30:00Z\n2026-12-14T00:30:00Z\n2026-12-21T00:30:00Z\n"
+           "2026-12-28T00:30:00Z\n2027-01-01T00:30:00Z\n");
+  // default from: now (five lines, in the future, ascending)
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "*/5 * * * *"});
+  CHECK(r.status == 0);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(r.out.substr(at, nl - at));
+  REQUIRE(lines.size() == 5);
+  CHECK(std::is_sorted(lines.begin(), lines.end()));
+  CHECK(lines[0].size() == 20);
+  CHECK(lines[0].substr(14, 6) != lines[1].substr(14, 6));
+  auto now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  CHECK(lines[0] > std::string{stamp});
+
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "0 0 32 * *"});
+  CHECK(r.status == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err == "echopilot: cron-next: day-of-month: 32 is out of range 1-31\n");
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "0 0 30 2 *"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("never fires") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "* * * * * *"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("expected 5 fields") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "* * * * *", "--count", "0"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--count") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next", "* * * * *", "--from", "tomorrow"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--from") != std::string::npos);
+  r = test::run_program({ECHOPILOT_BINARY, "cron-next"});
+  CHECK(r.status == 2);
+  r = test::run_program({ECHOPILOT_BINARY, "help", "cron-next"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("--count N") != std::string::npos);
 }
 
 TEST_CASE("serve prints one line when it is up and stops cleanly on SIGTERM and SIGINT") {
@@ -294,6 +404,12 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.openai.retry_base == embedded.openai.retry_base);
   CHECK(shipped.openai.retry_max == embedded.openai.retry_max);
   CHECK(shipped.openai.max_connections == embedded.openai.max_connections);
+  CHECK(shipped.scheduler.start_window == embedded.scheduler.start_window);
+  REQUIRE(shipped.scheduler.tasks.size() == embedded.scheduler.tasks.size());
+  for (std::size_t i = 0; i < shipped.scheduler.tasks.size(); ++i) {
+    CHECK(shipped.scheduler.tasks[i].schedule == embedded.scheduler.tasks[i].schedule);
+    CHECK(shipped.scheduler.tasks[i].paused == embedded.scheduler.tasks[i].paused);
+  }
   REQUIRE(shipped.supervisors.size() == embedded.supervisors.size());
   for (auto& [id, t] : embedded.supervisors) {
     auto& u = shipped.supervisors.at(id);

@@ -21,6 +21,18 @@ TEST_CASE("ISO 8601 in UTC with milliseconds") {
   CHECK(base::to_iso8601(base::time_point{milliseconds{-1}}) == "1969-12-31T23:59:59.999Z");
 }
 
+TEST_CASE("the offset clock starts at the given instant and runs on") {
+  auto start = base::time_point{seconds{1'772'325'000}};
+  base::offset_clock c{start};
+  auto a = c.now();
+  CHECK(a >= start);
+  CHECK(a - start < seconds{5});
+  auto real = std::chrono::system_clock::now();
+  while (std::chrono::system_clock::now() == real) {
+  }
+  CHECK(c.now() > a);
+}
+
 TEST_CASE("the system clock is near the OS time") {
   auto a = std::chrono::system_clock::now();
   auto b = base::default_clock().now();

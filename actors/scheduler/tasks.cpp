@@ -1,0 +1,121 @@
+#include "actors/scheduler/tasks.hpp"
+
+#include <caf/make_message.hpp>
+
+#include "protocol/alerts.hpp"
+#include "protocol/jobs.hpp"
+#include "protocol/ops.hpp"
+#include "protocol/slo.hpp"
+
+namespace echopilot::scheduler {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+task_def available(std::string id, std::string schedule, std::string target,
+                   std::string description, caf::message msg,
+                   std::chrono::milliseconds timeout = 60s) {
+  task_def t;
+  t.id = std::move(id);
+  t.schedule = std::move(schedule);
+  t.target = std::move(target);
+  t.description = std::move(description);
+  t.message = std::move(msg);
+  t.timeout = timeout;
+  return t;
+}
+
+task_def missing(std::string id, std::string schedule, std::string target,
+                 std::string description, std::string reason) {
+  task_def t;
+  t.id = std::move(id);
+  t.schedule = std::move(schedule);
+  t.target = std::move(target);
+  t.description = std::move(description);
+  t.available = false;
+  t.reason = std::move(reason);
+  return t;
+}
+
+} // namespace
+
+std::vector<task_def> default_tasks() {
+  using caf::make_message;
+  return {
+    // every few minutes
+    available("alerts.check", "*/5 * * * *", alerts::actor_id,
+              "Production alerts: evaluates the alert rules and raises or recovers alerts.",
+              make_message(alerts::check_atom::value), 30s),
+    available("incidents.scan", "*/5 * * * *", alerts::incidents_id,
+              "Incident scan: opens incidents for firing alerts, closes recovered ones.",
+              make_message(alerts::scan_atom::value), 30s),
+    available("slo.guard", "*/10 * * * *", slo::actor_id,
+              "SLO guard: evaluates burn rates over the SLO windows and alerts on fast burn.",
+              make_message(evaluate_atom::value), 30s),
+    available("health.sentinel", "*/3 * * * *", health::actor_id,
+              "Ops sentinel: checks the tree, the store and the queue; alerts on what is down.",
+              make_message(health::sentinel_atom::value), 30s),
+    missing("revenue.intelligence", "*/30 * * * *", "ai",
+            "Revenue intelligence: AI reading of revenue and job trends.",
+            "the platform's AI subsystem (issue 18) is not built yet"),
+    // hourly
+    available("health.snapshot", "0 * * * *", health::actor_id,
+              "Observability snapshot: records the node's health into the stream 'observability'.",
+              make_message(health::snapshot_atom::value), 30s),
+    missing("support.inbox", "0 * * * *", "support",
+            "Support inbox: reads unseen support mail into a digest.",
+            "the support inbox (issue 16) is not built yet"),
+    available("slo.report", "0 * * * *", slo::actor_id,
+              "SLO monitor: the SLO report (budgets, burn) recorded hourly.",
+              make_message(slo::report_atom::value), 30s),
+    missing("governance.auto", "0 * * * *", "ai",
+            "Auto-governance: AI review of flags and limits against the SLOs.",
+            "the platform's AI subsystem (issue 18) is not built yet"),
+    // every 2 hours
+    missing("regions.sync", "0 */2 * * *", "regions",
+            "Region sync: compares replicated state with the peer regions.",
+            "regions (issue 13) are not built yet"),
+    missing("churn.scoring", "0 */2 * * *", "ai",
+            "Churn scoring: scores clients by their risk of leaving.",
+            "the platform's AI subsystem (issue 18) is not built yet"),
+    // every 6 hours
+    available("jobs.self_heal", "0 */6 * * *", jobs::queue_id,
+              "Self-heal: requeues failed and stuck jobs, restarts stale workers (SCHED_SELFHEAL_EVERY_HOURS).",
+              make_message(jobs::self_heal_atom::value), 120s),
+    available("jobs.finance", "0 */6 * * *", jobs::queue_id,
+              "Finance: revenue, cost and profit over 7 and 30 days.",
+              make_message(jobs::finance_atom::value), 60s),
+    missing("payments.payouts", "0 */6 * * *", "payments",
+            "Payout reconciliation: matches payouts with paid jobs.",
+            "payments (issue 12) are not built yet"),
+    // every 12 hours
+    missing("ai.ops_brain", "0 */12 * * *", "ai",
+            "AI ops brain: an AI summary of the node's operations with suggestions.",
+            "the platform's AI subsystem (issue 18) is not built yet"),
+    // daily, UTC
+    missing("backup.daily", "30 0 * * *", "backup", "Backup: a copy of the store and the configs.",
+            "backups (issue 17) are not built yet"),
+    available("costs.report", "10 1 * * *", costs::actor_id,
+              "Cost report: the day's costs by source into the stream 'costs'.",
+              make_message(costs::report_atom::value), 60s),
+    missing("pricing.daily", "0 3 * * *", "ai", "Pricing: AI pricing recommendations.",
+            "the platform's AI subsystem (issue 18) is not built yet"),
+    available("health.probe", "55 7 * * *", health::actor_id,
+              "Health probe: probes the node's own routes and connectors end to end.",
+              make_message(health::probe_atom::value), 60s),
+    missing("ai.ceo_brief", "0 8 * * *", "ai", "CEO brief: the daily AI brief (SCHED_BRIEF_UTC).",
+            "the platform's AI subsystem (issue 18) is not built yet"),
+    missing("reports.daily", "0 9 * * *", "ai",
+            "Daily report: the day's jobs, revenue and incidents by email (SCHED_REPORT_UTC).",
+            "daily reports (issue 18) and email (issue 16) are not built yet"),
+    missing("payments.reconciliation", "50 23 * * *", "payments",
+            "Payment reconciliation snapshot: the day's payments against the jobs.",
+            "payments (issue 12) are not built yet"),
+    // weekly
+    missing("audit.weekly", "30 0 * * 1", "audit", "Audit report: the week's audit chain, verified.",
+            "the audit chain (issue 17) is not built yet"),
+  };
+}
+
+} // namespace echopilot::scheduler
