@@ -17,6 +17,7 @@
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
+#include "http/slo_recorder.hpp"
 #include "supervision/errors.hpp"
 #include "supervision/supervisor.hpp"
 
@@ -154,6 +155,16 @@ int run_node(const settings& s) {
   parts.jobs_worker.dir = dir;
   parts.jobs_worker.clock = &clock;
   parts.http_bridges = s.http_threads;
+  // The SLO monitor (S15): the gateway counts, the actor harvests. The
+  // recorder outlives the tree (the actor's last harvest is at its stop).
+  auto slo_recorder = s.slo_record ? std::make_shared<http::slo_recorder>(clock) : nullptr;
+  parts.slo.goals = s.slo;
+  if (slo_recorder)
+    parts.slo.source = slo_recorder->source();
+  parts.slo.store = store->slo_port();
+  parts.slo.dir = dir;
+  parts.slo.clock = &clock;
+  parts.slo.harvest_every = s.slo_harvest_every;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
   // non-zero status, so that systemd or a container restarts it, rather
@@ -198,6 +209,7 @@ int run_node(const settings& s) {
   gopts.dashboard_key = std::get<std::string>(key);
   gopts.default_body_limit = s.body_limit;
   gopts.fault_injection = s.fault_injection;
+  gopts.slo = slo_recorder;
   http::gateway gw{http::make_routes(ctx), gopts, clock,
                    [st](http::access_event ev) { st->record_access(std::move(ev)); }};
   *ctx.gw = &gw;

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "actors/jobs/model.hpp"
+#include "actors/slo/model.hpp"
 #include "app/cli.hpp"
 #include "connectors/openai.hpp"
 #include "supervision/spec.hpp"
@@ -26,7 +27,7 @@ struct supervisor_tuning {
 };
 
 /// The tree's supervisors (app/tree.cpp) with their defaults: root 3
-/// restarts in 30 s, store and core 5 in 10 s, the jobs pool and the
+/// restarts in 30 s, store, core and ops 5 in 10 s, the jobs pool and the
 /// gateway's bridges (http) 100 in 10 s; backoff 100 ms doubling to 10 s,
 /// jitter 0.2, reset after 30 s (none for the bridges).
 std::map<std::string, supervisor_tuning> default_supervisors();
@@ -77,6 +78,12 @@ struct settings {
   std::string web_root = "./web";
   /// Intensity and backoff per supervisor id (config "supervision").
   std::map<std::string, supervisor_tuning> supervisors = default_supervisors();
+  /// The SLO monitor (config "slo"): its targets; whether the gateway
+  /// records the API's requests for it (slo.record; off only to measure
+  /// what recording costs); how often the recorder is harvested.
+  slo::targets slo;
+  bool slo_record = true;
+  std::chrono::milliseconds slo_harvest_every{10000};
 };
 
 /// Reads an environment variable; nothing if unset.

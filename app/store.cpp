@@ -14,6 +14,7 @@
 #include "persistence/writer.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/slo.hpp"
 
 
 namespace echopilot::app {
@@ -29,7 +30,8 @@ std::vector<persistence::table_def> node_tables() {
           {jobs::table, {persistence::field_index("by_status", "status")}},
           {jobs::days_table, {}},
           {jobs::meta_table, {}},
-          {jobs::keys_table, {persistence::time_index(jobs::keys_by_time, "created_ms")}}};
+          {jobs::keys_table, {persistence::time_index(jobs::keys_by_time, "created_ms")}},
+          {slo::minutes_table, {}}};
 }
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -259,6 +261,47 @@ private:
   writer_ref writer_;
 };
 
+class slo_port_impl : public slo::store_port {
+public:
+  slo_port_impl(std::shared_ptr<persistence::environment> env, writer_ref writer)
+    : env_(std::move(env)), writer_(std::move(writer)) {
+  }
+
+  std::vector<json> load(std::int64_t from_minute) override {
+    std::vector<json> out;
+    must_read(env_->scan(slo::minutes_table, slo::minute_key(std::max<std::int64_t>(from_minute, 0)), {},
+                         SIZE_MAX, [&](std::string_view, std::string_view value) {
+                           out.push_back(json::parse(value, nullptr, false));
+                           return true;
+                         }));
+    return out;
+  }
+
+  std::vector<json> history(std::size_t limit) override {
+    std::vector<json> out;
+    for (auto& e : must_read(env_->tail(slo::stream, limit)))
+      out.push_back(json::parse(e.json, nullptr, false));
+    return out;
+  }
+
+  void save(caf::event_based_actor* self, std::vector<std::pair<std::int64_t, json>> minutes,
+            std::vector<std::int64_t> forget, std::vector<json> events,
+            std::function<void(const caf::error&)> done) override {
+    persistence::write_request req;
+    for (auto& [m, record] : minutes)
+      req.push_back(persistence::op::put(slo::minutes_table, slo::minute_key(m), std::move(record)));
+    for (auto m : forget)
+      req.push_back(persistence::op::del(slo::minutes_table, slo::minute_key(m)));
+    for (auto& e : events)
+      req.push_back(persistence::op::append(slo::stream, std::move(e)));
+    send_write(self, writer_, std::move(req), std::move(done), false);
+  }
+
+private:
+  std::shared_ptr<persistence::environment> env_;
+  writer_ref writer_;
+};
+
 class lmdb_store : public node_store {
 public:
   lmdb_store(caf::actor_system& sys, std::shared_ptr<persistence::environment> env,
@@ -266,6 +309,11 @@ public:
     : sys_(sys), env_(std::move(env)), clock_(clock), writer_(std::move(writer)) {
     flags_ = std::make_shared<flags_port_impl>(env_, writer_);
     jobs_ = std::make_shared<jobs_port_impl>(env_, writer_);
+    slo_ = std::make_shared<slo_port_impl>(env_, writer_);
+  }
+
+  std::shared_ptr<slo::store_port> slo_port() override {
+    return slo_;
   }
 
   std::shared_ptr<jobs::store_port> jobs_port() override {
@@ -303,7 +351,7 @@ public:
       return false;
     if (must_read(env_->last_seq(stream)) == 0) {
       // A known stream without events yet exports as nothing.
-      static const char* known[] = {flags::stream, jobs::stream, jobs::heal_stream, "access"};
+      static const char* known[] = {flags::stream, jobs::stream, jobs::heal_stream, "access", slo::stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -392,6 +440,7 @@ private:
   std::shared_ptr<access_buffer> access_ = std::make_shared<access_buffer>();
   std::shared_ptr<flags_port_impl> flags_;
   std::shared_ptr<jobs_port_impl> jobs_;
+  std::shared_ptr<slo_port_impl> slo_;
   bool open_ = true;
 };
 

@@ -14,6 +14,7 @@
 
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
+#include "actors/slo/slo_actor.hpp"
 #include "base/clock.hpp"
 #include "http/gateway.hpp"
 
@@ -35,6 +36,9 @@ public:
 
   /// The jobs tables and stream for the job queue.
   virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
+
+  /// The SLO minutes table and the stream "slo" for the SLO actor.
+  virtual std::shared_ptr<slo::store_port> slo_port() = 0;
 
   /// Starts an incarnation of the writer (the tree's child "store.writer"):
   /// every write of the node goes through it.

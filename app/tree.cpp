@@ -6,6 +6,7 @@
 #include "http/caller.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/slo.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -83,6 +84,13 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
+  // Operations (S14-S18): they watch the others, so they start after them;
+  // one_for_one.
+  auto slo_monitor = worker(
+    slo::actor_id, [cfg = parts.slo](caf::local_actor* parent) { return parent->spawn(slo::slo_actor, cfg); }, 5s);
+  auto ops = supervisor(parts, "ops", supervision::strategy::one_for_one);
+  ops.children = {slo_monitor};
+
   // The gateway's bridges to the actors: started last, stopped first.
   auto bridges = http::bridges_spec(parts.http_bridges);
   tune(parts, bridges);
@@ -90,6 +98,7 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto root = supervisor(parts, root_id, supervision::strategy::rest_for_one);
   root.children = {supervision::supervisor_child(std::move(store), dir),
                    supervision::supervisor_child(std::move(core), dir),
+                   supervision::supervisor_child(std::move(ops), dir),
                    supervision::supervisor_child(std::move(bridges), dir)};
   return root;
 }

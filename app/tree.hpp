@@ -9,6 +9,7 @@
 
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
+#include "actors/slo/slo_actor.hpp"
 #include "app/settings.hpp"
 #include "supervision/directory.hpp"
 #include "supervision/spec.hpp"
@@ -31,6 +32,7 @@ struct subsystems {
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;
+  slo::slo_config slo;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).
@@ -39,7 +41,8 @@ struct subsystems {
 
 /// The root supervisor's spec: rest_for_one over the store's supervisor
 /// (first: everything else keeps its state there), the subsystems'
-/// supervisor and the gateway's bridges, so that a store that had to be
+/// supervisor (core), the operations' supervisor (ops: the SLO monitor) and
+/// the gateway's bridges, so that a store that had to be
 /// restarted whole restarts the subsystems after it, which reload from it.
 supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
                                        const subsystems& parts);
