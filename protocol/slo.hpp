@@ -65,10 +65,10 @@ constexpr std::uint64_t bucket_lower_us(std::size_t b) noexcept {
   return (8 + b % 8) << (e - 3);
 }
 
-/// The bound just above bucket `b` (us); the last bucket has none, this is
-/// its lower bound twice.
+/// The bound just above bucket `b` (us); for the last bucket 2^27 (the
+/// latencies above it count there too: percentiles cap at 134 s).
 constexpr std::uint64_t bucket_upper_us(std::size_t b) noexcept {
-  return b + 1 < bucket_count ? bucket_lower_us(b + 1) : 2 * bucket_lower_us(b);
+  return b + 1 < bucket_count ? bucket_lower_us(b + 1) : std::uint64_t{1} << 27;
 }
 
 /// What the gateway counted in one minute of base::clock (minute = Unix

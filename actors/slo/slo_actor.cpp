@@ -108,6 +108,7 @@ struct state {
   }
 
   json status_now() {
+    harvest(false);
     auto end = current_minute() + 1;
     auto s = with_live(end, [&] { return status(minutes, end, cfg.goals); });
     s["recording"] = recording_json();
