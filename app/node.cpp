@@ -199,9 +199,16 @@ int run_node(const settings& s) {
                  s.web_root.c_str());
   auto* st = store.get();
   ctx.store_open = [st] { return st->is_open(); }; // open, not broken, its writer running
-  ctx.extra_metrics = [st, gauges, model](std::string& out) {
+  ctx.extra_metrics = [st, gauges, model, slo_recorder](std::string& out) {
     st->metrics(out);
     jobs_metrics(*gauges, model.get(), out);
+    if (slo_recorder)
+      out += "# HELP echopilot_slo_requests_dropped_total Requests the SLO recorder could not count (a harvest "
+             "came too late).\n# TYPE echopilot_slo_requests_dropped_total counter\n"
+             "echopilot_slo_requests_dropped_total " + std::to_string(slo_recorder->dropped()) + "\n"
+             "# HELP echopilot_slo_requests_late_total Requests the SLO recorder counted after their minute was "
+             "harvested.\n# TYPE echopilot_slo_requests_late_total counter\n"
+             "echopilot_slo_requests_late_total " + std::to_string(slo_recorder->late()) + "\n";
   };
   ctx.export_events = [st](const std::string& stream, std::uint64_t from, std::size_t limit,
                            std::string& out) { return st->export_events(stream, from, limit, out); };

@@ -46,6 +46,15 @@ public:
   /// A minute_source over this recorder (it must outlive the source's use).
   slo::minute_source source();
 
+  /// Requests not recorded (their slot held an unharvested older minute),
+  /// and requests counted after their minute was harvested; since the start.
+  std::uint64_t dropped() const noexcept {
+    return dropped_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t late() const noexcept {
+    return late_.load(std::memory_order_relaxed);
+  }
+
 private:
   static constexpr std::int64_t free_tag = -1;
   static constexpr std::int64_t claiming_tag = -2;

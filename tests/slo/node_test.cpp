@@ -57,6 +57,10 @@ TEST_CASE("the status counts the API's requests, keeps them through a restart, a
   CHECK(s1["targets"]["availability"] == 99.5);
   CHECK(s1["budget"]["window_days"] == 30);
   auto seen = s1["window"]["requests"].get<std::uint64_t>() + 1; // with the status call s1
+  // /metrics is no API route: it is not counted (and shows the recorder's losses: none).
+  auto metrics = n->get("/metrics").body;
+  CHECK(metrics.find("echopilot_slo_requests_dropped_total 0\n") != std::string::npos);
+  CHECK(metrics.find("echopilot_slo_requests_late_total 0\n") != std::string::npos);
 
   // SIGTERM: the SLO actor's stop stores the minute still being counted.
   CHECK(n->stop() == 0);
