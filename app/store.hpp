@@ -12,6 +12,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/slo/slo_actor.hpp"
@@ -39,6 +40,9 @@ public:
 
   /// The SLO minutes table and the stream "slo" for the SLO actor.
   virtual std::shared_ptr<slo::store_port> slo_port() = 0;
+
+  /// The alerts' tables and the streams "alerts" and "incidents".
+  virtual std::shared_ptr<alerts::store_port> alerts_port() = 0;
 
   /// Starts an incarnation of the writer (the tree's child "store.writer"):
   /// every write of the node goes through it.

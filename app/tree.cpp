@@ -4,6 +4,7 @@
 #include <caf/local_actor.hpp>
 
 #include "http/caller.hpp"
+#include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/slo.hpp"
@@ -84,12 +85,18 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
-  // Operations (S14-S18): they watch the others, so they start after them;
-  // one_for_one.
-  auto slo_monitor = worker(
-    slo::actor_id, [cfg = parts.slo](caf::local_actor* parent) { return parent->spawn(slo::slo_actor, cfg); }, 5s);
-  auto ops = supervisor(parts, "ops", supervision::strategy::one_for_one);
-  ops.children = {slo_monitor};
+  // Operations: the alerts, then the incidents actor (which asks the alerts
+  // actor for the active alerts); one_for_one, each reloads from the store.
+  auto ops = supervisor(parts, ops_id, supervision::strategy::one_for_one);
+  ops.children = {
+    worker(alerts::actor_id,
+           [cfg = parts.alerts](caf::local_actor* parent) { return parent->spawn(alerts::alerts_actor, cfg); }, 5s),
+    worker(alerts::incidents_id,
+           [cfg = parts.incidents](caf::local_actor* parent) { return parent->spawn(alerts::incidents_actor, cfg); },
+           5s),
+    // The SLO monitor: raises its burn-rate alerts with the alerts actor.
+    worker(slo::actor_id, [cfg = parts.slo](caf::local_actor* parent) { return parent->spawn(slo::slo_actor, cfg); },
+           5s)};
 
   // The gateway's bridges to the actors: started last, stopped first.
   auto bridges = http::bridges_spec(parts.http_bridges);

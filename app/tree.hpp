@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/slo/slo_actor.hpp"
@@ -18,6 +19,9 @@ namespace echopilot::app {
 
 /// Id of the root supervisor in the directory.
 inline constexpr const char* root_id = "root";
+
+/// Id of the operations' supervisor (one_for_one): alerts, incidents.
+inline constexpr const char* ops_id = "ops";
 
 /// Ids of the store's supervisor and of its writer (reached by this name).
 inline constexpr const char* store_id = "store";
@@ -32,6 +36,10 @@ struct subsystems {
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;
+  /// Operations (under "ops"): the alerts, then the incidents actor.
+  alerts::alerts_config alerts;
+  alerts::incidents_config incidents;
+  /// The SLO monitor (under "ops").
   slo::slo_config slo;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
@@ -41,8 +49,8 @@ struct subsystems {
 
 /// The root supervisor's spec: rest_for_one over the store's supervisor
 /// (first: everything else keeps its state there), the subsystems'
-/// supervisor (core), the operations' supervisor (ops: the SLO monitor) and
-/// the gateway's bridges, so that a store that had to be
+/// supervisor ("core"), the operations' supervisor ("ops") and the
+/// gateway's bridges, so that a store that had to be
 /// restarted whole restarts the subsystems after it, which reload from it.
 supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
                                        const subsystems& parts);
