@@ -18,6 +18,7 @@
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
+#include "http/slo_recorder.hpp"
 #include "supervision/errors.hpp"
 #include "supervision/supervisor.hpp"
 
@@ -182,6 +183,16 @@ int run_node(const settings& s) {
   parts.scheduler.dir = dir;
   parts.scheduler.clock = &clock;
   parts.http_bridges = s.http_threads;
+  // The SLO monitor (S15): the gateway counts, the actor harvests. The
+  // recorder outlives the tree (the actor's last harvest is at its stop).
+  auto slo_recorder = s.slo_record ? std::make_shared<http::slo_recorder>(clock) : nullptr;
+  parts.slo.goals = s.slo;
+  if (slo_recorder)
+    parts.slo.source = slo_recorder->source();
+  parts.slo.store = store->slo_port();
+  parts.slo.dir = dir;
+  parts.slo.clock = &clock;
+  parts.slo.harvest_every = s.slo_harvest_every;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
   // non-zero status, so that systemd or a container restarts it, rather
@@ -216,9 +227,16 @@ int run_node(const settings& s) {
                  s.web_root.c_str());
   auto* st = store.get();
   ctx.store_open = [st] { return st->is_open(); }; // open, not broken, its writer running
-  ctx.extra_metrics = [st, gauges, model](std::string& out) {
+  ctx.extra_metrics = [st, gauges, model, slo_recorder](std::string& out) {
     st->metrics(out);
     jobs_metrics(*gauges, model.get(), out);
+    if (slo_recorder)
+      out += "# HELP echopilot_slo_requests_dropped_total Requests the SLO recorder could not count (a harvest "
+             "came too late).\n# TYPE echopilot_slo_requests_dropped_total counter\n"
+             "echopilot_slo_requests_dropped_total " + std::to_string(slo_recorder->dropped()) + "\n"
+             "# HELP echopilot_slo_requests_late_total Requests the SLO recorder counted after their minute was "
+             "harvested.\n# TYPE echopilot_slo_requests_late_total counter\n"
+             "echopilot_slo_requests_late_total " + std::to_string(slo_recorder->late()) + "\n";
   };
   ctx.export_events = [st](const std::string& stream, std::uint64_t from, std::size_t limit,
                            std::string& out) { return st->export_events(stream, from, limit, out); };
@@ -226,6 +244,7 @@ int run_node(const settings& s) {
   gopts.dashboard_key = std::get<std::string>(key);
   gopts.default_body_limit = s.body_limit;
   gopts.fault_injection = s.fault_injection;
+  gopts.slo = slo_recorder;
   http::gateway gw{http::make_routes(ctx), gopts, clock,
                    [st](http::access_event ev) { st->record_access(std::move(ev)); }};
   *ctx.gw = &gw;

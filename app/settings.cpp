@@ -260,6 +260,44 @@ std::optional<usage_error> apply_openai(const std::string& path, const json& v,
   return r.err;
 }
 
+/// The "slo" section (actors/slo/model.hpp).
+std::optional<usage_error> apply_slo(const std::string& path, const json& v, settings& s) {
+  reader r{path, std::nullopt};
+  if (!v.is_object()) {
+    r.bad("slo", "an object");
+    return r.err;
+  }
+  auto& t = s.slo;
+  for (auto& [k, x] : v.items()) {
+    auto key = "slo." + k;
+    if (k == "record") {
+      if (!x.is_boolean())
+        r.bad(key, "true or false");
+      else
+        s.slo_record = x.get<bool>();
+    } else if (k == "availability_target_percent") {
+      r.number(x, key, 50, 99.999, t.availability);
+    } else if (k == "p95_ms") {
+      r.number(x, key, 1, 600'000, t.p95_ms);
+    } else if (k == "p99_ms") {
+      r.number(x, key, 1, 600'000, t.p99_ms);
+    } else if (k == "window_days") {
+      r.uint(x, key, 1, 90, t.window_days);
+    } else if (k == "daily_budget_critical_percent") {
+      r.number(x, key, 0.01, 100, t.daily_budget_percent);
+    } else if (k == "harvest_every_ms") {
+      r.millis(x, key, 100, 60'000, s.slo_harvest_every);
+    } else {
+      r.unknown(key);
+    }
+    if (r.err)
+      break;
+  }
+  if (!r.err && t.p99_ms < t.p95_ms)
+    r.bad("slo.p99_ms", "at least slo.p95_ms");
+  return r.err;
+}
+
 /// The "supervision" section: {"<supervisor id>": {"max_restarts",
 /// "period_ms", "backoff_initial_ms", "backoff_max_ms",
 /// "backoff_multiplier", "backoff_jitter", "backoff_reset_ms"}}; the keys
@@ -399,6 +437,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       r.err = apply_jobs(path, v, s.jobs);
     } else if (key == "openai") {
       r.err = apply_openai(path, v, s.openai);
+    } else if (key == "slo") {
+      r.err = apply_slo(path, v, s);
     } else if (key == "supervision") {
       r.err = apply_supervision(path, v, s.supervisors);
     } else if (key == "scheduler") {

@@ -14,6 +14,7 @@
 
 #include "actors/jobs/model.hpp"
 #include "actors/scheduler/tasks.hpp"
+#include "actors/slo/model.hpp"
 #include "app/cli.hpp"
 #include "connectors/openai.hpp"
 #include "connectors/telegram.hpp"
@@ -96,6 +97,12 @@ struct settings {
   /// ECHOPILOT_CLOCK_START (tests, with ECHOPILOT_FAULT_INJECTION=1): the
   /// node's wall clock starts at this instant and runs on from there.
   std::optional<std::chrono::system_clock::time_point> clock_start;
+  /// The SLO monitor (config "slo"): its targets; whether the gateway
+  /// records the API's requests for it (slo.record; off only to measure
+  /// what recording costs); how often the recorder is harvested.
+  slo::targets slo;
+  bool slo_record = true;
+  std::chrono::milliseconds slo_harvest_every{10000};
 };
 
 /// Reads an environment variable; nothing if unset.

@@ -16,6 +16,7 @@
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
+#include "protocol/slo.hpp"
 
 
 namespace echopilot::app {
@@ -34,7 +35,8 @@ std::vector<persistence::table_def> node_tables() {
           {jobs::keys_table, {persistence::time_index(jobs::keys_by_time, "created_ms")}},
           {alerts::table, {}},
           {alerts::silences_table, {}},
-          {scheduler::table, {}}};
+          {scheduler::table, {}},
+          {slo::minutes_table, {}}};
 }
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -325,6 +327,47 @@ private:
   writer_ref writer_;
 };
 
+class slo_port_impl : public slo::store_port {
+public:
+  slo_port_impl(std::shared_ptr<persistence::environment> env, writer_ref writer)
+    : env_(std::move(env)), writer_(std::move(writer)) {
+  }
+
+  std::vector<json> load(std::int64_t from_minute) override {
+    std::vector<json> out;
+    must_read(env_->scan(slo::minutes_table, slo::minute_key(std::max<std::int64_t>(from_minute, 0)), {},
+                         SIZE_MAX, [&](std::string_view, std::string_view value) {
+                           out.push_back(json::parse(value, nullptr, false));
+                           return true;
+                         }));
+    return out;
+  }
+
+  std::vector<json> history(std::size_t limit) override {
+    std::vector<json> out;
+    for (auto& e : must_read(env_->tail(slo::stream, limit)))
+      out.push_back(json::parse(e.json, nullptr, false));
+    return out;
+  }
+
+  void save(caf::event_based_actor* self, std::vector<std::pair<std::int64_t, json>> minutes,
+            std::vector<std::int64_t> forget, std::vector<json> events,
+            std::function<void(const caf::error&)> done) override {
+    persistence::write_request req;
+    for (auto& [m, record] : minutes)
+      req.push_back(persistence::op::put(slo::minutes_table, slo::minute_key(m), std::move(record)));
+    for (auto m : forget)
+      req.push_back(persistence::op::del(slo::minutes_table, slo::minute_key(m)));
+    for (auto& e : events)
+      req.push_back(persistence::op::append(slo::stream, std::move(e)));
+    send_write(self, writer_, std::move(req), std::move(done), false);
+  }
+
+private:
+  std::shared_ptr<persistence::environment> env_;
+  writer_ref writer_;
+};
+
 class lmdb_store : public node_store {
 public:
   lmdb_store(caf::actor_system& sys, std::shared_ptr<persistence::environment> env,
@@ -334,6 +377,11 @@ public:
     jobs_ = std::make_shared<jobs_port_impl>(env_, writer_);
     alerts_ = std::make_shared<alerts_port_impl>(env_, writer_);
     scheduler_ = std::make_shared<scheduler_port_impl>(env_, writer_);
+    slo_ = std::make_shared<slo_port_impl>(env_, writer_);
+  }
+
+  std::shared_ptr<slo::store_port> slo_port() override {
+    return slo_;
   }
 
   std::shared_ptr<alerts::store_port> alerts_port() override {
@@ -380,7 +428,7 @@ public:
     if (must_read(env_->last_seq(stream)) == 0) {
       // A known stream without events yet exports as nothing.
       static const char* known[] = {flags::stream,  jobs::stream,  jobs::heal_stream,        "access",
-                                    alerts::stream, alerts::incidents_stream, scheduler::stream};
+                                    alerts::stream, alerts::incidents_stream, scheduler::stream, slo::stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -471,6 +519,7 @@ private:
   std::shared_ptr<jobs_port_impl> jobs_;
   std::shared_ptr<alerts_port_impl> alerts_;
   std::shared_ptr<scheduler_port_impl> scheduler_;
+  std::shared_ptr<slo_port_impl> slo_;
   bool open_ = true;
 };
 

@@ -16,6 +16,7 @@
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
+#include "actors/slo/slo_actor.hpp"
 #include "base/clock.hpp"
 #include "http/gateway.hpp"
 
@@ -37,6 +38,9 @@ public:
 
   /// The jobs tables and stream for the job queue.
   virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
+
+  /// The SLO minutes table and the stream "slo" for the SLO actor.
+  virtual std::shared_ptr<slo::store_port> slo_port() = 0;
 
   /// The alerts' tables and the streams "alerts" and "incidents".
   virtual std::shared_ptr<alerts::store_port> alerts_port() = 0;

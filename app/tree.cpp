@@ -8,6 +8,7 @@
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
+#include "protocol/slo.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -96,6 +97,9 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
            [cfg = parts.alerts](caf::local_actor* parent) { return parent->spawn(alerts::alerts_actor, cfg); }, 5s),
     worker(alerts::incidents_id,
            [cfg = parts.incidents](caf::local_actor* parent) { return parent->spawn(alerts::incidents_actor, cfg); },
+           5s),
+    // The SLO monitor: raises its burn-rate alerts with the alerts actor.
+    worker(slo::actor_id, [cfg = parts.slo](caf::local_actor* parent) { return parent->spawn(slo::slo_actor, cfg); },
            5s),
     worker(scheduler::actor_id,
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },

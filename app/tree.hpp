@@ -11,6 +11,7 @@
 #include "actors/flags/flags_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
+#include "actors/slo/slo_actor.hpp"
 #include "app/settings.hpp"
 #include "supervision/directory.hpp"
 #include "supervision/spec.hpp"
@@ -41,6 +42,8 @@ struct subsystems {
   alerts::alerts_config alerts;
   alerts::incidents_config incidents;
   scheduler::scheduler_config scheduler;
+  /// The SLO monitor (under "ops").
+  slo::slo_config slo;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "http/json_body.hpp"
+#include "http/slo_recorder.hpp"
 
 namespace echopilot::http {
 
@@ -316,6 +317,8 @@ void gateway::finish(std::size_t route_index, const request& req, response& res,
                              "base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
   auto latency = duration_cast<microseconds>(steady_clock::now() - started).count();
   metrics_.record(route_index, res.status, latency);
+  if (opts_.slo && route_index < routes_.size() && routes_[route_index].slo)
+    opts_.slo->record(res.status, latency);
   if (sink_) {
     access_event ev;
     ev.method = method != nullptr ? method : to_string(req.verb);

@@ -24,6 +24,8 @@
 
 namespace echopilot::http {
 
+class slo_recorder;
+
 /// What the access stream records of one request (never a key or a body).
 struct access_event {
   std::string method;
@@ -42,15 +44,20 @@ struct gateway_options {
   std::size_t default_body_limit = 1 << 20;
   /// Routes with fault_injection set exist only when this is on.
   bool fault_injection = false;
+  /// Where the requests of routes with `slo` set are counted for the SLO
+  /// monitor; null: not recorded (config slo.record false).
+  std::shared_ptr<slo_recorder> slo;
 };
 
 /// Request counters and latency histograms per route (Prometheus).
 class route_metrics {
 public:
   /// Upper bounds of the latency buckets, in seconds.
-  static constexpr std::array<double, 14> bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                    0.025,  0.05,  0.1,    0.25,  0.5,
-                                                    1.0,    2.5,   5.0,    10.0};
+  /// 0.85 and 1.2: the SLO's p95 and p99 targets (configs/prometheus/
+  /// slo-rules.yml counts the requests under them).
+  static constexpr std::array<double, 16> bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                    0.05,   0.1,   0.25,   0.5,   0.85, 1.0,
+                                                    1.2,    2.5,   5.0,    10.0};
 
   explicit route_metrics(std::size_t routes);
 

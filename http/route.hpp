@@ -69,6 +69,11 @@ struct route {
   std::chrono::milliseconds deadline{0};
   /// Only present when fault injection is on.
   bool fault_injection = false;
+  /// Counts toward the SLO (S15; http/slo_recorder.hpp): the API routes
+  /// (/api/..., /ofrep/...) do; probes (/healthz, /readyz), /metrics, the
+  /// dashboard's static files and requests that match no route do not.
+  /// make_routes sets it from the path.
+  bool slo = false;
 };
 
 } // namespace echopilot::http

@@ -14,6 +14,7 @@
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
+#include "protocol/slo.hpp"
 #include "supervision/errors.hpp"
 
 namespace echopilot::http {
@@ -239,6 +240,9 @@ std::vector<route> make_routes(const route_context& ctx) {
     r.handle = std::move(h);
     // Routes that ask an actor answer within the caller's deadline.
     r.deadline = r.target == "gateway" ? milliseconds{0} : ctx.timeout;
+    // The SLO (S15) is about the API: probes, /metrics and the dashboard's
+    // files do not count (http/route.hpp).
+    r.slo = r.path.rfind("/api/", 0) == 0 || r.path.rfind("/ofrep/", 0) == 0;
     t.push_back(std::move(r));
     return t.back();
   };
@@ -667,6 +671,34 @@ std::vector<route> make_routes(const route_context& ctx) {
       r.body = body_kind::json;
       r.body_limit = 4 * kib;
     }
+  }
+
+  // -- SLO monitor (S15) -------------------------------------------------------
+  add(method::get, "/api/slo/status", auth_level::admin, slo::actor_id,
+      "Availability, p95 and p99 of the API's requests against the targets, error budget, burn "
+      "rates and the burn-rate rules' states over the SLO window.",
+      via_actor(ctx, slo::actor_id, [](request&) -> std::variant<caf::message, response> {
+        return caf::make_message(slo::status_atom::value);
+      }));
+
+  add(method::get, "/api/slo/history", auth_level::admin, slo::actor_id,
+      "SLO evaluations and hourly reports, newest first (?limit=N, at most 1000).",
+      via_actor(ctx, slo::actor_id, [](request& req) -> std::variant<caf::message, response> {
+        auto limit = uint_param(req, "limit", 100, 1000);
+        if (auto* bad = std::get_if<response>(&limit))
+          return std::move(*bad);
+        return caf::make_message(history_atom::value, std::get<std::uint64_t>(limit));
+      }));
+
+  {
+    auto& r = add(method::post, "/api/slo/evaluate", auth_level::admin, slo::actor_id,
+                  "The SLO guard now: burn rates, page/ticket alerts raised or recovered with the "
+                  "alerts actor, recorded in the history.",
+                  via_actor(ctx, slo::actor_id, [](request&) -> std::variant<caf::message, response> {
+                    return caf::make_message(evaluate_atom::value);
+                  }));
+    r.body = body_kind::json;
+    r.body_limit = 4 * kib;
   }
 
   // -- OFREP: OpenFeature Remote Evaluation Protocol over the flags ----------

@@ -410,6 +410,13 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
     CHECK(shipped.scheduler.tasks[i].schedule == embedded.scheduler.tasks[i].schedule);
     CHECK(shipped.scheduler.tasks[i].paused == embedded.scheduler.tasks[i].paused);
   }
+  CHECK(shipped.slo_record == embedded.slo_record);
+  CHECK(shipped.slo_harvest_every == embedded.slo_harvest_every);
+  CHECK(shipped.slo.availability == embedded.slo.availability);
+  CHECK(shipped.slo.p95_ms == embedded.slo.p95_ms);
+  CHECK(shipped.slo.p99_ms == embedded.slo.p99_ms);
+  CHECK(shipped.slo.window_days == embedded.slo.window_days);
+  CHECK(shipped.slo.daily_budget_percent == embedded.slo.daily_budget_percent);
   REQUIRE(shipped.supervisors.size() == embedded.supervisors.size());
   for (auto& [id, t] : embedded.supervisors) {
     auto& u = shipped.supervisors.at(id);
