@@ -102,9 +102,11 @@ function disconnect(reason) {
   openJob = null;
   // Nothing the key showed stays on the page.
   for (const id of ['health-body', 'tree-body', 'jobs-body', 'job-detail-body', 'finance-body', 'heal-body',
-    'flags-body', 'history-body', 'tree-msg', 'job-msg', 'flag-msg'])
+    'flags-body', 'history-body', 'tree-msg', 'job-msg', 'flag-msg', 'sched-body', 'sched-msg', 'slo-body',
+    'alerts-body', 'alerts-msg', 'incidents-body'])
     fill($(id));
-  for (const id of ['tree-table', 'jobs-table', 'flags-table', 'history-table', 'job-detail'])
+  for (const id of ['tree-table', 'jobs-table', 'flags-table', 'history-table', 'job-detail', 'sched-table',
+    'alerts-table', 'incidents-table'])
     $(id).hidden = true;
   $('panels').hidden = true;
   $('conn').hidden = true;
@@ -617,6 +619,210 @@ $('flag-form').addEventListener('submit', (ev) => {
   }
   setFlag(key, value);
 });
+
+// -- scheduler ----------------------------------------------------------------
+
+function resultBadge(t) {
+  if (t.available === false) return el('span', { class: 'badge muted-badge', title: t.reason || '' }, 'unavailable');
+  if (t.running) return el('span', { class: 'badge warn' }, 'running');
+  const r = t.last_result;
+  if (!r) return el('span', { class: 'muted' }, 'never run');
+  const kind = r === 'ok' ? 'ok' : r === 'skipped' ? 'warn' : 'bad';
+  return el('span', { class: `badge ${kind}`, title: t.last_error || '' }, r);
+}
+
+async function schedAction(id, action, button) {
+  button.disabled = true;
+  const msg = $('sched-msg');
+  msg.className = 'msg info';
+  msg.textContent = `${action === 'run' ? 'Running' : action === 'pause' ? 'Pausing' : 'Resuming'} ${id}…`;
+  try {
+    await api('POST', `/api/scheduler/tasks/${encodeURIComponent(id)}/${action}`, { body: {} });
+    msg.className = 'msg ok';
+    msg.textContent = action === 'run' ? `${id} started at ${clock()}.` : `${id} ${action === 'pause' ? 'paused' : 'resumed'}.`;
+  } catch (e) {
+    msg.className = 'msg error';
+    msg.textContent = `Could not ${action} ${id}: ${describe(e)}`;
+  } finally {
+    button.disabled = false;
+    refreshScheduler();
+  }
+}
+
+function taskRow(t) {
+  const available = t.available !== false;
+  return el('tr', { dataset: { id: t.id, result: t.last_result || '', paused: t.paused ? 'true' : 'false' }, class: available ? '' : 'unavailable' },
+    el('td', { class: 'actor' }, el('span', { class: 'actor-id' }, t.id),
+      t.description ? el('small', { class: 'kind' }, ` ${t.description}`) : null,
+      available ? null : el('small', { class: 'muted' }, ` (${t.reason || 'its subsystem is not part of this node'})`)),
+    el('td', { class: 'mono', 'data-label': 'Schedule' }, t.schedule),
+    el('td', { class: 'nowrap', 'data-label': 'Next run' }, t.paused ? el('span', { class: 'badge warn' }, 'paused') : utc(t.next_run)),
+    el('td', { class: 'nowrap', 'data-label': 'Last run' }, utc(t.last_run),
+      t.last_duration_ms !== null && t.last_duration_ms !== undefined ? el('small', {}, ` · ${duration(t.last_duration_ms)}`) : null),
+    el('td', { class: 'result', 'data-label': 'Result' }, resultBadge(t)),
+    el('td', { class: 'num', 'data-label': 'Runs' }, count(t.runs)),
+    el('td', { class: 'actions' },
+      el('button', {
+        type: 'button', class: 'secondary small run', disabled: !available || !!t.running, 'aria-label': `Run ${t.id} now`,
+        onclick: (ev) => schedAction(t.id, 'run', ev.currentTarget),
+      }, 'Run now'),
+      el('button', {
+        type: 'button', class: 'secondary small pause', 'aria-label': `${t.paused ? 'Resume' : 'Pause'} ${t.id}`,
+        onclick: (ev) => schedAction(t.id, t.paused ? 'resume' : 'pause', ev.currentTarget),
+      }, t.paused ? 'Resume' : 'Pause')));
+}
+
+async function refreshScheduler() {
+  if (!offers('GET', '/api/scheduler/tasks')) {
+    setState('sched-state', 'This node has no scheduler (GET /api/scheduler/tasks is not among its routes).', 'error');
+    return;
+  }
+  try {
+    const tasks = await api('GET', '/api/scheduler/tasks');
+    const list = Array.isArray(tasks) ? tasks : [];
+    fill($('sched-body'), list.map(taskRow));
+    $('sched-table').hidden = list.length === 0;
+    setState('sched-state', list.length ? '' : 'No scheduled tasks.', list.length ? '' : 'empty');
+    stamp('sched-stamp');
+  } catch (e) {
+    setState('sched-state', `Could not load the scheduler: ${describe(e)}`, 'error');
+  }
+}
+every(5000, refreshScheduler);
+
+// -- operations: SLO, alerts, incidents -----------------------------------------
+
+function pct(x, digits = 3) {
+  if (x === null || x === undefined || !Number.isFinite(Number(x))) return '–';
+  return `${Number(x).toFixed(digits)} %`;
+}
+
+function ms(x) {
+  if (x === null || x === undefined || !Number.isFinite(Number(x))) return '–';
+  return `${Math.round(Number(x))} ms`;
+}
+
+function sloCards(s) {
+  const t = s.targets || {};
+  const b = s.budget || {};
+  const card = (key, label, value, sub, bad) => el('div', { class: `card${bad ? ' negative' : ''}`, dataset: { key } },
+    el('span', { class: 'card-label' }, label), el('span', { class: 'card-value' }, value),
+    sub ? el('small', { class: 'muted' }, sub) : null);
+  const burn = s.burn_rates || {};
+  return [
+    card('verdict', 'SLO', s.verdict || '–', s.window ? `${count(s.window.requests)} requests, ${count(s.window.errors)} errors` : null, s.pass === false),
+    card('availability', 'Availability', pct(s.availability), t.availability !== undefined ? `target ${pct(t.availability, 1)}` : null),
+    card('p95', 'p95 latency', ms(s.p95_ms), t.p95_ms !== undefined ? `target ${ms(t.p95_ms)}` : null),
+    card('p99', 'p99 latency', ms(s.p99_ms), t.p99_ms !== undefined ? `target ${ms(t.p99_ms)}` : null),
+    card('budget', 'Error budget left', pct(b.remaining_percent ?? b.remaining, 1), b.consumed_percent !== undefined ? `${pct(b.consumed_percent, 1)} used` : null,
+      Number(b.remaining_percent ?? b.remaining) <= 0),
+    card('burn', 'Burn rate, 1 h', burn['1h'] === undefined ? '–' : `${number1(burn['1h'])}×`, burn['5m'] !== undefined ? `5 min: ${number1(burn['5m'])}×` : null),
+  ];
+}
+
+async function refreshSlo() {
+  if (!offers('GET', '/api/slo/status')) {
+    setState('slo-state', 'This node has no SLO monitor (GET /api/slo/status is not among its routes).', 'error');
+    return;
+  }
+  try {
+    const s = await api('GET', '/api/slo/status');
+    fill($('slo-body'), sloCards(s || {}));
+    setState('slo-state', '');
+  } catch (e) {
+    setState('slo-state', `Could not load the SLO status: ${describe(e)}`, 'error');
+  }
+}
+
+async function alertAction(fp, action, button) {
+  button.disabled = true;
+  const msg = $('alerts-msg');
+  try {
+    await api('POST', `/api/alerts/${encodeURIComponent(fp)}/${action}`, { body: { who: 'dashboard' } });
+    msg.className = 'msg ok';
+    msg.textContent = `Alert ${action === 'ack' ? 'acknowledged' : 'resolved'}.`;
+  } catch (e) {
+    msg.className = 'msg error';
+    msg.textContent = `Could not ${action} the alert: ${describe(e)}`;
+  } finally {
+    button.disabled = false;
+    refreshAlerts();
+  }
+}
+
+function alertRow(a) {
+  const sev = a.severity || 'info';
+  const acked = a.status === 'acknowledged';
+  return el('tr', { dataset: { fingerprint: a.fingerprint, rule: a.rule || '' } },
+    el('td', { class: 'nowrap', 'data-label': 'Since' }, utc(a.first_at)),
+    el('td', { 'data-label': 'Severity' }, el('span', { class: `badge ${sev === 'critical' ? 'bad' : 'warn'}` }, sev)),
+    el('td', { class: 'mono', 'data-label': 'Rule' }, a.rule),
+    el('td', { 'data-label': 'Message' }, a.message, a.raises > 1 ? el('small', { class: 'muted' }, ` ×${count(a.raises)}`) : null),
+    el('td', { class: 'alert-state', 'data-label': 'State' }, a.status || 'firing'),
+    el('td', { class: 'actions' },
+      acked ? null : el('button', { type: 'button', class: 'secondary small', onclick: (ev) => alertAction(a.fingerprint, 'ack', ev.currentTarget) }, 'Acknowledge'),
+      el('button', { type: 'button', class: 'secondary small', onclick: (ev) => alertAction(a.fingerprint, 'resolve', ev.currentTarget) }, 'Resolve')));
+}
+
+async function refreshAlerts() {
+  if (!offers('GET', '/api/alerts')) {
+    setState('alerts-state', 'This node has no alerts (GET /api/alerts is not among its routes).', 'error');
+    return;
+  }
+  try {
+    const a = await api('GET', '/api/alerts');
+    const active = Array.isArray(a.active) ? a.active : [];
+    fill($('alerts-body'), active.map(alertRow));
+    $('alerts-table').hidden = active.length === 0;
+    setState('alerts-state', active.length ? '' : 'No active alerts.', active.length ? '' : 'empty');
+  } catch (e) {
+    setState('alerts-state', `Could not load the alerts: ${describe(e)}`, 'error');
+  }
+}
+
+function renderIncidents(list) {
+  fill($('incidents-body'), list.map((i) => el('tr', { dataset: { severity: i.severity || '' } },
+    el('td', { class: 'nowrap' }, utc(i.at)),
+    el('td', {}, el('span', { class: `badge ${i.severity === 'high' ? 'bad' : 'warn'}` }, i.severity || '–')),
+    el('td', {}, (Array.isArray(i.findings) ? i.findings : []).map((f) => (typeof f === 'object' && f !== null ? (f.message || jsonText(f)) : String(f))).join('; ')))));
+  $('incidents-table').hidden = list.length === 0;
+  setState('incidents-state', list.length ? '' : 'No incidents recorded.', list.length ? '' : 'empty');
+}
+
+async function refreshIncidents() {
+  if (!offers('GET', '/api/incidents')) {
+    setState('incidents-state', 'This node has no incidents (GET /api/incidents is not among its routes).', 'error');
+    return;
+  }
+  try {
+    const r = await api('GET', '/api/incidents');
+    renderIncidents(Array.isArray(r) ? r : Array.isArray(r.incidents) ? r.incidents : []);
+  } catch (e) {
+    setState('incidents-state', `Could not load the incidents: ${describe(e)}`, 'error');
+  }
+}
+
+$('incident-scan').addEventListener('click', async () => {
+  const button = $('incident-scan');
+  button.disabled = true;
+  setState('incidents-state', 'Scanning…');
+  try {
+    const r = await api('POST', '/api/incidents/scan', { body: {} });
+    const n = Array.isArray(r.findings) ? r.findings.length : 0;
+    setState('incidents-state', `Scan of ${clock()}: ${n} finding${n === 1 ? '' : 's'}${r.incident ? `, incident ${r.incident.severity}` : ', no incident'}.`, 'info');
+    await refreshIncidents();
+  } catch (e) {
+    setState('incidents-state', `The scan failed: ${describe(e)}`, 'error');
+  } finally {
+    button.disabled = false;
+  }
+});
+
+async function refreshOps() {
+  await Promise.all([refreshSlo(), refreshAlerts(), refreshIncidents()]);
+  stamp('ops-stamp');
+}
+every(10000, refreshOps);
 
 // -- capabilities -------------------------------------------------------------
 

@@ -8,7 +8,9 @@
 // the page and its CSP; a wrong key and its message; the right key, kept in
 // memory only; health; the live tree; a crash of `flags` and its restart
 // count; flags set and their history; a job submitted and completed; the
-// three charts with data; finance; self-heal; a phone width; then no console
+// three charts with data; finance; self-heal; the scheduler (run now, pause);
+// operations (SLO, an alert acknowledged and resolved, an incident scan); a
+// phone width; then no console
 // errors, no request outside the node's origin, and a screenshot in
 // tests/artifacts/dashboard.png.
 
@@ -276,6 +278,53 @@ test('self-heal runs and shows its report', async () => {
   assert.equal(await page.locator('#heal-state.error').count(), 0,
     `self-heal in an error state: ${await page.locator('#heal-state').textContent()}`);
   assert.match(await page.locator('#heal-body').textContent(), /Requeued jobs \(\d+\)/);
+});
+
+test('scheduler: the 23 tasks, the unavailable ones marked, run now and pause', async () => {
+  await page.locator('#sched-body tr[data-id="slo.report"]').waitFor(wait);
+  assert.equal(await page.locator('#sched-body tr').count(), 23);
+  assert.ok(await page.locator('#sched-body tr.unavailable').count() > 0, 'no task marked unavailable');
+  const unavailable = page.locator('#sched-body tr.unavailable').first();
+  assert.ok(await unavailable.locator('button.run').isDisabled(), 'an unavailable task can be run');
+  assert.match(await unavailable.textContent(), /issue \d+/);
+  // Run now: the hourly SLO report runs at once and records its result.
+  const report = page.locator('#sched-body tr[data-id="slo.report"]');
+  await report.locator('button.run').click();
+  await page.locator('#sched-body tr[data-id="slo.report"][data-result="ok"]').waitFor(wait);
+  assert.match(await report.textContent(), /UTC/);
+  // Pause, then resume.
+  const probe = page.locator('#sched-body tr[data-id="health.probe"]');
+  await probe.locator('button.pause').click();
+  await page.locator('#sched-body tr[data-id="health.probe"][data-paused="true"]').waitFor(wait);
+  assert.match(await probe.textContent(), /paused/);
+  await probe.locator('button.pause', { hasText: 'Resume' }).click();
+  await page.locator('#sched-body tr[data-id="health.probe"][data-paused="false"]').waitFor(wait);
+});
+
+test('operations: SLO with its budget, an alert acknowledged and resolved, an incident scan', async () => {
+  await page.locator('#slo-body .card[data-key="availability"]').waitFor(wait);
+  assert.equal(await page.locator('#slo-state.error').count(), 0,
+    `SLO in an error state: ${await page.locator('#slo-state').textContent()}`);
+  assert.match(await page.locator('#slo-body .card[data-key="verdict"]').textContent(), /PASS|FAIL|NO_DATA/);
+  assert.match(await page.locator('#slo-body .card[data-key="budget"]').textContent(), /Error budget left/);
+  // An alert raised through the API shows up; acknowledge it, then resolve it.
+  const raised = await fetch(`${base}/api/alerts`, {
+    method: 'POST',
+    headers: { 'X-Dash-Key': key, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ rule: 'browser_test', severity: 'warning', source: 'browser', message: 'raised by the browser test' }),
+  });
+  const raisedText = await raised.text();
+  assert.equal(raised.status, 200, raisedText);
+  const fp = JSON.parse(raisedText).data.fingerprint;
+  const alertRow = page.locator(`#alerts-body tr[data-fingerprint="${fp}"]`);
+  await alertRow.waitFor({ timeout: 20000 });
+  assert.match(await alertRow.textContent(), /raised by the browser test/);
+  await alertRow.locator('button', { hasText: 'Acknowledge' }).click();
+  await page.locator(`#alerts-body tr[data-fingerprint="${fp}"] td.alert-state`, { hasText: 'acknowledged' }).waitFor(wait);
+  await alertRow.locator('button', { hasText: 'Resolve' }).click();
+  await alertRow.waitFor({ state: 'detached', ...wait });
+  await page.click('#incident-scan');
+  await page.locator('#incidents-state', { hasText: /Scan of .*finding/ }).waitFor(wait);
 });
 
 test('readable at a phone width: nothing wider than the screen', async () => {
