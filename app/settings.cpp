@@ -1,4 +1,5 @@
 #include "app/settings.hpp"
+#include "app/settings_ops.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -28,6 +29,16 @@ std::optional<std::string> read_file(const std::string& path) {
   return buf.str();
 }
 
+std::string backup_dir_of(const settings& s) {
+  if (!s.backup_dir.empty())
+    return s.backup_dir;
+  auto dir = std::filesystem::path{s.data_dir}.lexically_normal();
+  if (!dir.has_filename()) // "data/"
+    dir = dir.parent_path();
+  auto parent = dir.parent_path();
+  return (parent.empty() ? std::filesystem::path{"backups"} : parent / "backups").string();
+}
+
 std::map<std::string, supervisor_tuning> default_supervisors() {
   using namespace std::chrono_literals;
   auto tuned = [](std::uint32_t max_restarts, supervision::duration period) {
@@ -45,6 +56,7 @@ std::map<std::string, supervisor_tuning> default_supervisors() {
   return {{"root", tuned(3, 30s)},
           {"store", tuned(5, 10s)},
           {"core", tuned(5, 10s)},
+          {"ops", tuned(5, 10s)},
           {"jobs", tuned(100, 10s)},
           {"http", bridges}};
 }
@@ -400,6 +412,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       r.err = apply_openai(path, v, s.openai);
     } else if (key == "supervision") {
       r.err = apply_supervision(path, v, s.supervisors);
+    } else if (key == "health" || key == "costs" || key == "backup") {
+      r.err = apply_ops_section(path, key, v, s);
     } else if (key == "web") {
       if (!v.is_object()) {
         r.bad(key, "an object");
@@ -459,7 +473,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
                           std::pair{"ECHOPILOT_REGION", &s.region},
                           std::pair{"DASHBOARD_KEY", &s.dashboard_key},
                           std::pair{"SESSION_SECRET", &s.session_secret},
-                          std::pair{"ECHOPILOT_WEB_ROOT", &s.web_root}})
+                          std::pair{"ECHOPILOT_WEB_ROOT", &s.web_root},
+                          std::pair{"ECHOPILOT_BACKUP_DIR", &s.backup_dir}})
     if (auto err = text(var, *out))
       return *err;
   if (auto v = env("ECHOPILOT_PORT")) {

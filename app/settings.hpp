@@ -12,6 +12,8 @@
 
 #include <map>
 
+#include "actors/costs/pricing.hpp"
+#include "actors/health/checks.hpp"
 #include "actors/jobs/model.hpp"
 #include "app/cli.hpp"
 #include "connectors/openai.hpp"
@@ -26,7 +28,7 @@ struct supervisor_tuning {
 };
 
 /// The tree's supervisors (app/tree.cpp) with their defaults: root 3
-/// restarts in 30 s, store and core 5 in 10 s, the jobs pool and the
+/// restarts in 30 s, store, core and ops 5 in 10 s, the jobs pool and the
 /// gateway's bridges (http) 100 in 10 s; backoff 100 ms doubling to 10 s,
 /// jitter 0.2, reset after 30 s (none for the bridges).
 std::map<std::string, supervisor_tuning> default_supervisors();
@@ -75,9 +77,22 @@ struct settings {
   /// ECHOPILOT_WEB_ROOT; default `web` beside the config file's folder
   /// (repo/web for configs/echopilot.json), `./web` with no config file.
   std::string web_root = "./web";
+  /// The health actor's thresholds (config "health"; defaults in
+  /// actors/health/checks.hpp and docs/OPERATIONS.md).
+  health::health_limits health;
+  /// Unit prices and the daily cap (config "costs").
+  costs::prices costs;
+  /// Backups (config backup.dir, ECHOPILOT_BACKUP_DIR); "": a `backups`
+  /// folder beside the data dir (backup_dir_of). Relative: to the working
+  /// directory, like the data dir.
+  std::string backup_dir;
   /// Intensity and backoff per supervisor id (config "supervision").
   std::map<std::string, supervisor_tuning> supervisors = default_supervisors();
 };
+
+/// The backups dir in force: `s.backup_dir`, or `backups` beside the data
+/// dir.
+std::string backup_dir_of(const settings& s);
 
 /// Reads an environment variable; nothing if unset.
 using env_reader = std::function<std::optional<std::string>(const char* name)>;
@@ -92,7 +107,7 @@ std::optional<std::string> read_file(const std::string& path);
 
 /// Combines the command line, the environment (ECHOPILOT_DATA_DIR,
 /// ECHOPILOT_PORT, ECHOPILOT_BIND, ECHOPILOT_REGION,
-/// ECHOPILOT_FAULT_INJECTION, DASHBOARD_KEY, SESSION_SECRET,
+/// ECHOPILOT_FAULT_INJECTION, ECHOPILOT_BACKUP_DIR, DASHBOARD_KEY, SESSION_SECRET,
 /// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*) and the config
 /// file over the defaults. The default config file may be missing (embedded
 /// defaults); one named with --config may not. A malformed value, an unknown

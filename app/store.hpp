@@ -13,6 +13,8 @@
 #include <caf/fwd.hpp>
 
 #include "actors/flags/flags_actor.hpp"
+#include "actors/health/ports.hpp"
+#include "actors/health/sample.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "base/clock.hpp"
 #include "http/gateway.hpp"
@@ -35,6 +37,13 @@ public:
 
   /// The jobs tables and stream for the job queue.
   virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
+
+  /// Where the health and costs actors record their reports.
+  virtual std::shared_ptr<health::events_port> ops_events_port() = 0;
+
+  /// The store's state and sizes now (any thread; a failed read says so
+  /// and counts as not open).
+  virtual health::store_sample sample() = 0;
 
   /// Starts an incarnation of the writer (the tree's child "store.writer"):
   /// every write of the node goes through it.

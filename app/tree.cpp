@@ -6,6 +6,7 @@
 #include "http/caller.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/ops.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -83,6 +84,17 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
+  // Operations: health, then costs (which reads the same machine). They
+  // hold nothing that a restart would lose; one_for_one.
+  auto health_child = worker(
+    health::actor_id,
+    [cfg = parts.health](caf::local_actor* parent) { return parent->spawn(health::health_actor, cfg); }, 5s);
+  auto costs_child = worker(
+    costs::actor_id,
+    [cfg = parts.costs](caf::local_actor* parent) { return parent->spawn(costs::costs_actor, cfg); }, 5s);
+  auto ops = supervisor(parts, ops_id, supervision::strategy::one_for_one);
+  ops.children = {health_child, costs_child};
+
   // The gateway's bridges to the actors: started last, stopped first.
   auto bridges = http::bridges_spec(parts.http_bridges);
   tune(parts, bridges);
@@ -90,6 +102,7 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto root = supervisor(parts, root_id, supervision::strategy::rest_for_one);
   root.children = {supervision::supervisor_child(std::move(store), dir),
                    supervision::supervisor_child(std::move(core), dir),
+                   supervision::supervisor_child(std::move(ops), dir),
                    supervision::supervisor_child(std::move(bridges), dir)};
   return root;
 }

@@ -7,7 +7,9 @@
 #include <memory>
 #include <string>
 
+#include "actors/costs/costs_actor.hpp"
 #include "actors/flags/flags_actor.hpp"
+#include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "app/settings.hpp"
 #include "supervision/directory.hpp"
@@ -22,6 +24,10 @@ inline constexpr const char* root_id = "root";
 inline constexpr const char* store_id = "store";
 inline constexpr const char* writer_id = "store.writer";
 
+/// Id of the operations' supervisor (health, costs; the scheduler, SLO and
+/// alerts join it).
+inline constexpr const char* ops_id = "ops";
+
 /// What the subsystems are started with.
 struct subsystems {
   /// Starts an incarnation of the store's writer.
@@ -31,6 +37,8 @@ struct subsystems {
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;
+  health::health_config health;
+  costs::costs_config costs;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).
@@ -39,7 +47,8 @@ struct subsystems {
 
 /// The root supervisor's spec: rest_for_one over the store's supervisor
 /// (first: everything else keeps its state there), the subsystems'
-/// supervisor and the gateway's bridges, so that a store that had to be
+/// supervisor ("core"), the operations' supervisor ("ops": health, costs)
+/// and the gateway's bridges, so that a store that had to be
 /// restarted whole restarts the subsystems after it, which reload from it.
 supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
                                        const subsystems& parts);

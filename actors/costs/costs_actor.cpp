@@ -102,6 +102,10 @@ std::string message(const json& rep, const prices& p) {
 caf::behavior costs_actor(caf::event_based_actor* self, costs_config cfg) {
   auto st = std::make_shared<state>();
   st->cfg = std::move(cfg);
+  if (st->cfg.clock == nullptr)
+    st->cfg.clock = &base::default_clock();
+  if (!st->cfg.dir)
+    st->cfg.dir = std::make_shared<supervision::directory>(*st->cfg.clock);
   return {
     [st](report_atom, get_atom) -> json {
       cap_level level;
@@ -144,8 +148,10 @@ caf::behavior costs_actor(caf::event_based_actor* self, costs_config cfg) {
             rp.deliver(std::move(rep));
             return;
           }
-          json event = rep;
-          event.erase("alerts");
+          // (An event's own "seq" and "ts" are the store's.)
+          json event = {{"kind", "report"}, {"report", rep}};
+          event["report"].erase("alerts");
+          event["report"].erase("warnings");
           st->cfg.events->append(self, stream, event, [rp, rep](const caf::error& err) mutable {
             rep["recorded"] = !err;
             if (err)

@@ -19,12 +19,15 @@ void notify_alerts(caf::event_based_actor* self, const supervision::directory& d
   auto target = dir.resolve(alerts::actor_id);
   if (!target) {
     json results = json::array();
-    std::vector<std::string> warnings;
+    std::string raised;
     for (auto& a : actions) {
       results.push_back({{"rule", a.rule}, {"action", a.raise ? "raise" : "recover"}, {"sent", false}});
-      warnings.push_back(std::string{"the alerts actor is not in the tree: "} + (a.raise ? "alert " : "recovery of ")
-                         + a.rule + " not sent");
+      if (a.raise)
+        raised += (raised.empty() ? "" : ", ") + a.rule;
     }
+    std::vector<std::string> warnings;
+    warnings.push_back("the alerts actor is not in the tree: nothing sent"
+                       + (raised.empty() ? std::string{} : " (alerts not raised: " + raised + ")"));
     done(std::move(results), std::move(warnings));
     return;
   }

@@ -97,6 +97,10 @@ void record(caf::event_based_actor* self, state& st, json event, json answer,
 caf::behavior health_actor(caf::event_based_actor* self, health_config cfg) {
   auto st = std::make_shared<state>();
   st->cfg = std::move(cfg);
+  if (st->cfg.clock == nullptr)
+    st->cfg.clock = &base::default_clock();
+  if (!st->cfg.dir)
+    st->cfg.dir = std::make_shared<supervision::directory>(*st->cfg.clock);
   auto interval = std::chrono::milliseconds{std::max<std::uint64_t>(st->cfg.limits.sample_interval_ms, 100)};
   sample(*st);
   self->delayed_send(self, interval, sample_atom::value);
