@@ -137,7 +137,8 @@ json checks(const readings& r, const health_limits& l) {
     if (a.state != "running")
       not_running.push_back({{"id", a.id}, {"state", a.state}});
   auto tree = tree_json(r);
-  check("supervision", !r.tree.empty() && not_running.empty(),
+  bool all_running = !r.tree.empty() && not_running.empty(); // (before not_running moves)
+  check("supervision", all_running,
         {{"actors", r.tree.size()},
          {"not_running", std::move(not_running)},
          {"restarts_total", tree["restarts_total"]}});
