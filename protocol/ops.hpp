@@ -14,7 +14,9 @@
 //       ts_iso, system {cpu_percent, mem_percent, mem_available_gb,
 //       disk_percent, disk_free_gb}, process, api {healthy, latency_sec},
 //       health {overall, warnings}) plus runtime {actors, restarts_total,
-//       mailboxes}, store, connections.    GET /api/observability/snapshot
+//       mailboxes (its own), mailbox_delay_ms (every actor's answer time to
+//       CAF's system "info")}, store, connections.
+//                                          GET /api/observability/snapshot
 //   (snapshot_atom) -> snapshot + {"recorded": bool}: the same, recorded
 //       as an event of "observability" (the hourly task).
 //   (sentinel_atom) -> {"findings": [...], "alerts": [...], "warnings"}:

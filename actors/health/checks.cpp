@@ -233,6 +233,9 @@ json snapshot(const readings& r, const health_limits& l, const std::vector<std::
   json mailboxes = json::object();
   if (r.own_mailbox)
     mailboxes["health"] = *r.own_mailbox;
+  json delays = json::object();
+  for (auto& [id, ms] : r.mailbox_delay_ms)
+    delays[id] = ms < 0 ? json(nullptr) : json(round_to(ms, 3));
   return {{"ts", r.now_ms / 1000},
           {"ts_iso", iso(r.now_ms)},
           {"system", system_json(r)},
@@ -243,7 +246,8 @@ json snapshot(const readings& r, const health_limits& l, const std::vector<std::
           {"runtime",
            {{"actors", tree["actors"]},
             {"restarts_total", tree["restarts_total"]},
-            {"mailboxes", std::move(mailboxes)}}},
+            {"mailboxes", std::move(mailboxes)},
+            {"mailbox_delay_ms", std::move(delays)}}},
           {"store", store_json(r.store)},
           {"connections", connections_json(r.gw)}};
 }

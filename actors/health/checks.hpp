@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,11 @@ struct readings {
   std::vector<actor_figures> tree;
   /// The health actor's own mailbox, read in its own context.
   std::optional<std::uint64_t> own_mailbox;
+  /// Per actor of the tree: how long its last system "info" request took to
+  /// be answered (milliseconds on CAF's clock; -1: no answer in time): the
+  /// wait in its mailbox plus the message it was busy with, measured safely
+  /// from outside (its mailbox size cannot be).
+  std::map<std::string, double> mailbox_delay_ms;
 };
 
 /// Memory in use (100 - available share) and disk in use, percent.

@@ -27,6 +27,9 @@ struct state {
   /// raise (true) or a recovery (false); absent: nothing said yet by this
   /// incarnation (a recovery is sent, in case an earlier one raised it).
   std::map<std::string, bool> raised;
+  /// The last round trip of a system "info" request per actor (-1: none
+  /// in time).
+  std::map<std::string, double> delays_ms;
 };
 
 system_sample read(state& st) {
@@ -60,7 +63,39 @@ readings measure(caf::event_based_actor* self, state& st) {
   // Our own mailbox, read in our own context (the only one that may: CAF
   // 0.17's mailbox size() moves messages into the owner's private queue).
   r.own_mailbox = self->mailbox().size();
+  r.mailbox_delay_ms = st.delays_ms;
   return r;
+}
+
+/// Asks every running actor of the tree (but this one) for CAF's system
+/// "info" (answered by CAF itself, after what waits in the actor's mailbox)
+/// and keeps how long each answer took.
+void ping_tree(caf::event_based_actor* self, const std::shared_ptr<state>& st, std::chrono::milliseconds limit) {
+  std::vector<actor_figures> tree;
+  walk(*st->cfg.dir, st->cfg.root_id, tree);
+  std::map<std::string, double> still;
+  for (auto& a : tree) {
+    auto s = st->cfg.dir->status(a.id);
+    if (!s || s->state != supervision::child_state::running || !s->handle || s->handle == self)
+      continue;
+    if (auto i = st->delays_ms.find(a.id); i != st->delays_ms.end())
+      still.insert(*i);
+    auto t0 = self->clock().now();
+    auto id = a.id;
+    self->request(s->handle, limit, caf::sys_atom::value, caf::get_atom::value, std::string{"info"})
+      .then(
+        [self, st, id, t0](caf::ok_atom, const std::string&, const caf::strong_actor_ptr&, const std::string&) {
+          st->delays_ms[id] = std::chrono::duration<double, std::milli>(self->clock().now() - t0).count();
+        },
+        // An actor that answers otherwise (a blocking one that drops what it
+        // does not know, say) still answered after its mailbox's wait.
+        [self, st, id, t0](caf::error& e) {
+          st->delays_ms[id] = e == caf::sec::request_timeout
+                                ? -1.0
+                                : std::chrono::duration<double, std::milli>(self->clock().now() - t0).count();
+        });
+  }
+  st->delays_ms = std::move(still); // actors gone from the tree drop out
 }
 
 void sample(state& st) {
@@ -107,6 +142,7 @@ caf::behavior health_actor(caf::event_based_actor* self, health_config cfg) {
   return {
     [self, st, interval](sample_atom) {
       sample(*st);
+      ping_tree(self, st, interval);
       self->delayed_send(self, interval, sample_atom::value);
     },
     [self, st](health_atom) -> json { return checks(measure(self, *st), st->cfg.limits); },

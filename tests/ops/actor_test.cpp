@@ -263,6 +263,14 @@ TEST_CASE("health: the snapshot and the probe are recorded in \"observability\";
   CHECK(p["checks"].size() == 5);
   REQUIRE(f.events->events.size() == 2);
   CHECK(f.events->events[1].second["kind"] == "probe");
+  // Each tick asks every running actor of the tree for CAF's system info
+  // and keeps how long the answer took (the mailbox's wait, measured from
+  // outside; no time passes on the test clock).
+  CHECK(s["runtime"]["mailbox_delay_ms"].empty());
+  f.advance(10s);
+  s = f.ask(f.health_actor, health::snapshot_atom::value, get_atom::value);
+  CHECK(s["runtime"]["mailbox_delay_ms"] == json{{"alerts", 0.0}});
+  CHECK(s["runtime"]["mailboxes"].contains("health"));
   // A store that fails: said in the answer, not hidden.
   f.events->fail = true;
   p = f.ask(f.health_actor, health::probe_atom::value);
