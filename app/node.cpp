@@ -14,6 +14,7 @@
 #include "actors/health/traffic.hpp"
 #include "app/tree.hpp"
 #include "connectors/openai.hpp"
+#include "connectors/telegram.hpp"
 #include "http/caller.hpp"
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
@@ -183,6 +184,24 @@ int run_node(const settings& s) {
   parts.jobs_worker.model = model;
   parts.jobs_worker.dir = dir;
   parts.jobs_worker.clock = &clock;
+  // Alerts and incidents notify through Telegram (dry-run without a token
+  // or a chat id, which every answer says).
+  std::shared_ptr<connectors::telegram_client> telegram;
+  try {
+    telegram = std::make_shared<connectors::telegram_client>(s.telegram);
+  } catch (const std::exception& e) {
+    return fail_start(std::string{"telegram connector: "} + e.what());
+  }
+  auto notifier = alerts::telegram_notifier(telegram);
+  auto alerts_port = store->alerts_port();
+  parts.alerts.store = alerts_port;
+  parts.alerts.notify = notifier;
+  parts.alerts.clock = &clock;
+  parts.alerts.dir = dir;
+  parts.incidents.store = alerts_port;
+  parts.incidents.notify = notifier;
+  parts.incidents.clock = &clock;
+  parts.incidents.dir = dir;
   parts.http_bridges = s.http_threads;
   // Operations: the health and costs actors read the machine, the store and
   // the HTTP server (through providers: they know neither LMDB nor HTTP).

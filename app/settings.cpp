@@ -510,6 +510,15 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
       return usage_error{"AI_INTEGRATIONS_OPENAI_BASE_URL must start with http:// or https://"};
     s.openai.base_url = *v;
   }
+  if (auto v = env("TELEGRAM_API_BASE"); v && !v->empty()) {
+    if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
+      return usage_error{"TELEGRAM_API_BASE must start with http:// or https://"};
+    s.telegram.api_base = *v;
+  }
+  if (auto v = env("TELEGRAM_BOT_TOKEN"))
+    s.telegram.token = *v; // empty: dry-run
+  if (auto v = env("TELEGRAM_CHAT_ID"))
+    s.telegram.chat_id = *v;
   if (auto v = env("AI_INTEGRATIONS_OPENAI_API_KEY"))
     s.openai.api_key = *v;
   if (!s.dashboard_key.empty() && s.dashboard_key.size() < 16)

@@ -17,6 +17,7 @@
 #include "actors/jobs/model.hpp"
 #include "app/cli.hpp"
 #include "connectors/openai.hpp"
+#include "connectors/telegram.hpp"
 #include "supervision/spec.hpp"
 
 namespace echopilot::app {
@@ -73,6 +74,10 @@ struct settings {
   /// The model connector (config "openai"; AI_INTEGRATIONS_OPENAI_BASE_URL,
   /// AI_INTEGRATIONS_OPENAI_API_KEY). No key: the local processor runs.
   connectors::openai_options openai;
+  /// The Telegram connector of the alerts (TELEGRAM_BOT_TOKEN,
+  /// TELEGRAM_CHAT_ID, TELEGRAM_API_BASE; environment only: the token is a
+  /// secret). Without a token or a chat id: dry-run.
+  connectors::telegram_options telegram;
   /// The dashboard's files (S30): `web.root` (relative to the config file),
   /// ECHOPILOT_WEB_ROOT; default `web` beside the config file's folder
   /// (repo/web for configs/echopilot.json), `./web` with no config file.
@@ -108,7 +113,7 @@ std::optional<std::string> read_file(const std::string& path);
 /// Combines the command line, the environment (ECHOPILOT_DATA_DIR,
 /// ECHOPILOT_PORT, ECHOPILOT_BIND, ECHOPILOT_REGION,
 /// ECHOPILOT_FAULT_INJECTION, ECHOPILOT_BACKUP_DIR, DASHBOARD_KEY, SESSION_SECRET,
-/// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*) and the config
+/// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*, TELEGRAM_*) and the config
 /// file over the defaults. The default config file may be missing (embedded
 /// defaults); one named with --config may not. A malformed value, an unknown
 /// key or a wrong type is a usage error naming the variable or the key.

@@ -12,6 +12,7 @@
 #include "persistence/client.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/writer.hpp"
+#include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/ops.hpp"
@@ -30,7 +31,9 @@ std::vector<persistence::table_def> node_tables() {
           {jobs::table, {persistence::field_index("by_status", "status")}},
           {jobs::days_table, {}},
           {jobs::meta_table, {}},
-          {jobs::keys_table, {persistence::time_index(jobs::keys_by_time, "created_ms")}}};
+          {jobs::keys_table, {persistence::time_index(jobs::keys_by_time, "created_ms")}},
+          {alerts::table, {}},
+          {alerts::silences_table, {}}};
 }
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -276,6 +279,38 @@ private:
   writer_ref writer_;
 };
 
+class alerts_port_impl : public alerts::store_port {
+public:
+  alerts_port_impl(std::shared_ptr<persistence::environment> env, writer_ref writer)
+    : env_(std::move(env)), writer_(std::move(writer)) {
+  }
+
+  std::vector<json> load(const std::string& table) override {
+    std::vector<json> out;
+    must_read(env_->scan(table, {}, {}, SIZE_MAX, [&](std::string_view, std::string_view value) {
+      out.push_back(json::parse(value, nullptr, false));
+      return true;
+    }));
+    return out;
+  }
+
+  std::vector<json> history(const std::string& stream, std::size_t limit) override {
+    std::vector<json> out;
+    for (auto& e : must_read(env_->tail(stream, limit)))
+      out.push_back(json::parse(e.json, nullptr, false));
+    return out;
+  }
+
+  void commit(caf::event_based_actor* self, persistence::write_request req,
+              std::function<void(const caf::error&)> done) override {
+    send_write(self, writer_, std::move(req), std::move(done), false);
+  }
+
+private:
+  std::shared_ptr<persistence::environment> env_;
+  writer_ref writer_;
+};
+
 class lmdb_store : public node_store {
 public:
   lmdb_store(caf::actor_system& sys, std::shared_ptr<persistence::environment> env,
@@ -283,7 +318,12 @@ public:
     : sys_(sys), env_(std::move(env)), clock_(clock), writer_(std::move(writer)) {
     flags_ = std::make_shared<flags_port_impl>(env_, writer_);
     jobs_ = std::make_shared<jobs_port_impl>(env_, writer_);
+    alerts_ = std::make_shared<alerts_port_impl>(env_, writer_);
     ops_ = std::make_shared<ops_events_impl>(writer_);
+  }
+
+  std::shared_ptr<alerts::store_port> alerts_port() override {
+    return alerts_;
   }
 
   std::shared_ptr<health::events_port> ops_events_port() override {
@@ -345,8 +385,8 @@ public:
       return false;
     if (must_read(env_->last_seq(stream)) == 0) {
       // A known stream without events yet exports as nothing.
-      static const char* known[] = {flags::stream, jobs::stream, jobs::heal_stream, "access",
-                                    health::stream, costs::stream};
+      static const char* known[] = {flags::stream,  jobs::stream,  jobs::heal_stream, "access",
+                                    alerts::stream, alerts::incidents_stream, health::stream, costs::stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -436,6 +476,7 @@ private:
   std::shared_ptr<flags_port_impl> flags_;
   std::shared_ptr<ops_events_impl> ops_;
   std::shared_ptr<jobs_port_impl> jobs_;
+  std::shared_ptr<alerts_port_impl> alerts_;
   bool open_ = true;
 };
 

@@ -12,6 +12,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/health/ports.hpp"
 #include "actors/health/sample.hpp"
@@ -37,6 +38,9 @@ public:
 
   /// The jobs tables and stream for the job queue.
   virtual std::shared_ptr<jobs::store_port> jobs_port() = 0;
+
+  /// The alerts' tables and the streams "alerts" and "incidents".
+  virtual std::shared_ptr<alerts::store_port> alerts_port() = 0;
 
   /// Where the health and costs actors record their reports.
   virtual std::shared_ptr<health::events_port> ops_events_port() = 0;

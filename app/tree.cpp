@@ -4,6 +4,7 @@
 #include <caf/local_actor.hpp>
 
 #include "http/caller.hpp"
+#include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/ops.hpp"
@@ -84,8 +85,10 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
-  // Operations: health, then costs (which reads the same machine). They
-  // hold nothing that a restart would lose; one_for_one.
+  // Operations: the alerts, then the incidents actor (which asks the alerts
+  // actor for the active alerts), then health and costs (which raise alerts
+  // and read the same machine); one_for_one, each reloads from the store or
+  // holds nothing that a restart would lose.
   auto health_child = worker(
     health::actor_id,
     [cfg = parts.health](caf::local_actor* parent) { return parent->spawn(health::health_actor, cfg); }, 5s);
@@ -93,7 +96,13 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
     costs::actor_id,
     [cfg = parts.costs](caf::local_actor* parent) { return parent->spawn(costs::costs_actor, cfg); }, 5s);
   auto ops = supervisor(parts, ops_id, supervision::strategy::one_for_one);
-  ops.children = {health_child, costs_child};
+  ops.children = {
+    worker(alerts::actor_id,
+           [cfg = parts.alerts](caf::local_actor* parent) { return parent->spawn(alerts::alerts_actor, cfg); }, 5s),
+    worker(alerts::incidents_id,
+           [cfg = parts.incidents](caf::local_actor* parent) { return parent->spawn(alerts::incidents_actor, cfg); },
+           5s),
+    health_child, costs_child};
 
   // The gateway's bridges to the actors: started last, stopped first.
   auto bridges = http::bridges_spec(parts.http_bridges);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/alerts/alerts_actors.hpp"
 #include "actors/costs/costs_actor.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/health/health_actor.hpp"
@@ -20,13 +21,13 @@ namespace echopilot::app {
 /// Id of the root supervisor in the directory.
 inline constexpr const char* root_id = "root";
 
+/// Id of the operations' supervisor (one_for_one): alerts, incidents,
+/// health, costs.
+inline constexpr const char* ops_id = "ops";
+
 /// Ids of the store's supervisor and of its writer (reached by this name).
 inline constexpr const char* store_id = "store";
 inline constexpr const char* writer_id = "store.writer";
-
-/// Id of the operations' supervisor (health, costs; the scheduler, SLO and
-/// alerts join it).
-inline constexpr const char* ops_id = "ops";
 
 /// What the subsystems are started with.
 struct subsystems {
@@ -37,6 +38,9 @@ struct subsystems {
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;
+  /// Operations (under "ops"): the alerts, then the incidents actor.
+  alerts::alerts_config alerts;
+  alerts::incidents_config incidents;
   health::health_config health;
   costs::costs_config costs;
   /// Intensity and backoff by supervisor id (settings::supervisors).
@@ -47,8 +51,8 @@ struct subsystems {
 
 /// The root supervisor's spec: rest_for_one over the store's supervisor
 /// (first: everything else keeps its state there), the subsystems'
-/// supervisor ("core"), the operations' supervisor ("ops": health, costs)
-/// and the gateway's bridges, so that a store that had to be
+/// supervisor ("core"), the operations' supervisor ("ops": alerts,
+/// incidents, health, costs) and the gateway's bridges, so that a store that had to be
 /// restarted whole restarts the subsystems after it, which reload from it.
 supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
                                        const subsystems& parts);

@@ -9,6 +9,7 @@
 
 #include "http/gateway.hpp"
 #include "http/static_files.hpp"
+#include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/ops.hpp"
@@ -524,6 +525,127 @@ std::vector<route> make_routes(const route_context& ctx) {
       via_actor(ctx, jobs::queue_id, [](request&) -> std::variant<caf::message, response> {
         return caf::make_message(jobs::summary_atom::value);
       }));
+
+  // -- alerts (S16) and incidents (S17) --------------------------------------
+  // Bodies are checked by the alerts actor (errc::invalid_argument: 400
+  // naming the field); `dry_run` is repeated at the top level of the
+  // envelope while the Telegram connector has no credentials.
+  {
+    auto lift = [](json& answer) {
+      bool dry = answer.is_object() && answer.value("dry_run", false);
+      return ok(std::move(answer), 200, dry ? json{{"dry_run", true}} : json(nullptr));
+    };
+    auto who = [](const request& req) -> std::variant<std::string, response> {
+      if (req.json.is_object())
+        return optional_string_field(req, "who", "dashboard");
+      return std::string{"dashboard"};
+    };
+    add(method::get, "/api/alerts", auth_level::admin, alerts::actor_id,
+        "Active alerts (with the silence muting each), active silences and counts.",
+        via_actor(
+          ctx, alerts::actor_id,
+          [](request&) -> std::variant<caf::message, response> {
+            return caf::make_message(alerts::list_atom::value, json::object());
+          },
+          lift));
+    {
+      auto& r = add(method::post, "/api/alerts", auth_level::admin, alerts::actor_id,
+                    "Raises an alert: {\"rule\", \"severity\" (critical|warning|info), \"source\", "
+                    "\"message\", \"labels\"?}; status new, repeat, duplicate (notified within the hour) or "
+                    "silenced.",
+                    via_actor(
+                      ctx, alerts::actor_id,
+                      [](request& req) -> std::variant<caf::message, response> {
+                        return caf::make_message(alerts::raise_atom::value, req.json);
+                      },
+                      lift));
+      r.body = body_kind::json;
+      r.body_limit = 64 * kib;
+    }
+    for (auto [verb, atom_ack] : {std::pair{"ack", true}, std::pair{"resolve", false}}) {
+      auto& r = add(method::post, std::string{"/api/alerts/{fingerprint}/"} + verb, auth_level::admin, alerts::actor_id,
+                    atom_ack ? "Acknowledges an active alert: no repeat notifications ({\"who\"} optional)."
+                             : "Resolves an active alert by hand ({\"who\"} optional).",
+                    via_actor(
+                      ctx, alerts::actor_id,
+                      [who, atom_ack = atom_ack](request& req) -> std::variant<caf::message, response> {
+                        auto by = who(req);
+                        if (auto* bad = std::get_if<response>(&by))
+                          return std::move(*bad);
+                        auto& fp = *req.param("fingerprint");
+                        if (atom_ack)
+                          return caf::make_message(alerts::ack_atom::value, fp, std::get<std::string>(by));
+                        return caf::make_message(alerts::resolve_atom::value, fp, std::get<std::string>(by));
+                      },
+                      lift));
+      r.body = body_kind::json;
+      r.body_limit = 4 * kib;
+    }
+    {
+      auto& r = add(method::post, "/api/alerts/silences", auth_level::admin, alerts::actor_id,
+                    "Creates a silence: {\"matchers\": {\"rule\", \"source\", \"labels\"}, \"expires_in_s\" "
+                    "or \"expires_at\", \"comment\", \"created_by\"}; 201.",
+                    via_actor(
+                      ctx, alerts::actor_id,
+                      [](request& req) -> std::variant<caf::message, response> {
+                        return caf::make_message(alerts::silence_atom::value, req.json);
+                      },
+                      [](json& answer) { return ok(std::move(answer), 201); }));
+      r.body = body_kind::json;
+      r.body_limit = 16 * kib;
+    }
+    {
+      auto& r = add(method::post, "/api/alerts/silences/{id}/expire", auth_level::admin, alerts::actor_id,
+                    "Expires an active silence now.",
+                    via_actor(ctx, alerts::actor_id, [](request& req) -> std::variant<caf::message, response> {
+                      return caf::make_message(alerts::unsilence_atom::value, *req.param("id"));
+                    }));
+      r.body = body_kind::json;
+      r.body_limit = 4 * kib;
+    }
+    {
+      auto& r = add(method::post, "/api/alerts/check", auth_level::admin, alerts::actor_id,
+                    "Runs the production alert rules once (webhook failures, payment error rate, revenue "
+                    "drop); rules without a data source say unavailable and why.",
+                    via_actor(
+                      ctx, alerts::actor_id,
+                      [](request&) -> std::variant<caf::message, response> {
+                        return caf::make_message(alerts::check_atom::value);
+                      },
+                      lift));
+      r.body = body_kind::json;
+      r.body_limit = 4 * kib;
+    }
+    add(method::get, "/api/alerts/history", auth_level::admin, alerts::actor_id,
+        "Changes of the alerts and notifications, newest first (?limit=N, at most 1000).",
+        via_actor(ctx, alerts::actor_id, [](request& req) -> std::variant<caf::message, response> {
+          auto limit = uint_param(req, "limit", 100, 1000);
+          if (auto* bad = std::get_if<response>(&limit))
+            return std::move(*bad);
+          return caf::make_message(history_atom::value, std::get<std::uint64_t>(limit));
+        }));
+    {
+      auto& r = add(method::post, "/api/incidents/scan", auth_level::admin, alerts::incidents_id,
+                    "Gathers findings (SLO breaches, sentinel warnings, active alerts) into an incident: "
+                    "medium for 1-2, high for 3+; paged unless the same was paged within the hour.",
+                    via_actor(
+                      ctx, alerts::incidents_id,
+                      [](request&) -> std::variant<caf::message, response> {
+                        return caf::make_message(alerts::scan_atom::value);
+                      },
+                      lift));
+      r.body = body_kind::json;
+      r.body_limit = 4 * kib;
+    }
+    add(method::get, "/api/incidents", auth_level::admin, alerts::incidents_id,
+        "Incident history, newest first (?limit=N, at most 1000).",
+        via_actor(ctx, alerts::incidents_id, [](request& req) -> std::variant<caf::message, response> {
+          auto limit = uint_param(req, "limit", 100, 1000);
+          if (auto* bad = std::get_if<response>(&limit))
+            return std::move(*bad);
+          return caf::make_message(history_atom::value, std::get<std::uint64_t>(limit));
+        }));
+  }
 
   // -- OFREP: OpenFeature Remote Evaluation Protocol over the flags ----------
   {

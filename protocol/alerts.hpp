@@ -11,24 +11,41 @@
 //   (raise_atom, json alert) -> {"fingerprint", "status"}
 //       alert: {"rule", "severity" ("critical", "warning", "info"),
 //       "source", "message", "labels": {...}}; status "new", "duplicate"
-//       or "silenced". errc::invalid_argument for a malformed alert.
+//       or "silenced" (and "repeat": notified again, its last notification
+//       being an hour old or more). errc::invalid_argument for a malformed
+//       alert. The reply adds "alert" (the record) and "dry_run".
 //   (recover_atom, std::string rule, std::string source) -> {"resolved": n}
 //       the condition of `rule` from `source` no longer holds: its active
 //       alerts are resolved (by "auto").
-//   (list_atom, json filter) -> {"active": [...], "silences": [...], ...}
+//   (list_atom, json filter) -> {"active": [...], "silences": [...],
+//       "counts": {...}, "dry_run"}   (the filter is not used yet: pass {})
 //   (ack_atom, std::string fingerprint, std::string who) -> alert
+//       errc::not_found unless active; acknowledging twice changes nothing.
 //   (resolve_atom, std::string fingerprint, std::string who) -> alert
+//       errc::not_found if unknown, errc::conflict if resolved already.
 //   (silence_atom, json silence) -> silence     (matchers + expiry)
-//   (unsilence_atom, std::string id) -> silence
-//   (check_atom) -> report      the production alert rules, once
+//       {"matchers": {"rule", "source", "labels"}, "expires_in_s" or
+//       "expires_at", "comment", "created_by"}; errc::invalid_argument.
+//   (unsilence_atom, std::string id) -> silence   errc::not_found
+//   (check_atom) -> report      the production alert rules, once:
+//       {"rules": [{"rule", "severity", "status" ("firing", "ok",
+//       "no_data", "unavailable"), "reason", "value", "threshold"}],
+//       "raised", "resolved", "checked_at", "dry_run"}
 //   (history_atom, std::uint64_t limit) -> [event, ...], newest first
+// Tables "alerts" and "alert_silences" (actors/alerts/alerts_actors.hpp).
+// A failed write is errc::storage_failure.
 //
 // The incidents actor ("incidents") gathers findings (SLO breaches, sentinel
 // warnings, active alerts, reconciliation problems where that subsystem
 // exists) into an incident: severity "medium" for 1-2 findings, "high" for
 // 3 or more; fingerprint SHA-256("severity:source:message[:50]"); one seen
 // within the hour is not paged again. Incidents are events of "incidents".
-//   (scan_atom) -> {"findings": [...], "incident": {...} or null, ...}
+//   (scan_atom) -> {"findings": [...], "incident": {...} or null,
+//       "warnings": [...], "scanned_at", "dry_run"}; it asks slo
+//       (slo::status_atom: "pass"), health (health::sentinel_atom:
+//       "findings" [{"rule", "breached", "message"}] or "warnings") and
+//       alerts (list_atom), each bounded; a subsystem that is not running
+//       or does not answer in time is a warning, never a failed scan.
 //   (history_atom, std::uint64_t limit) -> [incident, ...], newest first
 #pragma once
 

@@ -19,7 +19,8 @@
 //                                          GET /api/observability/snapshot
 //   (snapshot_atom) -> snapshot + {"recorded": bool}: the same, recorded
 //       as an event of "observability" (the hourly task).
-//   (sentinel_atom) -> {"findings": [...], "alerts": [...], "warnings"}:
+//   (sentinel_atom) -> {"findings": [{"rule", "known", "breached", "value",
+//       "limit", "message"}], "alerts": [...], "warnings"}:
 //       the ops sentinel (every 3 minutes): CPU, memory or disk above 85 %,
 //       or the recent mean request latency above 2 s, raise a critical
 //       alert (protocol/alerts.hpp; rules ops.cpu, ops.memory, ops.disk,

@@ -177,7 +177,8 @@ caf::behavior health_actor(caf::event_based_actor* self, health_config cfg) {
       json findings = json::array();
       for (auto& f : found) {
         findings.push_back({{"rule", f.rule}, {"known", f.known}, {"breached", f.breached},
-                            {"value", f.known ? json(f.value) : json(nullptr)}, {"limit", f.limit}});
+                            {"value", f.known ? json(f.value) : json(nullptr)}, {"limit", f.limit},
+                            {"message", f.message}});
         if (!f.known)
           continue; // no reading, no verdict
         auto was = st->raised.find(f.rule);

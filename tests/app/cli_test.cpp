@@ -384,3 +384,18 @@ TEST_CASE("settings: the operations sections and the backups dir") {
   s = std::get<settings>(resolve_settings({}, fake_env({}), fake_files({})));
   CHECK(backup_dir_of(s) == "backups");
 }
+
+TEST_CASE("settings: the Telegram connector from TELEGRAM_* (dry-run without a token or a chat id)") {
+  auto none = fake_files({});
+  auto s = std::get<settings>(resolve_settings({}, fake_env({}), none));
+  CHECK(s.telegram.api_base == "https://api.telegram.org");
+  CHECK(s.telegram.token.empty());
+  s = std::get<settings>(resolve_settings(
+    {}, fake_env({{"TELEGRAM_BOT_TOKEN", "1:abc"}, {"TELEGRAM_CHAT_ID", "-100"}, {"TELEGRAM_API_BASE", "http://127.0.0.1:9"}}),
+    none));
+  CHECK(s.telegram.token == "1:abc");
+  CHECK(s.telegram.chat_id == "-100");
+  CHECK(s.telegram.api_base == "http://127.0.0.1:9");
+  CHECK(settings_error({}, {{"TELEGRAM_API_BASE", "api.telegram.org"}}, {})
+        == "TELEGRAM_API_BASE must start with http:// or https://");
+}

@@ -9,6 +9,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actors/flags/flags_actor.hpp"
+#include "tests/support/deterministic.hpp"
 
 using namespace echopilot;
 using namespace echopilot::flags;
@@ -48,29 +49,15 @@ public:
   }
 };
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
+struct fixture : test::deterministic_system {
   base::manual_clock wall;
-  caf::scoped_actor self;
   std::shared_ptr<bool> fail = std::make_shared<bool>(false);
   std::shared_ptr<std::vector<std::string>> committed = std::make_shared<std::vector<std::string>>();
   std::shared_ptr<fake_port> port = std::make_shared<fake_port>();
   std::shared_ptr<view> published = std::make_shared<view>();
   caf::actor flags;
 
-  static caf::actor_system_config& init(caf::actor_system_config& c) {
-    c.set("logger.file-verbosity", caf::atom("quiet"));
-    c.set("logger.console-verbosity", caf::atom("quiet"));
-    c.set("scheduler.policy", caf::atom("testing"));
-    return c;
-  }
-
-  fixture()
-    : sys(init(cfg)),
-      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-      self(sys, true) {
+  fixture() {
     port->writer = sys.spawn(fake_writer, fail, committed);
   }
 

@@ -12,6 +12,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actors/jobs/jobs_actors.hpp"
+#include "tests/support/deterministic.hpp"
 #include "supervision/directory.hpp"
 
 using namespace echopilot;
@@ -147,28 +148,14 @@ caf::behavior silent_worker(caf::event_based_actor*, std::uint32_t) {
   return {[](process_atom, const json&, std::uint32_t) {}, [](heartbeat_atom) {}};
 }
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
+struct fixture : test::deterministic_system {
   base::manual_clock wall;
-  caf::scoped_actor self;
   std::shared_ptr<fake_db> db = std::make_shared<fake_db>();
   std::shared_ptr<fake_port> port = std::make_shared<fake_port>();
   std::shared_ptr<jobs_config> jc = std::make_shared<jobs_config>();
   caf::actor queue;
 
-  static caf::actor_system_config& init(caf::actor_system_config& c) {
-    c.set("logger.file-verbosity", caf::atom("quiet"));
-    c.set("logger.console-verbosity", caf::atom("quiet"));
-    c.set("scheduler.policy", caf::atom("testing"));
-    return c;
-  }
-
-  fixture()
-    : sys(init(cfg)),
-      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-      self(sys, true) {
+  fixture() {
     port->db = db;
     port->writer = sys.spawn(fake_writer, db);
     jc->self_heal_every = std::chrono::milliseconds{0};

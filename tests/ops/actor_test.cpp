@@ -213,6 +213,7 @@ TEST_CASE("health: the sentinel raises a critical alert above the limit and reco
   CHECK(*f.told == told_list{"raise ops.memory critical", "raise ops.latency critical"});
   CHECK(finding(a, "ops.memory")["breached"] == true);
   CHECK(finding(a, "ops.memory")["value"] == 90.0);
+  CHECK(finding(a, "ops.memory")["message"] == "memory use 90.00 % above 85.00 %"); // (the incidents' finding)
   f.told->clear();
   // Still breached: raised again (the alerts actor de-duplicates).
   f.ask(f.health_actor, health::sentinel_atom::value);

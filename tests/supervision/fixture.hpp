@@ -16,6 +16,7 @@
 #include "supervision/errors.hpp"
 #include "supervision/protocol.hpp"
 #include "supervision/supervisor.hpp"
+#include "tests/support/deterministic.hpp"
 
 namespace test {
 
@@ -90,29 +91,15 @@ flags(supervision::strategy s, std::uint32_t max_restarts = 10,
   return f;
 }
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
+struct fixture : deterministic_system {
   base::manual_clock wall;
   std::shared_ptr<supervision::directory> dir;
   std::shared_ptr<world> w = std::make_shared<world>();
-  caf::scoped_actor self;
   std::vector<caf::actor> roots;
 
-  static caf::actor_system_config& init(caf::actor_system_config& c) {
-    c.set("logger.file-verbosity", caf::atom("quiet"));
-    c.set("logger.console-verbosity", caf::atom("quiet"));
-    c.set("scheduler.policy", caf::atom("testing"));
-    supervision::add_error_category(c);
-    return c;
-  }
-
   fixture()
-    : sys(init(cfg)),
-      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-      dir(std::make_shared<supervision::directory>(wall)),
-      self(sys, true) {
+    : deterministic_system(supervision::add_error_category),
+      dir(std::make_shared<supervision::directory>(wall)) {
     sched.clock().current_time += std::chrono::hours(1);
   }
 
