@@ -11,6 +11,7 @@
 
 #include "app/secrets.hpp"
 #include "app/store.hpp"
+#include "actors/health/traffic.hpp"
 #include "app/tree.hpp"
 #include "connectors/openai.hpp"
 #include "connectors/telegram.hpp"
@@ -88,6 +89,35 @@ void jobs_metrics(const jobs::queue_gauges& g, const connectors::openai_client* 
          "# HELP echopilot_model_calls_in_flight Model calls in flight.\n"
          "# TYPE echopilot_model_calls_in_flight gauge\n"
          "echopilot_model_calls_in_flight " + std::to_string(m.in_flight) + "\n";
+}
+
+/// What the operations actors read of the HTTP server, which starts after
+/// the tree: set once it exists, cleared before it goes.
+struct server_view {
+  std::atomic<const http::gateway*> gw{nullptr};
+  std::atomic<std::uint64_t> max_connections{0};
+};
+
+/// The HTTP server's figures for the health and costs actors: connections
+/// and bytes from the gateway's counters, the recent requests from
+/// `recent` (fed by the access sink).
+health::gateway_reader gateway_figures(std::shared_ptr<server_view> view, std::shared_ptr<health::traffic> recent,
+                                       base::clock* clock) {
+  return [view, recent, clock] {
+    health::gateway_sample g;
+    recent->read(clock->now_ms() / 1000, g);
+    g.max_connections = view->max_connections.load();
+    if (auto* gw = view->gw.load()) {
+      auto& c = gw->connections();
+      g.open_connections = c.open.load(std::memory_order_relaxed);
+      g.accepted = c.accepted.load(std::memory_order_relaxed);
+      g.refused = c.closed[static_cast<std::size_t>(http::close_reason::address_cap)].load(std::memory_order_relaxed)
+                  + c.closed[static_cast<std::size_t>(http::close_reason::full)].load(std::memory_order_relaxed);
+      g.bytes_in = c.bytes_in.load(std::memory_order_relaxed);
+      g.bytes_out = c.bytes_out.load(std::memory_order_relaxed);
+    }
+    return g;
+  };
 }
 
 } // namespace
@@ -193,6 +223,27 @@ int run_node(const settings& s) {
   parts.slo.dir = dir;
   parts.slo.clock = &clock;
   parts.slo.harvest_every = s.slo_harvest_every;
+  // Operations: the health and costs actors read the machine, the store and
+  // the HTTP server (through providers: they know neither LMDB nor HTTP).
+  auto recent = std::make_shared<health::traffic>();
+  auto view = std::make_shared<server_view>();
+  auto* st_ops = store.get();
+  auto server_figures = gateway_figures(view, recent, &clock);
+  parts.health.clock = &clock;
+  parts.health.dir = dir;
+  parts.health.root_id = root_id;
+  parts.health.data_dir = s.data_dir;
+  parts.health.limits = s.health;
+  parts.health.store = [st_ops] { return st_ops->sample(); };
+  parts.health.gateway = server_figures;
+  parts.health.events = store->ops_events_port();
+  parts.costs.clock = &clock;
+  parts.costs.dir = dir;
+  parts.costs.data_dir = s.data_dir;
+  parts.costs.backup_dir = backup_dir_of(s);
+  parts.costs.unit_prices = s.costs;
+  parts.costs.gateway = server_figures;
+  parts.costs.events = store->ops_events_port();
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
   // non-zero status, so that systemd or a container restarts it, rather
@@ -246,7 +297,10 @@ int run_node(const settings& s) {
   gopts.fault_injection = s.fault_injection;
   gopts.slo = slo_recorder;
   http::gateway gw{http::make_routes(ctx), gopts, clock,
-                   [st](http::access_event ev) { st->record_access(std::move(ev)); }};
+                   [st, recent, clk = &clock](http::access_event ev) {
+                     recent->record(ev.status, ev.latency_us, clk->now_ms() / 1000);
+                     st->record_access(std::move(ev));
+                   }};
   *ctx.gw = &gw;
   std::unique_ptr<http::server> server;
   try {
@@ -260,6 +314,8 @@ int run_node(const settings& s) {
     so.connections.header = s.header_timeout;
     so.connections.body = s.body_timeout;
     server = std::make_unique<http::server>(so, gw);
+    view->max_connections = server->limits().max_total;
+    view->gw = &gw;
   } catch (const std::exception& e) {
     supervision::stop_tree(sys, root, 5s);
     return fail_start(e.what());
@@ -297,6 +353,7 @@ int run_node(const settings& s) {
     std::fprintf(stderr, "echopilot: requests still in flight after %lld ms were cut off\n",
                  static_cast<long long>(s.drain_timeout.count()));
   *ctx.gw = nullptr;
+  view->gw = nullptr;
   bool in_time = supervision::stop_tree(sys, root, 10s);
   if (!in_time)
     std::fprintf(stderr, "echopilot: the tree did not stop within 10 s; killed it\n");

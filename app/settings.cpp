@@ -1,4 +1,5 @@
 #include "app/settings.hpp"
+#include "app/settings_ops.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -26,6 +27,16 @@ std::optional<std::string> read_file(const std::string& path) {
   std::ostringstream buf;
   buf << in.rdbuf();
   return buf.str();
+}
+
+std::string backup_dir_of(const settings& s) {
+  if (!s.backup_dir.empty())
+    return s.backup_dir;
+  auto dir = std::filesystem::path{s.data_dir}.lexically_normal();
+  if (!dir.has_filename()) // "data/"
+    dir = dir.parent_path();
+  auto parent = dir.parent_path();
+  return (parent.empty() ? std::filesystem::path{"backups"} : parent / "backups").string();
 }
 
 std::map<std::string, supervisor_tuning> default_supervisors() {
@@ -443,6 +454,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       r.err = apply_supervision(path, v, s.supervisors);
     } else if (key == "scheduler") {
       r.err = apply_scheduler(path, v, s.scheduler);
+    } else if (key == "health" || key == "costs" || key == "backup") {
+      r.err = apply_ops_section(path, key, v, s);
     } else if (key == "web") {
       if (!v.is_object()) {
         r.bad(key, "an object");
@@ -502,7 +515,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
                           std::pair{"ECHOPILOT_REGION", &s.region},
                           std::pair{"DASHBOARD_KEY", &s.dashboard_key},
                           std::pair{"SESSION_SECRET", &s.session_secret},
-                          std::pair{"ECHOPILOT_WEB_ROOT", &s.web_root}})
+                          std::pair{"ECHOPILOT_WEB_ROOT", &s.web_root},
+                          std::pair{"ECHOPILOT_BACKUP_DIR", &s.backup_dir}})
     if (auto err = text(var, *out))
       return *err;
   if (auto v = env("ECHOPILOT_PORT")) {

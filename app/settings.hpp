@@ -12,6 +12,8 @@
 
 #include <map>
 
+#include "actors/costs/pricing.hpp"
+#include "actors/health/checks.hpp"
 #include "actors/jobs/model.hpp"
 #include "actors/scheduler/tasks.hpp"
 #include "actors/slo/model.hpp"
@@ -90,6 +92,15 @@ struct settings {
   /// ECHOPILOT_WEB_ROOT; default `web` beside the config file's folder
   /// (repo/web for configs/echopilot.json), `./web` with no config file.
   std::string web_root = "./web";
+  /// The health actor's thresholds (config "health"; defaults in
+  /// actors/health/checks.hpp and docs/OPERATIONS.md).
+  health::health_limits health;
+  /// Unit prices and the daily cap (config "costs").
+  costs::prices costs;
+  /// Backups (config backup.dir, ECHOPILOT_BACKUP_DIR); "": a `backups`
+  /// folder beside the data dir (backup_dir_of). Relative: to the working
+  /// directory, like the data dir.
+  std::string backup_dir;
   /// Intensity and backoff per supervisor id (config "supervision").
   std::map<std::string, supervisor_tuning> supervisors = default_supervisors();
   /// The scheduler's tasks and start-up window.
@@ -104,6 +115,10 @@ struct settings {
   bool slo_record = true;
   std::chrono::milliseconds slo_harvest_every{10000};
 };
+
+/// The backups dir in force: `s.backup_dir`, or `backups` beside the data
+/// dir.
+std::string backup_dir_of(const settings& s);
 
 /// Reads an environment variable; nothing if unset.
 using env_reader = std::function<std::optional<std::string>(const char* name)>;
@@ -127,7 +142,7 @@ std::optional<usage_error> apply_scheduler_env(const env_reader& env, bool fault
 
 /// Combines the command line, the environment (ECHOPILOT_DATA_DIR,
 /// ECHOPILOT_PORT, ECHOPILOT_BIND, ECHOPILOT_REGION,
-/// ECHOPILOT_FAULT_INJECTION, DASHBOARD_KEY, SESSION_SECRET,
+/// ECHOPILOT_FAULT_INJECTION, ECHOPILOT_BACKUP_DIR, DASHBOARD_KEY, SESSION_SECRET,
 /// DEFAULT_RATE_USD_PER_MIN, AI_INTEGRATIONS_OPENAI_*, TELEGRAM_*, SCHED_*,
 /// ECHOPILOT_CLOCK_START) and the config
 /// file over the defaults. The default config file may be missing (embedded

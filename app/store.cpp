@@ -17,6 +17,7 @@
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
+#include "protocol/ops.hpp"
 
 
 namespace echopilot::app {
@@ -218,6 +219,22 @@ private:
   writer_ref writer_;
 };
 
+/// The operations actors' reports (streams "observability" and "costs").
+class ops_events_impl : public health::events_port {
+public:
+  explicit ops_events_impl(writer_ref writer) : writer_(std::move(writer)) {
+  }
+
+  void append(caf::event_based_actor* self, const std::string& stream, const json& event,
+              std::function<void(const caf::error&)> done) override {
+    persistence::write_request req = {persistence::op::append(stream, event)};
+    send_write(self, writer_, std::move(req), std::move(done), false);
+  }
+
+private:
+  writer_ref writer_;
+};
+
 class jobs_port_impl : public jobs::store_port {
 public:
   jobs_port_impl(std::shared_ptr<persistence::environment> env, writer_ref writer)
@@ -378,6 +395,7 @@ public:
     alerts_ = std::make_shared<alerts_port_impl>(env_, writer_);
     scheduler_ = std::make_shared<scheduler_port_impl>(env_, writer_);
     slo_ = std::make_shared<slo_port_impl>(env_, writer_);
+    ops_ = std::make_shared<ops_events_impl>(writer_);
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -386,6 +404,30 @@ public:
 
   std::shared_ptr<alerts::store_port> alerts_port() override {
     return alerts_;
+  }
+
+  std::shared_ptr<health::events_port> ops_events_port() override {
+    return ops_;
+  }
+
+  health::store_sample sample() override {
+    health::store_sample out;
+    out.open = is_open();
+    if (!out.open)
+      out.problem = open_ ? env_->broken_reason() : "closed";
+    if (out.open && out.problem.empty() && !env_->writer_running())
+      out.problem = "no writer running";
+    if (auto st = env_->statistics()) {
+      out.file_bytes = st->file_bytes;
+      out.used_bytes = st->used_bytes;
+      out.map_bytes = st->map_size;
+      out.page_size = st->page_size;
+      out.free_pages = st->free_pages;
+    } else {
+      out.open = false;
+      out.problem = persistence::error_message(st.error());
+    }
+    return out;
   }
 
   std::shared_ptr<jobs::store_port> jobs_port() override {
@@ -427,8 +469,10 @@ public:
       return false;
     if (must_read(env_->last_seq(stream)) == 0) {
       // A known stream without events yet exports as nothing.
-      static const char* known[] = {flags::stream,  jobs::stream,  jobs::heal_stream,        "access",
-                                    alerts::stream, alerts::incidents_stream, scheduler::stream, slo::stream};
+      static const char* known[] = {flags::stream,     jobs::stream,   jobs::heal_stream,
+                                    "access",          alerts::stream, alerts::incidents_stream,
+                                    scheduler::stream, slo::stream,    health::stream,
+                                    costs::stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -516,6 +560,7 @@ private:
   writer_ref writer_;
   std::shared_ptr<access_buffer> access_ = std::make_shared<access_buffer>();
   std::shared_ptr<flags_port_impl> flags_;
+  std::shared_ptr<ops_events_impl> ops_;
   std::shared_ptr<jobs_port_impl> jobs_;
   std::shared_ptr<alerts_port_impl> alerts_;
   std::shared_ptr<scheduler_port_impl> scheduler_;

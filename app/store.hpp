@@ -14,6 +14,8 @@
 
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
+#include "actors/health/ports.hpp"
+#include "actors/health/sample.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/slo/slo_actor.hpp"
@@ -46,6 +48,13 @@ public:
   virtual std::shared_ptr<alerts::store_port> alerts_port() = 0;
   /// Table scheduler_tasks and stream "scheduler" for the scheduler.
   virtual std::shared_ptr<scheduler::store_port> scheduler_port() = 0;
+
+  /// Where the health and costs actors record their reports.
+  virtual std::shared_ptr<health::events_port> ops_events_port() = 0;
+
+  /// The store's state and sizes now (any thread; a failed read says so
+  /// and counts as not open).
+  virtual health::store_sample sample() = 0;
 
   /// Starts an incarnation of the writer (the tree's child "store.writer"):
   /// every write of the node goes through it.

@@ -9,6 +9,7 @@
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
+#include "protocol/ops.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -86,11 +87,13 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
 
-  // Operations: the periodic duties and what watches the node: the alerts,
-  // then the incidents actor (which asks the alerts actor for the active
-  // alerts), and last the scheduler, which sends to the subsystems before
-  // it (resolved by id at every run, so a restart of any of them is seen).
-  // one_for_one: each reloads from the store.
+  // Operations: what watches the node, then the periodic duties. The alerts
+  // actor first (the others raise alerts with it), the incidents actor
+  // (which asks the alerts actor for the active alerts), the SLO monitor,
+  // health and costs (which raise alerts and read the same machine), and
+  // last the scheduler, which sends to the subsystems before it (resolved
+  // by id at every run, so a restart of any of them is seen). one_for_one:
+  // each reloads from the store or holds nothing a restart would lose.
   auto ops = supervisor(parts, ops_id, supervision::strategy::one_for_one);
   ops.children = {
     worker(alerts::actor_id,
@@ -98,9 +101,12 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
     worker(alerts::incidents_id,
            [cfg = parts.incidents](caf::local_actor* parent) { return parent->spawn(alerts::incidents_actor, cfg); },
            5s),
-    // The SLO monitor: raises its burn-rate alerts with the alerts actor.
     worker(slo::actor_id, [cfg = parts.slo](caf::local_actor* parent) { return parent->spawn(slo::slo_actor, cfg); },
            5s),
+    worker(health::actor_id,
+           [cfg = parts.health](caf::local_actor* parent) { return parent->spawn(health::health_actor, cfg); }, 5s),
+    worker(costs::actor_id,
+           [cfg = parts.costs](caf::local_actor* parent) { return parent->spawn(costs::costs_actor, cfg); }, 5s),
     worker(scheduler::actor_id,
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};

@@ -8,7 +8,9 @@
 #include <string>
 
 #include "actors/alerts/alerts_actors.hpp"
+#include "actors/costs/costs_actor.hpp"
 #include "actors/flags/flags_actor.hpp"
+#include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/slo/slo_actor.hpp"
@@ -21,7 +23,8 @@ namespace echopilot::app {
 /// Id of the root supervisor in the directory.
 inline constexpr const char* root_id = "root";
 
-/// Id of the operations' supervisor (one_for_one): alerts, incidents.
+/// Id of the operations' supervisor (one_for_one): alerts, incidents,
+/// health, costs.
 inline constexpr const char* ops_id = "ops";
 
 /// Ids of the store's supervisor and of its writer (reached by this name).
@@ -44,6 +47,8 @@ struct subsystems {
   scheduler::scheduler_config scheduler;
   /// The SLO monitor (under "ops").
   slo::slo_config slo;
+  health::health_config health;
+  costs::costs_config costs;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).
@@ -52,8 +57,8 @@ struct subsystems {
 
 /// The root supervisor's spec: rest_for_one over the store's supervisor
 /// (first: everything else keeps its state there), the subsystems'
-/// supervisor ("core"), the operations' supervisor ("ops") and the
-/// gateway's bridges, so that a store that had to be
+/// supervisor ("core"), the operations' supervisor ("ops": alerts,
+/// incidents, health, costs) and the gateway's bridges, so that a store that had to be
 /// restarted whole restarts the subsystems after it, which reload from it.
 supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::directory>& dir,
                                        const subsystems& parts);

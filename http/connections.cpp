@@ -57,6 +57,10 @@ void connection_counters::render(std::string& out) const {
     out += std::string{"echopilot_http_connections_closed_total{reason=\""}
            + to_string(static_cast<close_reason>(i)) + "\"} "
            + std::to_string(closed[i].load(std::memory_order_relaxed)) + "\n";
+  out += "# HELP echopilot_http_bytes_total Bytes the server read (in) and wrote (out).\n"
+         "# TYPE echopilot_http_bytes_total counter\n"
+         "echopilot_http_bytes_total{direction=\"in\"} " + std::to_string(bytes_in.load(std::memory_order_relaxed)) + "\n"
+         "echopilot_http_bytes_total{direction=\"out\"} " + std::to_string(bytes_out.load(std::memory_order_relaxed)) + "\n";
 }
 
 void conn_slot::set(conn_phase p, steady_time t) noexcept {

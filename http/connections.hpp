@@ -54,6 +54,11 @@ struct connection_counters {
   std::atomic<std::int64_t> open{0};
   std::atomic<std::uint64_t> accepted{0};
   std::array<std::atomic<std::uint64_t>, close_reason_count> closed{};
+  /// Bytes the server read from clients and wrote to them (on the wire:
+  /// headers, bodies, and the answers of the wire guard), for the cost of
+  /// bandwidth.
+  std::atomic<std::uint64_t> bytes_in{0};
+  std::atomic<std::uint64_t> bytes_out{0};
   /// Appends the Prometheus text.
   void render(std::string& out) const;
 };

@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <ctime>
-#include <sys/statvfs.h>
 
 #include <caf/exit_reason.hpp>
 #include <caf/make_message.hpp>
@@ -15,6 +14,7 @@
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
+#include "protocol/ops.hpp"
 #include "supervision/errors.hpp"
 
 namespace echopilot::http {
@@ -142,40 +142,6 @@ int ofrep_status(const json& result) {
 
 // -- runtime routes -----------------------------------------------------------
 
-response system_health(const route_context& ctx) {
-  json checks = json::array();
-  bool all_ok = true;
-  auto check = [&](const char* name, bool ok, json detail) {
-    all_ok = all_ok && ok;
-    checks.push_back({{"name", name}, {"ok", ok}, {"detail", std::move(detail)}});
-  };
-  auto uptime = duration_cast<seconds>(ctx.clock->now() - ctx.started_at).count();
-  check("process", true, {{"uptime_s", uptime}, {"version", ctx.version}});
-  std::vector<supervision::node_status> nodes;
-  walk(*ctx.dir, ctx.root_id, nodes);
-  json not_running = json::array();
-  for (auto& n : nodes)
-    if (n.state != supervision::child_state::running)
-      not_running.push_back({{"id", n.id}, {"state", to_string(n.state)}});
-  check("supervision", not_running.empty(),
-        {{"actors", nodes.size()}, {"not_running", std::move(not_running)}});
-  bool store = ctx.store_open && ctx.store_open();
-  check("store", store, {{"open", store}});
-  struct statvfs vfs{};
-  bool disk_ok = false;
-  json disk = nullptr;
-  if (statvfs(".", &vfs) == 0 && vfs.f_blocks > 0) {
-    double free_pct = 100.0 * static_cast<double>(vfs.f_bavail) / static_cast<double>(vfs.f_blocks);
-    disk_ok = free_pct >= 5.0;
-    disk = {{"free_percent", static_cast<double>(static_cast<int>(free_pct * 10)) / 10.0}};
-  }
-  check("disk", disk_ok, disk);
-  auto* gw = *ctx.gw;
-  check("http", gw != nullptr, {{"routes", gw != nullptr ? gw->routes().size() : 0}});
-  return ok({{"overall", all_ok ? "healthy" : "degraded"}, {"checks", std::move(checks)}}, 200,
-            {{"overall", all_ok ? "healthy" : "degraded"}});
-}
-
 response metrics_text(const route_context& ctx) {
   std::string out;
   if (auto* gw = *ctx.gw) {
@@ -268,10 +234,6 @@ std::vector<route> make_routes(const route_context& ctx) {
         respond(std::move(r));
       });
 
-  add(method::get, "/api/system-health", auth_level::admin, "gateway",
-      "Five checks: process, supervision, store, disk, http (S14).",
-      [ctx](request&, respond_fn respond) { respond(system_health(ctx)); });
-
   add(method::get, "/api/supervision/tree", auth_level::admin, "gateway",
       "The supervision tree with each actor's state, restarts, last failure and uptime (S29).",
       [ctx](request&, respond_fn respond) {
@@ -351,6 +313,58 @@ std::vector<route> make_routes(const route_context& ctx) {
     r.body = body_kind::json;
     r.body_limit = 4 * kib;
     r.fault_injection = true;
+  }
+
+  // -- operations: health and observability (S14), costs (S18) ---------------
+  // Each asks its actor; the thresholds and prices are the config's
+  // ("health", "costs"). GET only reads; the POSTs run what the scheduler
+  // runs (and record it).
+  {
+    auto ask = [](auto... xs) {
+      return [=](request&) -> std::variant<caf::message, response> { return caf::make_message(xs...); };
+    };
+    add(method::get, "/api/system-health", auth_level::admin, health::actor_id,
+        "Five checks, none always true: supervision (every actor running), store (open, its writer "
+        "running, map use), disk (free space on the data dir), memory (available), gateway (recent "
+        "5xx share, connections against the cap); thresholds from the config's \"health\" (S14).",
+        via_actor(ctx, health::actor_id, ask(health::health_atom::value), [](json& reply) {
+          json overall = reply["overall"];
+          return ok(std::move(reply), 200, {{"overall", std::move(overall)}});
+        }));
+    add(method::get, "/api/live-ops", auth_level::admin, health::actor_id,
+        "Live figures: CPU, memory, disk, the process (RSS, threads, open files, CPU time), "
+        "connections, bytes, recent requests and rate limiting (S14).",
+        via_actor(ctx, health::actor_id, ask(health::live_atom::value)));
+    add(method::get, "/api/observability/snapshot", auth_level::admin, health::actor_id,
+        "The observability snapshot: ts, ts_iso, system {cpu_percent, mem_percent, mem_available_gb, "
+        "disk_percent, disk_free_gb}, process, api {healthy, latency_sec}, health {overall, warnings}, "
+        "runtime (actors, restarts, mailboxes), store, connections (S14).",
+        via_actor(ctx, health::actor_id, ask(health::snapshot_atom::value, get_atom::value)));
+    auto post = [&](std::string path, std::string target, std::string summary, encode_fn encode) {
+      auto& r = add(method::post, std::move(path), auth_level::admin, target, std::move(summary),
+                    via_actor(ctx, target, std::move(encode)));
+      r.body = body_kind::json;
+      r.body_limit = 4 * kib;
+    };
+    post("/api/observability/snapshot", health::actor_id,
+         "Takes the snapshot and records it in the event stream \"observability\" (the hourly task).",
+         ask(health::snapshot_atom::value));
+    post("/api/ops/sentinel", health::actor_id,
+         "Runs the ops sentinel (every 3 min): CPU, memory or disk above 85 %, or the recent mean "
+         "request latency above 2 s, raise a critical alert; recovered when back under.",
+         ask(health::sentinel_atom::value));
+    post("/api/ops/probe", health::actor_id,
+         "Runs the health probe (daily 07:55): the five checks, recorded in \"observability\".",
+         ask(health::probe_atom::value));
+    add(method::get, "/api/costs/report", auth_level::admin, costs::actor_id,
+        "Costs (S18): storage (data and backups dirs on disk) x $/GB-month, process CPU hours x $/h, "
+        "HTTP bytes x $/GB, daily and monthly projection, the daily cap's level (90 % warning, 100 % "
+        "critical); prices from the config's \"costs\".",
+        via_actor(ctx, costs::actor_id, ask(costs::report_atom::value, get_atom::value)));
+    post("/api/costs/report", costs::actor_id,
+         "Makes the cost report, records it in the event stream \"costs\" (the daily task, 01:10) and "
+         "raises or recovers the daily cap's alert.",
+         ask(costs::report_atom::value));
   }
 
   // -- feature flags (S12) ----------------------------------------------------

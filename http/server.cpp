@@ -132,6 +132,7 @@ struct conn_io : std::enable_shared_from_this<conn_io> {
       c.table.spare(*slot);
     if (ec)
       return handler(ec, 0);
+    c.table.counters().bytes_in.fetch_add(n, std::memory_order_relaxed);
     auto v = guard.feed(static_cast<const char*>(buf.data()), n);
     auto now = clk::now();
     if (v.answer) {
@@ -169,7 +170,8 @@ struct conn_io : std::enable_shared_from_this<conn_io> {
     asio::async_write(*sock, asio::buffer(*bytes),
                       asio::bind_executor(strand, [self = shared_from_this(), bytes,
                                                    handler = std::move(handler)](
-                                                    const asio::error_code& ec, std::size_t) mutable {
+                                                    const asio::error_code& ec, std::size_t n) mutable {
+                        self->c.table.counters().bytes_out.fetch_add(n, std::memory_order_relaxed);
                         if (ec)
                           return handler(aborted(), 0);
                         asio::error_code ignored;
@@ -194,6 +196,7 @@ struct conn_io : std::enable_shared_from_this<conn_io> {
                           asio::bind_executor(strand, [self = shared_from_this(), handler = std::move(handler)](
                                                         const asio::error_code& ec, std::size_t n) mutable {
                             self->lingered += n;
+                            self->c.table.counters().bytes_in.fetch_add(n, std::memory_order_relaxed);
                             if (!ec && self->lingered < (1u << 20))
                               return self->linger(std::move(handler));
                             self->lingering = false;
@@ -261,6 +264,22 @@ public:
       c->table.add(io_->slot);
     }
     io_->read(buf, std::forward<Handler>(handler));
+  }
+
+  /// RESTinio's writes (through asio::async_write): counted as they
+  /// complete, on the handler's own executor (its strand).
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& buffers, Handler&& handler) {
+    if (!io_)
+      return tcp_socket::async_write_some(buffers, std::forward<Handler>(handler));
+    auto ex = asio::get_associated_executor(handler, get_executor());
+    tcp_socket::async_write_some(
+      buffers, asio::bind_executor(ex, [counters = &io_->c.table.counters(),
+                                        h = std::decay_t<Handler>(std::forward<Handler>(handler))](
+                                         const asio::error_code& ec, std::size_t n) mutable {
+        counters->bytes_out.fetch_add(n, std::memory_order_relaxed);
+        h(ec, n);
+      }));
   }
 
 private:

@@ -117,6 +117,8 @@ struct stats {
   std::size_t map_size = 0;   ///< bytes mapped (the most the file may grow to)
   std::size_t used_bytes = 0; ///< pages in use
   std::size_t file_bytes = 0; ///< size of data.mdb
+  std::size_t page_size = 0;  ///< LMDB's page size
+  std::size_t free_pages = 0; ///< pages on LMDB's free list (as mdb_stat -f counts them)
   std::uint64_t map_growths = 0; ///< resizes by this process (early or full)
   std::uint64_t map_full = 0;    ///< batches that hit MDB_MAP_FULL and were run again
   std::uint64_t reopens = 0;     ///< times recover() reopened the environment

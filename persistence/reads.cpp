@@ -1,5 +1,6 @@
 // The reads of `environment`: any thread, in pooled read-only transactions,
 // every failure an error (never "not found").
+#include <cstring>
 #include <sys/stat.h>
 
 #include "persistence/environment_impl.hpp"
@@ -434,6 +435,20 @@ caf::expected<stats> environment::statistics() const {
   mdb_env_stat(d_->env, &est);
   s.map_size = info.me_mapsize;
   s.used_bytes = (info.me_last_pgno + 1) * est.ms_psize;
+  s.page_size = est.ms_psize;
+  // The free list (database 0): each record is a transaction id and the
+  // pages it freed, a count first (MDB_IDL), as mdb_stat -f reads it.
+  MDB_cursor* free_list = nullptr;
+  if (mdb_cursor_open(txn.get(), 0, &free_list) == 0) {
+    MDB_val k{}, v{};
+    while (mdb_cursor_get(free_list, &k, &v, MDB_NEXT) == 0)
+      if (v.mv_size >= sizeof(std::size_t)) {
+        std::size_t n = 0;
+        std::memcpy(&n, v.mv_data, sizeof n);
+        s.free_pages += n;
+      }
+    mdb_cursor_close(free_list);
+  }
   for (auto& [name, t] : d_->tables) {
     MDB_stat ts{};
     int rc = t.dbi == 0 ? 0 : mdb_stat(txn.get(), t.dbi, &ts);

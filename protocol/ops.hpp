@@ -1,24 +1,45 @@
 // System health and observability (S14) and costs (S18).
 //
 // The health actor ("health") measures the node from /proc, the file system
-// and the runtime itself (the supervision tree, mailboxes, the store, the
-// gateway's connections and latencies):
-//   (health_atom) -> {"overall", "checks": [5 checks]}   GET /api/system-health
-//   (live_atom) -> live ops: CPU, memory, disk, connections, rate limiting
-//   (snapshot_atom) -> the observability snapshot (the original's fields);
-//       recorded as an event of "observability" (hourly task)
-//   (sentinel_atom) -> the ops sentinel (every 3 minutes): CPU, memory or
-//       disk above 85 %, or latency above 2 s, raise a critical alert
-//       (protocol/alerts.hpp); recovered when back under
-//   (probe_atom) -> the daily health probe: the checks, recorded as an event
-//       of "observability"
+// and the runtime itself (the supervision tree, its own mailbox, the store,
+// the gateway's connections and recent requests); thresholds from the
+// config's "health" section (docs/OPERATIONS.md):
+//   (health_atom) -> {"overall": "healthy"|"degraded", "checks": [
+//       {"name", "ok", "detail"} x 5]}: supervision, store, disk, memory,
+//       gateway (none always true; an unreadable input fails its check).
+//       GET /api/system-health
+//   (live_atom) -> {"ts", "ts_iso", "system", "process", "connections",
+//       "requests", "rate_limiting"}                     GET /api/live-ops
+//   (snapshot_atom, get_atom) -> snapshot: the original's fields (ts,
+//       ts_iso, system {cpu_percent, mem_percent, mem_available_gb,
+//       disk_percent, disk_free_gb}, process, api {healthy, latency_sec},
+//       health {overall, warnings}) plus runtime {actors, restarts_total,
+//       mailboxes (its own), mailbox_delay_ms (every actor's answer time to
+//       CAF's system "info")}, store, connections.
+//                                          GET /api/observability/snapshot
+//   (snapshot_atom) -> snapshot + {"recorded": bool}: the same, recorded
+//       as an event of "observability" (the hourly task).
+//   (sentinel_atom) -> {"findings": [{"rule", "known", "breached", "value",
+//       "limit", "message"}], "alerts": [...], "warnings"}:
+//       the ops sentinel (every 3 minutes): CPU, memory or disk above 85 %,
+//       or the recent mean request latency above 2 s, raise a critical
+//       alert (protocol/alerts.hpp; rules ops.cpu, ops.memory, ops.disk,
+//       ops.latency, source "health"); recovered when back under. Without
+//       the alerts actor in the tree: a warning, nothing sent.
+//   (probe_atom) -> {"overall", "checks", "recorded"}: the daily health
+//       probe (07:55): the checks, recorded as an event of "observability".
 //
-// The costs actor ("costs"):
-//   (report_atom) -> the cost report: storage (store and backups on disk),
-//       CPU time of the process, bandwidth, a monthly projection, with the
-//       unit prices of the config; the daily cap ($25) with its 90 % and
-//       100 % levels (an alert each). The daily task records it as an event
-//       of "costs".
+// The costs actor ("costs"), unit prices from the config's "costs" section:
+//   (report_atom, get_atom) -> report: storage (the data dir and the
+//       backups dir, measured on disk) x $/GB-month, CPU time of the process
+//       x $/hour, bandwidth (bytes the HTTP server sent and received) x
+//       $/GB, a monthly projection from the process's age, and the daily
+//       cap ($25) with its level ("ok", "warning" from 90 %, "critical"
+//       from 100 %).                                  GET /api/costs/report
+//   (report_atom) -> report + {"recorded", "alerts", "warnings"}: the same,
+//       recorded as an event of "costs" (the daily task, 01:10), with the
+//       cap's alert raised (rule costs.daily_cap, source "costs") or
+//       recovered.
 #pragma once
 
 #include "protocol/common.hpp"

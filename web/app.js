@@ -139,14 +139,19 @@ function checkDetail(c) {
   const d = c.detail;
   if (d === null || d === undefined) return '';
   switch (c.name) {
-    case 'process': return `up ${duration((d.uptime_s || 0) * 1000)}, version ${d.version}`;
     case 'supervision':
       return d.not_running && d.not_running.length
         ? `${d.actors} actors; not running: ${d.not_running.map((n) => `${n.id} (${n.state})`).join(', ')}`
         : `${d.actors} actors, all running`;
-    case 'store': return d.open ? 'open' : 'closed';
-    case 'disk': return d.free_percent !== undefined ? `${number1(d.free_percent)} % free` : '';
-    case 'http': return `${d.routes} routes`;
+    case 'store':
+      return d.open
+        ? `open, ${d.map_percent !== null && d.map_percent !== undefined ? `${number1(d.map_percent)} % of the map used` : 'map use unknown'}`
+        : `not open${d.problem ? `: ${d.problem}` : ''}`;
+    case 'disk': return d.free_percent !== null && d.free_percent !== undefined ? `${number1(d.free_percent)} % free` : 'unreadable';
+    case 'memory': return d.available_percent !== null && d.available_percent !== undefined ? `${number1(d.available_percent)} % available` : 'unreadable';
+    case 'gateway':
+      return `${count(d.open_connections)} of ${count(d.max_connections)} connections; `
+        + `${count(d.errors_5xx)} 5xx of ${count(d.requests)} recent requests`;
     default: return jsonText(d);
   }
 }

@@ -145,6 +145,15 @@ TEST_CASE("settings: every bad input names what is wrong") {
   CHECK(with(R"({"jobs": {"self_heal_every_ms": 500}})").find("at least 1000") != std::string::npos);
   CHECK(with(R"({"openai": {"api_key": "sk-x"}})").find("AI_INTEGRATIONS_OPENAI_API_KEY") != std::string::npos);
   CHECK(with(R"({"openai": {"max_retries": -1}})").find("'openai.max_retries'") != std::string::npos);
+  // Operations.
+  CHECK(with(R"({"health": {"disk_min_free_percent": 101}})").find("'health.disk_min_free_percent' must be a number from 0 to 100")
+        != std::string::npos);
+  CHECK(with(R"({"health": {"disk_free": 5}})").find("unknown key 'health.disk_free'") != std::string::npos);
+  CHECK(with(R"({"health": {"sample_interval_ms": 5}})").find("'health.sample_interval_ms'") != std::string::npos);
+  CHECK(with(R"({"costs": {"cpu_usd_per_hour": "0.05"}})").find("'costs.cpu_usd_per_hour'") != std::string::npos);
+  CHECK(with(R"({"costs": {"warning_percent": 95, "critical_percent": 90}})").find("'costs.critical_percent'")
+        != std::string::npos);
+  CHECK(with(R"({"backup": {"dir": 3}})").find("'backup.dir'") != std::string::npos);
   CHECK(settings_error({}, {{"DEFAULT_RATE_USD_PER_MIN", "five"}}, {}).find("DEFAULT_RATE_USD_PER_MIN")
         != std::string::npos);
   CHECK(settings_error({}, {{"DEFAULT_RATE_USD_PER_MIN", "0"}}, {}).find("positive") != std::string::npos);
@@ -417,6 +426,25 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.slo.p99_ms == embedded.slo.p99_ms);
   CHECK(shipped.slo.window_days == embedded.slo.window_days);
   CHECK(shipped.slo.daily_budget_percent == embedded.slo.daily_budget_percent);
+  // Operations: the health thresholds, the cost prices, the backups dir.
+  auto& h = shipped.health;
+  auto& e = embedded.health;
+  CHECK(h.sample_interval_ms == e.sample_interval_ms);
+  CHECK(h.disk_min_free_percent == e.disk_min_free_percent);
+  CHECK(h.memory_min_available_percent == e.memory_min_available_percent);
+  CHECK(h.store_max_map_percent == e.store_max_map_percent);
+  CHECK(h.gateway_max_5xx_percent == e.gateway_max_5xx_percent);
+  CHECK(h.gateway_min_requests == e.gateway_min_requests);
+  CHECK(h.connections_max_percent == e.connections_max_percent);
+  CHECK(h.sentinel_percent == e.sentinel_percent);
+  CHECK(h.sentinel_latency_s == e.sentinel_latency_s);
+  CHECK(shipped.costs.storage_usd_per_gb_month == embedded.costs.storage_usd_per_gb_month);
+  CHECK(shipped.costs.cpu_usd_per_hour == embedded.costs.cpu_usd_per_hour);
+  CHECK(shipped.costs.bandwidth_usd_per_gb == embedded.costs.bandwidth_usd_per_gb);
+  CHECK(shipped.costs.daily_cap_usd == embedded.costs.daily_cap_usd);
+  CHECK(shipped.costs.warning_percent == embedded.costs.warning_percent);
+  CHECK(shipped.costs.critical_percent == embedded.costs.critical_percent);
+  CHECK(shipped.backup_dir == embedded.backup_dir);
   REQUIRE(shipped.supervisors.size() == embedded.supervisors.size());
   for (auto& [id, t] : embedded.supervisors) {
     auto& u = shipped.supervisors.at(id);
@@ -458,6 +486,26 @@ TEST_CASE("settings: supervisors' intensity and backoff come from the config") {
           .find("'supervision.core.backoff_max_ms' must be at least backoff_initial_ms")
         != std::string::npos);
   CHECK(with(R"({"supervision": []})").find("'supervision' must be an object") != std::string::npos);
+}
+
+TEST_CASE("settings: the operations sections and the backups dir") {
+  auto files = fake_files({{"configs/echopilot.json",
+                            R"({"health": {"disk_min_free_percent": 25, "sentinel_latency_ms": 1500},
+                                "costs": {"daily_cap_usd": 10}, "backup": {"dir": "/srv/bk"}})"}});
+  auto s = std::get<settings>(resolve_settings({}, fake_env({}), files));
+  CHECK(s.health.disk_min_free_percent == 25);
+  CHECK(s.health.sentinel_latency_s == 1.5);
+  CHECK(s.health.memory_min_available_percent == 10); // a default
+  CHECK(s.costs.daily_cap_usd == 10);
+  CHECK(s.costs.storage_usd_per_gb_month == 0.023);
+  CHECK(backup_dir_of(s) == "/srv/bk");
+  s = std::get<settings>(resolve_settings({}, fake_env({{"ECHOPILOT_BACKUP_DIR", "/mnt/b"}}), files));
+  CHECK(backup_dir_of(s) == "/mnt/b");
+  // Default: `backups` beside the data dir.
+  s = std::get<settings>(resolve_settings({}, fake_env({{"ECHOPILOT_DATA_DIR", "/var/lib/ep/data/"}}), fake_files({})));
+  CHECK(backup_dir_of(s) == "/var/lib/ep/backups");
+  s = std::get<settings>(resolve_settings({}, fake_env({}), fake_files({})));
+  CHECK(backup_dir_of(s) == "backups");
 }
 
 TEST_CASE("settings: the Telegram connector from TELEGRAM_* (dry-run without a token or a chat id)") {

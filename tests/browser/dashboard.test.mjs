@@ -184,7 +184,7 @@ test('health: the five checks and readiness', async () => {
   await page.locator('#ready-badge', { hasText: 'ready' }).waitFor(wait);
   assert.equal(await page.locator('#health-body .checks li').count(), 5);
   assert.match(await page.locator('#health-body').textContent(), /healthy/);
-  for (const name of ['process', 'supervision', 'store', 'disk', 'http'])
+  for (const name of ['supervision', 'store', 'disk', 'memory', 'gateway'])
     assert.match(await page.locator('#health-body .checks').textContent(), new RegExp(name));
 });
 
