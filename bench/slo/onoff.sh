@@ -6,6 +6,8 @@
 # falls on both. Prints every run, then the median of each mode and their
 # difference.
 # usage: bench/slo/onoff.sh [BUILD_DIR] [ROUNDS] [SECONDS] [CONNECTIONS]
+# NODE_CPUS / WRK_CPUS (taskset lists, e.g. 0 and 1): pin the node and wrk to
+# cores of their own, so that they do not take turns on the same core.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${1:-$root/build}
@@ -38,7 +40,7 @@ done
 
 run() { # mode -> req/s
   local mode=$1 data="$work/data-$1-$RANDOM"
-  DASHBOARD_KEY=$key "$build/echopilot" serve --config "$work/$mode.json" --port $port --data-dir "$data" \
+  DASHBOARD_KEY=$key ${NODE_CPUS:+taskset -c "$NODE_CPUS"} "$build/echopilot" serve --config "$work/$mode.json" --port $port --data-dir "$data" \
     >/dev/null 2>&1 &
   node_pid=$!
   for _ in $(seq 200); do
@@ -47,7 +49,7 @@ run() { # mode -> req/s
   done
   wrk -t1 -c"$conns" -d2s -H "X-Dash-Key: $key" "http://127.0.0.1:$port/api/flags/get" >/dev/null # warm-up
   local rps
-  rps=$(wrk -t1 -c"$conns" -d"${secs}s" -H "X-Dash-Key: $key" "http://127.0.0.1:$port/api/flags/get" |
+  rps=$(${WRK_CPUS:+taskset -c "$WRK_CPUS"} wrk -t1 -c"$conns" -d"${secs}s" -H "X-Dash-Key: $key" "http://127.0.0.1:$port/api/flags/get" |
         awk '/Requests\/sec/ {print $2}')
   if [ "$mode" = true ]; then
     # The recording saw the load: the status counts it.
