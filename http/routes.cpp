@@ -1,20 +1,19 @@
 #include "http/routes.hpp"
 
-#include <charconv>
-#include <ctime>
-
 #include <caf/exit_reason.hpp>
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
 
 #include "http/gateway.hpp"
+#include "http/route_input.hpp"
+#include "http/runtime_routes.hpp"
 #include "http/static_files.hpp"
 #include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/ops.hpp"
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
-#include "protocol/ops.hpp"
 #include "supervision/errors.hpp"
 
 namespace echopilot::http {
@@ -26,110 +25,6 @@ namespace {
 
 constexpr std::size_t kib = 1024;
 
-// -- helpers for handlers -----------------------------------------------------
-
-/// A required string field of the JSON body, or the 400 naming it.
-std::variant<std::string, response> string_field(const request& r, const char* name) {
-  auto i = r.json.find(name);
-  if (i == r.json.end())
-    return fail(400, "missing_field", std::string{"the body needs the field '"} + name + "'");
-  if (!i->is_string())
-    return fail(400, "wrong_type", std::string{"the field '"} + name + "' must be a string, not "
-                                     + i->type_name());
-  if (i->get_ref<const std::string&>().empty())
-    return fail(400, "invalid_field", std::string{"the field '"} + name + "' must not be empty");
-  return i->get<std::string>();
-}
-
-/// An optional string field of the JSON body (absent or null: `fallback`),
-/// or the 400 naming it.
-std::variant<std::string, response> optional_string_field(const request& r, const char* name,
-                                                          std::string fallback) {
-  auto i = r.json.find(name);
-  if (i == r.json.end() || i->is_null())
-    return fallback;
-  if (!i->is_string())
-    return fail(400, "wrong_type", std::string{"the field '"} + name + "' must be a string, not "
-                                     + i->type_name());
-  return i->get<std::string>();
-}
-
-/// An unsigned query parameter with a default and a maximum, or the 400.
-std::variant<std::uint64_t, response> uint_param(const request& r, const char* name,
-                                                 std::uint64_t fallback, std::uint64_t max) {
-  auto v = r.query_param(name);
-  if (v == nullptr)
-    return fallback;
-  std::uint64_t x = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
-  if (ec != std::errc{} || end != v->data() + v->size() || x > max)
-    return fail(400, "invalid_query",
-                std::string{"the query parameter '"} + name + "' must be a whole number from 0 to "
-                  + std::to_string(max) + ", not '" + *v + "'");
-  return x;
-}
-
-/// A time query parameter: Unix milliseconds, a date (YYYY-MM-DD, UTC
-/// midnight) or an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ); 0 if absent.
-std::variant<std::int64_t, response> time_param(const request& r, const char* name) {
-  auto v = r.query_param(name);
-  if (v == nullptr || v->empty())
-    return std::int64_t{0};
-  std::int64_t ms = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
-  if (ec == std::errc{} && end == v->data() + v->size() && ms >= 0)
-    return ms;
-  std::tm tm{};
-  const char* rest = strptime(v->c_str(), "%Y-%m-%d", &tm);
-  if (rest != nullptr && *rest == 'T')
-    rest = strptime(rest, "T%H:%M:%S", &tm);
-  if (rest != nullptr && (*rest == 'Z' || *rest == 'z'))
-    ++rest;
-  if (rest == nullptr || *rest != '\0')
-    return fail(400, "invalid_query",
-                std::string{"the query parameter '"} + name
-                  + "' must be Unix milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '"
-                  + v->substr(0, 40) + "'");
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
-}
-
-bool tree_up(const supervision::directory& dir, const std::string& root) {
-  auto s = dir.status(root);
-  if (!s || s->state != supervision::child_state::running)
-    return false;
-  for (auto& c : s->children) {
-    auto cs = dir.status(c);
-    if (!cs || cs->state != supervision::child_state::running)
-      return false;
-  }
-  return true;
-}
-
-/// Every node of the tree below `id` with its status, depth first.
-void walk(const supervision::directory& dir, const std::string& id,
-          std::vector<supervision::node_status>& out, int depth = 0) {
-  auto s = dir.status(id);
-  if (!s || depth > 64)
-    return;
-  out.push_back(*s);
-  for (auto& c : s->children)
-    walk(dir, c, out, depth + 1);
-}
-
-std::string prom_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"')
-      out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 /// OFREP's status for an evaluation result: 404 FLAG_NOT_FOUND, 400 for the
 /// other error codes (PARSE_ERROR, TARGETING_KEY_MISSING, INVALID_CONTEXT,
 /// TYPE_MISMATCH, GENERAL), 200 for a value.
@@ -138,35 +33,6 @@ int ofrep_status(const json& result) {
   if (code == result.end())
     return 200;
   return *code == "FLAG_NOT_FOUND" ? 404 : 400;
-}
-
-// -- runtime routes -----------------------------------------------------------
-
-response metrics_text(const route_context& ctx) {
-  std::string out;
-  if (auto* gw = *ctx.gw) {
-    gw->metrics().render(out, gw->metric_names());
-    gw->connections().render(out);
-  }
-  std::vector<supervision::node_status> nodes;
-  walk(*ctx.dir, ctx.root_id, nodes);
-  out += "# HELP echopilot_supervision_restarts_total Restarts of each supervised actor.\n"
-         "# TYPE echopilot_supervision_restarts_total counter\n";
-  for (auto& n : nodes)
-    out += "echopilot_supervision_restarts_total{child=\"" + prom_escape(n.id) + "\"} "
-           + std::to_string(n.restarts) + "\n";
-  out += "# HELP echopilot_supervision_up Whether each supervised actor is running (1) or not (0).\n"
-         "# TYPE echopilot_supervision_up gauge\n";
-  for (auto& n : nodes)
-    out += "echopilot_supervision_up{child=\"" + prom_escape(n.id) + "\"} "
-           + (n.state == supervision::child_state::running ? "1" : "0") + "\n";
-  out += "# HELP echopilot_uptime_seconds Seconds since the node started.\n"
-         "# TYPE echopilot_uptime_seconds gauge\n"
-         "echopilot_uptime_seconds "
-         + std::to_string(duration_cast<seconds>(ctx.clock->now() - ctx.started_at).count()) + "\n";
-  if (ctx.extra_metrics)
-    ctx.extra_metrics(out);
-  return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), {}};
 }
 
 } // namespace
@@ -800,59 +666,6 @@ std::vector<route> make_routes(const route_context& ctx) {
       .produces = "text/javascript";
   }
   return t;
-}
-
-nlohmann::json openapi_document(const std::vector<route>& routes, const std::string& version) {
-  json paths = json::object();
-  for (auto& r : routes) {
-    json op = {{"summary", r.summary},
-               {"x-auth", to_string(r.auth)},
-               {"x-target", r.target},
-               {"x-body-limit", r.body_limit != 0 ? r.body_limit : std::size_t{1} << 20}};
-    if (r.rate.limit != 0)
-      op["x-rate-limit"] = {{"limit", r.rate.limit}, {"window_s", r.rate.window.count()}};
-    switch (r.auth) {
-      case auth_level::open:
-        op["security"] = json::array();
-        break;
-      case auth_level::admin:
-        op["security"] = json::array({{{"DashKey", json::array()}}});
-        break;
-      case auth_level::bearer:
-        op["security"] = json::array({{{"BearerAuth", json::array()}}, {{"DashKey", json::array()}}});
-        break;
-      case auth_level::loopback_or_admin:
-        op["security"] = json::array({json::object(), {{"DashKey", json::array()}}});
-        break;
-    }
-    json params = json::array();
-    for (std::size_t i = r.path.find('{'); i != std::string::npos; i = r.path.find('{', i + 1)) {
-      auto j = r.path.find('}', i);
-      params.push_back({{"name", r.path.substr(i + 1, j - i - 1)},
-                        {"in", "path"},
-                        {"required", true},
-                        {"schema", {{"type", "string"}}}});
-    }
-    if (!params.empty())
-      op["parameters"] = std::move(params);
-    if (r.body == body_kind::json)
-      op["requestBody"] = {{"required", false},
-                           {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
-    op["responses"] = {{"200", {{"description", "success"},
-                                {"content", {{r.produces, json::object()}}}}},
-                       {"default", {{"description", "the error envelope"}}}};
-    std::string verb = to_string(r.verb);
-    for (auto& c : verb)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    paths[r.path][verb] = std::move(op);
-  }
-  return {{"openapi", "3.0.3"},
-          {"info", {{"title", "EchoPilot node"}, {"version", version}}},
-          {"components",
-           {{"securitySchemes",
-             {{"DashKey", {{"type", "apiKey"}, {"in", "header"}, {"name", "X-Dash-Key"}}},
-              {"BearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
-          {"paths", std::move(paths)}};
 }
 
 } // namespace echopilot::http

@@ -1,0 +1,75 @@
+#include "http/route_input.hpp"
+
+#include <charconv>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+namespace echopilot::http {
+
+/// A required string field of the JSON body, or the 400 naming it.
+std::variant<std::string, response> string_field(const request& r, const char* name) {
+  auto i = r.json.find(name);
+  if (i == r.json.end())
+    return fail(400, "missing_field", std::string{"the body needs the field '"} + name + "'");
+  if (!i->is_string())
+    return fail(400, "wrong_type", std::string{"the field '"} + name + "' must be a string, not "
+                                     + i->type_name());
+  if (i->get_ref<const std::string&>().empty())
+    return fail(400, "invalid_field", std::string{"the field '"} + name + "' must not be empty");
+  return i->get<std::string>();
+}
+
+/// An optional string field of the JSON body (absent or null: `fallback`),
+/// or the 400 naming it.
+std::variant<std::string, response> optional_string_field(const request& r, const char* name,
+                                                          std::string fallback) {
+  auto i = r.json.find(name);
+  if (i == r.json.end() || i->is_null())
+    return fallback;
+  if (!i->is_string())
+    return fail(400, "wrong_type", std::string{"the field '"} + name + "' must be a string, not "
+                                     + i->type_name());
+  return i->get<std::string>();
+}
+
+/// An unsigned query parameter with a default and a maximum, or the 400.
+std::variant<std::uint64_t, response> uint_param(const request& r, const char* name,
+                                                 std::uint64_t fallback, std::uint64_t max) {
+  auto v = r.query_param(name);
+  if (v == nullptr)
+    return fallback;
+  std::uint64_t x = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc{} || end != v->data() + v->size() || x > max)
+    return fail(400, "invalid_query",
+                std::string{"the query parameter '"} + name + "' must be a whole number from 0 to "
+                  + std::to_string(max) + ", not '" + *v + "'");
+  return x;
+}
+
+/// A time query parameter: Unix milliseconds, a date (YYYY-MM-DD, UTC
+/// midnight) or an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ); 0 if absent.
+std::variant<std::int64_t, response> time_param(const request& r, const char* name) {
+  auto v = r.query_param(name);
+  if (v == nullptr || v->empty())
+    return std::int64_t{0};
+  std::int64_t ms = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
+  if (ec == std::errc{} && end == v->data() + v->size() && ms >= 0)
+    return ms;
+  std::tm tm{};
+  const char* rest = strptime(v->c_str(), "%Y-%m-%d", &tm);
+  if (rest != nullptr && *rest == 'T')
+    rest = strptime(rest, "T%H:%M:%S", &tm);
+  if (rest != nullptr && (*rest == 'Z' || *rest == 'z'))
+    ++rest;
+  if (rest == nullptr || *rest != '\0')
+    return fail(400, "invalid_query",
+                std::string{"the query parameter '"} + name
+                  + "' must be Unix milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '"
+                  + v->substr(0, 40) + "'");
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
+} // namespace echopilot::http
