@@ -6,6 +6,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <stdexcept>
+
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
@@ -66,6 +68,10 @@ caf::behavior ok_target(caf::event_based_actor*, std::shared_ptr<int> calls) {
 }
 caf::behavior failing_target(caf::event_based_actor*) {
   return {[](ping_atom) -> caf::result<json> { return make_error(errc::unavailable, "boom"); }};
+}
+/// A target whose handler throws, as a bug would: it dies with the request.
+caf::behavior throwing_target(caf::event_based_actor*) {
+  return {[](ping_atom) -> caf::result<json> { throw std::runtime_error("bug in the handler"); }};
 }
 caf::behavior silent_target(caf::event_based_actor* self,
                             std::shared_ptr<std::vector<caf::response_promise>> held) {
@@ -258,6 +264,23 @@ TEST_CASE("a target that fails or never answers is recorded and the scheduler ke
   CHECK(f.get("mute")["runs"] == 2);
   CHECK(f.get("good")["runs"] == 2);
   CHECK(f.get("good")["last_result"] == "ok");
+}
+
+TEST_CASE("a target that throws is recorded as failed and the scheduler keeps going") {
+  fixture f;
+  f.add_target("throwing", f.sys.spawn(throwing_target));
+  f.start({task("buggy", "*/5 * * * *", "throwing"), task("good", "*/5 * * * *", "ok")});
+  f.advance(4min + 30s); // 00:05
+  auto buggy = f.get("buggy");
+  CHECK(buggy["running"] == false);
+  CHECK(buggy["last_result"] == "failed");
+  CHECK(buggy["failures"] == 1);
+  CHECK(!buggy["last_error"].get<std::string>().empty());
+  CHECK(f.get("good")["last_result"] == "ok");
+  f.advance(5min); // 00:10: the scheduler still fires (the dead target: failed again)
+  CHECK(f.get("good")["runs"] == 2);
+  CHECK(f.get("buggy")["runs"] == 2);
+  CHECK(f.get("buggy")["last_result"] == "failed");
 }
 
 TEST_CASE("a task still running is not started again; the skip is counted") {
