@@ -103,7 +103,7 @@ function disconnect(reason) {
   // Nothing the key showed stays on the page.
   for (const id of ['health-body', 'tree-body', 'jobs-body', 'job-detail-body', 'finance-body', 'heal-body',
     'flags-body', 'history-body', 'tree-msg', 'job-msg', 'flag-msg', 'sched-body', 'sched-msg', 'slo-body',
-    'alerts-body', 'alerts-msg', 'incidents-body'])
+    'alerts-body', 'alerts-msg', 'incidents-body', 'incidents-msg'])
     fill($(id));
   for (const id of ['tree-table', 'jobs-table', 'flags-table', 'history-table', 'job-detail', 'sched-table',
     'alerts-table', 'incidents-table'])
@@ -809,15 +809,20 @@ async function refreshIncidents() {
 
 $('incident-scan').addEventListener('click', async () => {
   const button = $('incident-scan');
+  const msg = $('incidents-msg');
   button.disabled = true;
-  setState('incidents-state', 'Scanning…');
+  msg.className = 'msg info';
+  msg.textContent = 'Scanning…';
   try {
     const r = await api('POST', '/api/incidents/scan', { body: {} });
     const n = Array.isArray(r.findings) ? r.findings.length : 0;
-    setState('incidents-state', `Scan of ${clock()}: ${n} finding${n === 1 ? '' : 's'}${r.incident ? `, incident ${r.incident.severity}` : ', no incident'}.`, 'info');
+    msg.className = 'msg ok';
+    msg.textContent = `Scan of ${clock()}: ${n} finding${n === 1 ? '' : 's'}`
+      + `${r.incident ? `, incident ${r.incident.severity}` : ', no incident'}.`;
     await refreshIncidents();
   } catch (e) {
-    setState('incidents-state', `The scan failed: ${describe(e)}`, 'error');
+    msg.className = 'msg error';
+    msg.textContent = `The scan failed: ${describe(e)}`;
   } finally {
     button.disabled = false;
   }

@@ -324,7 +324,7 @@ test('operations: SLO with its budget, an alert acknowledged and resolved, an in
   await alertRow.locator('button', { hasText: 'Resolve' }).click();
   await alertRow.waitFor({ state: 'detached', ...wait });
   await page.click('#incident-scan');
-  await page.locator('#incidents-state', { hasText: /Scan of .*finding/ }).waitFor(wait);
+  await page.locator('#incidents-msg', { hasText: /Scan of .*finding/ }).waitFor(wait);
 });
 
 test('readable at a phone width: nothing wider than the screen', async () => {
