@@ -230,9 +230,6 @@ json snapshot(const readings& r, const health_limits& l, const std::vector<std::
   if (r.gw.latency_mean_s && *r.gw.latency_mean_s > l.sentinel_latency_s)
     api_ok = false;
   auto tree = tree_json(r);
-  json mailboxes = json::object();
-  if (r.own_mailbox)
-    mailboxes["health"] = *r.own_mailbox;
   json delays = json::object();
   for (auto& [id, ms] : r.mailbox_delay_ms)
     delays[id] = ms < 0 ? json(nullptr) : json(round_to(ms, 3));
@@ -246,7 +243,6 @@ json snapshot(const readings& r, const health_limits& l, const std::vector<std::
           {"runtime",
            {{"actors", tree["actors"]},
             {"restarts_total", tree["restarts_total"]},
-            {"mailboxes", std::move(mailboxes)},
             {"mailbox_delay_ms", std::move(delays)}}},
           {"store", store_json(r.store)},
           {"connections", connections_json(r.gw)}};

@@ -58,8 +58,6 @@ struct readings {
   gateway_sample gw;
   /// Every actor of the tree (depth first from the root); empty: no tree.
   std::vector<actor_figures> tree;
-  /// The health actor's own mailbox, read in its own context.
-  std::optional<std::uint64_t> own_mailbox;
   /// Per actor of the tree: how long its last system "info" request took to
   /// be answered (milliseconds on CAF's clock; -1: no answer in time): the
   /// wait in its mailbox plus the message it was busy with, measured safely

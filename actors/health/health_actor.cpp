@@ -47,7 +47,7 @@ void walk(const supervision::directory& dir, const std::string& id, std::vector<
     walk(dir, c, out, depth + 1);
 }
 
-readings measure(caf::event_based_actor* self, state& st) {
+readings measure(state& st) {
   readings r;
   r.now_ms = st.cfg.clock->now_ms();
   r.sys = read(st);
@@ -60,9 +60,10 @@ readings measure(caf::event_based_actor* self, state& st) {
     r.gw = st.cfg.gateway();
   if (st.cfg.dir)
     walk(*st.cfg.dir, st.cfg.root_id, r.tree);
-  // Our own mailbox, read in our own context (the only one that may: CAF
-  // 0.17's mailbox size() moves messages into the owner's private queue).
-  r.own_mailbox = self->mailbox().size();
+  // No mailbox size, not even our own: CAF 0.17.6's mailbox().size() walks
+  // its queues through a downcast of their sentinel that UBSan reports as
+  // undefined (intrusive/task_queue.hpp), and the sanitized node stopped on
+  // it. Every actor's backlog is its answer time instead (mailbox_delay_ms).
   r.mailbox_delay_ms = st.delays_ms;
   return r;
 }
@@ -145,13 +146,13 @@ caf::behavior health_actor(caf::event_based_actor* self, health_config cfg) {
       ping_tree(self, st, interval);
       self->delayed_send(self, interval, sample_atom::value);
     },
-    [self, st](health_atom) -> json { return checks(measure(self, *st), st->cfg.limits); },
-    [self, st](live_atom) -> json { return live(measure(self, *st)); },
-    [self, st](snapshot_atom, get_atom) -> json {
-      return snapshot(measure(self, *st), st->cfg.limits, {});
+    [st](health_atom) -> json { return checks(measure(*st), st->cfg.limits); },
+    [st](live_atom) -> json { return live(measure(*st)); },
+    [st](snapshot_atom, get_atom) -> json {
+      return snapshot(measure(*st), st->cfg.limits, {});
     },
     [self, st](snapshot_atom) -> caf::result<json> {
-      auto snap = snapshot(measure(self, *st), st->cfg.limits, {});
+      auto snap = snapshot(measure(*st), st->cfg.limits, {});
       snap["warnings"] = json::array();
       auto rp = self->make_response_promise<json>();
       json event = {{"kind", "snapshot"}, {"snapshot", snap}};
@@ -160,7 +161,7 @@ caf::behavior health_actor(caf::event_based_actor* self, health_config cfg) {
       return rp;
     },
     [self, st](probe_atom) -> caf::result<json> {
-      auto verdict = checks(measure(self, *st), st->cfg.limits);
+      auto verdict = checks(measure(*st), st->cfg.limits);
       verdict["warnings"] = json::array();
       auto rp = self->make_response_promise<json>();
       json event = {{"kind", "probe"},
@@ -171,7 +172,7 @@ caf::behavior health_actor(caf::event_based_actor* self, health_config cfg) {
       return rp;
     },
     [self, st](sentinel_atom) -> caf::result<json> {
-      auto r = measure(self, *st);
+      auto r = measure(*st);
       auto found = sentinel(r, st->cfg.limits);
       std::vector<alert_action> actions;
       json findings = json::array();

@@ -118,7 +118,6 @@ TEST_CASE("system-health: five checks from the node itself; live-ops and the sna
   CHECK(snap["health"]["overall"] == "healthy");
   CHECK(snap["store"]["page_size"].get<int>() >= 4096);
   CHECK(snap["store"].contains("free_pages"));
-  CHECK(snap["runtime"]["mailboxes"].contains("health"));
   CHECK(snap["runtime"].contains("mailbox_delay_ms"));
   CHECK(snap["runtime"]["actors"].size() >= 8);
 }
