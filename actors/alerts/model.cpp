@@ -6,6 +6,8 @@
 
 #include <openssl/evp.h>
 
+#include "base/clock.hpp"
+
 namespace echopilot::alerts {
 
 using nlohmann::json;
@@ -92,13 +94,7 @@ std::string cut_utf8(const std::string& text, std::size_t max) {
 }
 
 std::string iso(std::int64_t ms) {
-  auto secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
+  return base::to_iso8601(base::time_point{std::chrono::milliseconds{ms}});
 }
 
 std::optional<std::int64_t> parse_iso_ms(const std::string& text) {
