@@ -29,6 +29,15 @@ std::optional<std::string> read_file(const std::string& path) {
   return buf.str();
 }
 
+std::string public_url_of(const settings& s) {
+  if (!s.public_url.empty())
+    return s.public_url;
+  auto host = s.bind == "0.0.0.0" || s.bind == "::" ? std::string{"127.0.0.1"} : s.bind;
+  if (host.find(':') != std::string::npos)
+    host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(s.port);
+}
+
 std::string backup_dir_of(const settings& s) {
   if (!s.backup_dir.empty())
     return s.backup_dir;
@@ -418,6 +427,12 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
           r.millis(x, full, 100, 600'000, s.body_timeout);
         else if (k == "drain_timeout_ms")
           r.millis(x, full, 0, 600'000, s.drain_timeout);
+        else if (k == "public_url") {
+          if (!x.is_string())
+            r.bad(full, "a string (\"\" for http://<bind>:<port>)");
+          else
+            s.public_url = x.get<std::string>();
+        }
         else
           r.unknown(full);
         if (r.err)
@@ -516,7 +531,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
                           std::pair{"DASHBOARD_KEY", &s.dashboard_key},
                           std::pair{"SESSION_SECRET", &s.session_secret},
                           std::pair{"ECHOPILOT_WEB_ROOT", &s.web_root},
-                          std::pair{"ECHOPILOT_BACKUP_DIR", &s.backup_dir}})
+                          std::pair{"ECHOPILOT_BACKUP_DIR", &s.backup_dir},
+                          std::pair{"ECHOPILOT_PUBLIC_URL", &s.public_url}})
     if (auto err = text(var, *out))
       return *err;
   if (auto v = env("ECHOPILOT_PORT")) {
@@ -561,6 +577,11 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
     s.telegram.chat_id = *v;
   if (auto v = env("AI_INTEGRATIONS_OPENAI_API_KEY"))
     s.openai.api_key = *v;
+  if (!s.public_url.empty()
+      && (s.public_url.rfind("http://", 0) != 0 && s.public_url.rfind("https://", 0) != 0))
+    return usage_error{"http.public_url / ECHOPILOT_PUBLIC_URL must start with http:// or https://"};
+  while (!s.public_url.empty() && s.public_url.back() == '/')
+    s.public_url.pop_back();
   if (!s.dashboard_key.empty() && s.dashboard_key.size() < 16)
     return usage_error{"DASHBOARD_KEY must have at least 16 characters"};
 

@@ -69,6 +69,10 @@ struct settings {
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds header_timeout{30000};
   std::chrono::milliseconds body_timeout{20000};
+  /// The node's address as its clients reach it (http.public_url,
+  /// ECHOPILOT_PUBLIC_URL; no trailing slash): the base of signed portal
+  /// links and of Stripe's success and cancel URLs. "": public_url_of.
+  std::string public_url;
   /// On SIGTERM, requests in flight get this long to finish.
   std::chrono::milliseconds drain_timeout{10000};
   /// Flag defaults file ("" for none).
@@ -115,6 +119,10 @@ struct settings {
   bool slo_record = true;
   std::chrono::milliseconds slo_harvest_every{10000};
 };
+
+/// The public URL in force: `s.public_url`, or http://<bind>:<port> (a
+/// wildcard bind as 127.0.0.1).
+std::string public_url_of(const settings& s);
 
 /// The backups dir in force: `s.backup_dir`, or `backups` beside the data
 /// dir.
