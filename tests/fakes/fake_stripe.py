@@ -291,6 +291,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Fake Stripe Ch
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, *args):
         pass
@@ -432,6 +433,7 @@ def main():
     parser.add_argument("--webhook-url", default="")
     parser.add_argument("--webhook-secret", default="")
     args = parser.parse_args()
+    ThreadingHTTPServer.request_queue_size = 1024  # many connections at once (socketserver's default is 5)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     STATE.update(key=args.key, port=server.server_address[1], webhook_url=args.webhook_url,
