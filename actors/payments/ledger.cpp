@@ -88,10 +88,8 @@ std::optional<invoice> invoice_from_json(const json& j) {
   }
 }
 
-std::string make_invoice_id(std::int64_t created_ms) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(std::max<std::int64_t>(created_ms, 0)));
-  return std::string{"inv_"} + buf + base::random_hex(4);
+std::string make_invoice_id(const std::string& idempotency_key) {
+  return "inv_" + base::sha256_hex(idempotency_key).substr(0, 24);
 }
 
 bool may_become(const std::string& from, const std::string& to) {

@@ -68,8 +68,10 @@ struct invoice {
 nlohmann::json to_json(const invoice& i);
 std::optional<invoice> invoice_from_json(const nlohmann::json& j);
 
-/// "inv_" + 12 hex digits of the creation time in ms + 8 random hex digits.
-std::string make_invoice_id(std::int64_t created_ms);
+/// "inv_" + 24 hex digits of SHA-256 of the invoice's idempotency key: the
+/// same request makes the same invoice (and the same Stripe parameters, so
+/// Stripe's own idempotency holds across a crash and a retry).
+std::string make_invoice_id(const std::string& idempotency_key);
 
 /// Whether an invoice in `from` may become `to` (see the statuses above).
 bool may_become(const std::string& from, const std::string& to);
