@@ -142,8 +142,8 @@ caf::result<json> on_webhook(caf::event_based_actor* self, const state_ptr& st, 
     return make_error(errc::invalid_argument, "the event needs a 'type' (a string)");
   auto id = event["id"].get<std::string>();
   auto type = event["type"].get<std::string>();
-  auto rp = self->make_response_promise<json>();
   if (auto a = st->applying.find(id); a != st->applying.end()) {
+    auto rp = self->make_response_promise<json>();
     a->second.push_back(rp); // answered with the first delivery, as a duplicate
     return rp;
   }
@@ -154,6 +154,7 @@ caf::result<json> on_webhook(caf::event_based_actor* self, const state_ptr& st, 
                   {"duplicate", true},
                   {"applied", stored->value("applied", false)},
                   {"payment_status", nullptr}});
+  auto rp = self->make_response_promise<json>();
   st->applying[id].push_back(rp);
   auto now = st->now();
   json record = stored ? *stored
