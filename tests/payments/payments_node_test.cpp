@@ -38,7 +38,8 @@ struct pay_node {
     config = dir.path + "/echopilot.json";
     std::ofstream{config} << json{{"flags", {{"defaults", ""}}}}.dump(2);
     env = {{"DASHBOARD_KEY", key},         {"STRIPE_SECRET_KEY", stripe_key}, {"STRIPE_WEBHOOK_SECRET", whsec},
-           {"STRIPE_API_BASE", stripe.root}, {"GUARD_BLOCK_PREPAID", "1"},     {"GUARD_MAX_PER_HOUR", "50"}};
+           {"STRIPE_API_BASE", stripe.root}, {"GUARD_BLOCK_PREPAID", "1"},     {"GUARD_MAX_PER_HOUR", "50"},
+           {"ECHOPILOT_BACKUP_DIR", dir.path + "/backups"}};
     start();
   }
 
@@ -269,6 +270,19 @@ TEST_CASE("create-invoice, checkout after QA, webhook, duplicate, refunds, polle
   CHECK(findings[0]["session_id"] == planted.json()["id"]);
   auto alerts = p.get("/api/alerts").body;
   CHECK(alerts.find("payments_reconciliation") != std::string::npos);
+
+  // -- the nightly snapshot: a dated file, its size and SHA-256 ---------------------
+  auto snap = p.post("/api/payments/snapshot", json::object());
+  REQUIRE_MESSAGE(snap.status == 200, snap.body);
+  auto file = snap.json()["data"]["file"].get<std::string>();
+  CHECK(file.rfind(p.dir.path + "/backups/payments/recon-", 0) == 0);
+  std::ifstream in{file, std::ios::binary};
+  std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  CHECK(text.size() == snap.json()["data"]["bytes"].get<std::size_t>());
+  auto doc = json::parse(text);
+  CHECK(doc["reconciliation"]["findings"].size() == 1);
+  CHECK(doc["invoices"].size() >= 3);
+  CHECK(snap.json()["data"]["sha256"].get<std::string>().size() == 64);
 }
 
 TEST_CASE("a webhook acknowledged just before SIGKILL keeps its effect") {
