@@ -262,7 +262,24 @@ void create(caf::event_based_actor* self, const state_ptr& st, request_in in, pr
       rp.deliver(make_error(errc::rule_violation, "the Idempotency-Key was used with another body"));
       return;
     }
-    rp.deliver(invoice_answer(*existing, true));
+    if (existing->status != st_failed || !st->creating.insert(in.key).second) {
+      rp.deliver(invoice_answer(*existing, true));
+      return;
+    }
+    // Stripe refused the session before: the same request tries again
+    // (same invoice, same Stripe Idempotency-Key).
+    auto key = in.key;
+    open_session(self, st, *existing, [st, rp, key](const invoice& made, const caf::error& err) mutable {
+      st->creating.erase(key);
+      if (err)
+        rp.deliver(make_error(errc::storage_failure, "the invoice was not stored"));
+      else if (made.status == st_failed)
+        rp.deliver(make_error(errc::unavailable, "Stripe did not make the checkout session ("
+                                                   + made.error.value("code", "") + "): "
+                                                   + made.error.value("message", "")));
+      else
+        rp.deliver(invoice_answer(made, false));
+    });
     return;
   }
   if (!st->creating.insert(in.key).second) {

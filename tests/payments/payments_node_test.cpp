@@ -329,3 +329,36 @@ TEST_CASE("without STRIPE_WEBHOOK_SECRET the webhook answers 503; a key of the w
   CHECK(bad.err.find("stripe") != std::string::npos);
   CHECK(bad.err.find("sk_test_abc") == std::string::npos);
 }
+
+TEST_CASE("a checkout Stripe refused is made by the next self-heal, with the same key") {
+  pay_node p;
+  // Every try of the first session fails (the connector retries 5xx twice).
+  auto s = test::http("POST", p.stripe.root + "/_fake/script", {"Content-Type: application/json"},
+                      json{{"path", "/v1/checkout/sessions"}, {"method", "POST"}, {"count", 3}, {"status", 500},
+                           {"body", {{"error", {{"type", "api_error"}, {"message", "scripted outage"}}}}}}
+                        .dump());
+  REQUIRE_MESSAGE(s.status == 200, s.body);
+  auto sub = p.post("/api/jobs", {{"email", "late@example.com"}, {"task_type", "summarize"},
+                                  {"input", "A text whose payment comes late."}, {"qa_target", 0}});
+  REQUIRE_MESSAGE(sub.status == 201, sub.body);
+  auto job_id = sub.json()["data"]["id"].get<std::string>();
+  // The session failed: the invoice says so, the job has no link.
+  bool failed = test::eventually([&] {
+    auto l = p.get("/api/customer/invoices/late@example.com").json();
+    return l["data"]["invoices"].size() == 1 && l["data"]["invoices"][0]["status"] == "failed";
+  });
+  REQUIRE(failed);
+  CHECK(wait_job(p, job_id, [](const json&) { return true; })["payment"].is_null());
+  auto heal = p.post("/api/self-heal", json::object());
+  REQUIRE_MESSAGE(heal.status == 200, heal.body);
+  CHECK(heal.json()["data"]["checkouts_requested"] == 1);
+  auto j = wait_job(p, job_id, [](const json& x) { return x["payment"].is_object(); });
+  REQUIRE_MESSAGE(j["payment"].is_object(), j.dump());
+  auto sent = last_post(p, "/v1/checkout/sessions");
+  CHECK(sent["headers"].value("idempotency-key", "") == "job:" + job_id + ":checkout");
+  auto l = p.get("/api/customer/invoices/late@example.com").json()["data"]["invoices"];
+  REQUIRE(l.size() == 1);
+  CHECK(l[0]["status"] == "open");
+  CHECK(l[0]["amount_cents"] == 50); // the job's price, raised to the minimum charge
+  CHECK(l[0]["notes"].dump().find("minimum") != std::string::npos);
+}
