@@ -27,9 +27,13 @@
 //       API. Test mode only for refund-last.
 //   (webhook_atom, json event) -> {"event_id", "type", "duplicate", "applied"}
 //       an event whose Stripe-Signature the gateway verified (the raw body
-//       never reaches the actor unverified). Stored (table webhook_events,
-//       insert by event id: a second delivery is "duplicate": true and
-//       applied once) and its effect on the job durable before the answer.
+//       never reaches the actor unverified). Applied (the job's change through
+//       the jobs queue and the invoice's, both durable and idempotent), then
+//       stored as processed (table webhook_events, insert by event id) in one
+//       commit, then answered: a second delivery is "duplicate": true and
+//       applied once; one that arrives while the first is applied is
+//       answered with it. An event whose effect could not be applied is not
+//       stored (an error: Stripe retries) and counts as a webhook failure.
 //   (webhooks_atom, std::uint64_t limit) -> {"events": [...]}
 //       the last `limit` accepted events, newest first.
 //   (poll_atom) -> report      scheduler (every 15 min): asks Stripe about
