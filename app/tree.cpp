@@ -107,6 +107,9 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
            [cfg = parts.health](caf::local_actor* parent) { return parent->spawn(health::health_actor, cfg); }, 5s),
     worker(costs::actor_id,
            [cfg = parts.costs](caf::local_actor* parent) { return parent->spawn(costs::costs_actor, cfg); }, 5s),
+    worker(payments::actor_id,
+           [cfg = parts.payments](caf::local_actor* parent) { return parent->spawn(payments::payments_actor, cfg); },
+           5s),
     worker(scheduler::actor_id,
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};

@@ -642,6 +642,9 @@ std::vector<route> make_routes(const route_context& ctx) {
     r.body_limit = 64 * kib;
   }
 
+  // -- payments (S6, S7, S9): http/payments_routes.cpp -----------------------
+  add_payment_routes(ctx, t);
+
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes
   // needs the key. Files come from the web root: the page, its assets, and

@@ -50,7 +50,14 @@ struct route_context {
   /// The dashboard's files (S30): index.html, its assets, vendor/ (Chart.js,
   /// copied there by scripts/setup). "" serves nothing (404).
   std::string web_root;
+  /// STRIPE_WEBHOOK_SECRET ("": POST /api/payments/webhook answers 503).
+  std::string webhook_secret;
+  /// Counts a refused webhook (bad signature) for the alerts (S16).
+  std::function<void()> webhook_rejected;
 };
+
+/// The payments routes (http/payments_routes.cpp), added to `t` by make_routes.
+void add_payment_routes(const route_context& ctx, std::vector<route>& t);
 
 /// Every route of the node.
 std::vector<route> make_routes(const route_context& ctx);

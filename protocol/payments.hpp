@@ -27,9 +27,13 @@
 //       API. Test mode only for refund-last.
 //   (webhook_atom, json event) -> {"event_id", "type", "duplicate", "applied"}
 //       an event whose Stripe-Signature the gateway verified (the raw body
-//       never reaches the actor unverified). Stored (table webhook_events,
-//       insert by event id: a second delivery is "duplicate": true and
-//       applied once) and its effect on the job durable before the answer.
+//       never reaches the actor unverified). Applied (the job's change through
+//       the jobs queue and the invoice's, both durable and idempotent), then
+//       stored as processed (table webhook_events, insert by event id) in one
+//       commit, then answered: a second delivery is "duplicate": true and
+//       applied once; one that arrives while the first is applied is
+//       answered with it. An event whose effect could not be applied is not
+//       stored (an error: Stripe retries) and counts as a webhook failure.
 //   (webhooks_atom, std::uint64_t limit) -> {"events": [...]}
 //       the last `limit` accepted events, newest first.
 //   (poll_atom) -> report      scheduler (every 15 min): asks Stripe about
@@ -38,6 +42,9 @@
 //       Stripe; findings go to the alerts (S16).
 //   (snapshot_atom) -> {"file", "bytes", "sha256"}   scheduler (23:50 UTC):
 //       the day's reconciliation kept as a dated file.
+//   (release_atom, std::string invoice_id, std::string action) -> invoice
+//       action "approve" (the held invoice gets its session) or "reject".
+//   (reconcile_atom, get_atom) -> the last reconciliation report (or null).
 //   (fraud_check_atom, json body) -> {"decision", "reason", "rule"}
 //       body {"email", "amount", ["card"], ["prepaid"]}: the rules of S9 with
 //       counts and day totals read from the ledger, never from the caller.
@@ -70,5 +77,6 @@ using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using fraud_check_atom = caf::atom_constant<caf::atom("fraudchk")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
 
 } // namespace echopilot::payments

@@ -225,7 +225,7 @@ TEST_CASE("settings: the scheduler's overrides, and what is wrong with them name
   CHECK(task(s, "ai.ceo_brief").schedule == "45 6 * * *");
   CHECK(task(s, "reports.daily").schedule == "5 18 * * *");
   CHECK(task(s, "jobs.self_heal").schedule == "0 */3 * * *");
-  CHECK(s.scheduler.tasks.size() == 23);
+  CHECK(s.scheduler.tasks.size() == 24);
   auto error = [&](const std::string& cfg, std::map<std::string, std::string> env = {}) {
     auto r = with(cfg, env);
     auto* e = std::get_if<usage_error>(&r);
@@ -413,6 +413,9 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.openai.retry_base == embedded.openai.retry_base);
   CHECK(shipped.openai.retry_max == embedded.openai.retry_max);
   CHECK(shipped.openai.max_connections == embedded.openai.max_connections);
+  CHECK(shipped.payments.currency == embedded.payments.currency);
+  CHECK(shipped.payments.minimum_charge_cents == embedded.payments.minimum_charge_cents);
+  CHECK(shipped.payments.recon_lookback_days == embedded.payments.recon_lookback_days);
   CHECK(shipped.scheduler.start_window == embedded.scheduler.start_window);
   REQUIRE(shipped.scheduler.tasks.size() == embedded.scheduler.tasks.size());
   for (std::size_t i = 0; i < shipped.scheduler.tasks.size(); ++i) {
@@ -521,4 +524,38 @@ TEST_CASE("settings: the Telegram connector from TELEGRAM_* (dry-run without a t
   CHECK(s.telegram.api_base == "http://127.0.0.1:9");
   CHECK(settings_error({}, {{"TELEGRAM_API_BASE", "api.telegram.org"}}, {})
         == "TELEGRAM_API_BASE must start with http:// or https://");
+}
+
+TEST_CASE("settings: payments from STRIPE_* and GUARD_* and the section \"payments\"") {
+  auto with = [](std::map<std::string, std::string> env, std::string cfg = "{}") {
+    return resolve_settings({}, fake_env(env), fake_files({{"configs/echopilot.json", cfg}}));
+  };
+  auto s = std::get<settings>(with({{"STRIPE_MODE", "live"}, {"STRIPE_SECRET_KEY", "sk_test_x"},
+                                    {"STRIPE_SECRET_LIVE", "sk_live_y"}, {"STRIPE_WEBHOOK_SECRET", "whsec_z"},
+                                    {"STRIPE_API_BASE", "http://127.0.0.1:9"}, {"GUARD_BLOCK_PREPAID", "1"},
+                                    {"GUARD_MAX_PER_HOUR", "7"}, {"GUARD_MAX_AMOUNT_DAY", "250.5"},
+                                    {"GUARD_EMAIL_ALLOW", "a@x.com,b@y.com"}},
+                                   R"({"payments": {"currency": "EUR", "minimum_charge_cents": 100}})"));
+  CHECK(s.payments.live);
+  CHECK(s.payments.secret_key == "sk_live_y"); // live mode reads STRIPE_SECRET_LIVE
+  CHECK(s.payments.webhook_secret == "whsec_z");
+  CHECK(s.payments.api_base == "http://127.0.0.1:9");
+  CHECK(s.payments.block_prepaid);
+  CHECK(s.payments.max_per_hour == 7);
+  CHECK(s.payments.max_amount_day_cents == 25050);
+  CHECK(s.payments.email_allow == "a@x.com,b@y.com");
+  CHECK(s.payments.currency == "eur");
+  CHECK(s.payments.minimum_charge_cents == 100);
+  auto error = [&](std::map<std::string, std::string> env, std::string cfg = "{}") {
+    auto r = with(env, cfg);
+    auto* e = std::get_if<usage_error>(&r);
+    return e ? e->message : std::string{};
+  };
+  CHECK(error({{"STRIPE_MODE", "prod"}}).find("STRIPE_MODE") != std::string::npos);
+  CHECK(error({{"GUARD_MAX_PER_HOUR", "0"}}).find("GUARD_MAX_PER_HOUR") != std::string::npos);
+  CHECK(error({{"GUARD_MAX_AMOUNT_DAY", "-3"}}).find("GUARD_MAX_AMOUNT_DAY") != std::string::npos);
+  CHECK(error({{"GUARD_BLOCK_PREPAID", "yes"}}).find("GUARD_BLOCK_PREPAID") != std::string::npos);
+  CHECK(error({}, R"({"payments": {"nope": 1}})").find("payments.nope") != std::string::npos);
+  CHECK(error({}, R"({"payments": {"webhook_secret": "x"}})").find("environment") != std::string::npos);
+  CHECK(error({}, R"({"payments": {"minimum_charge_cents": 0}})").find("minimum_charge_cents") != std::string::npos);
 }
