@@ -244,6 +244,18 @@ int run_node(const settings& s) {
   parts.costs.unit_prices = s.costs;
   parts.costs.gateway = server_figures;
   parts.costs.events = store->ops_events_port();
+  // The client portal: uploads under the data dir, transcription through
+  // the model connector when there is one.
+  parts.portal.clock = &clock;
+  parts.portal.dir = dir;
+  parts.portal.data_dir = s.data_dir;
+  parts.portal.events = store->ops_events_port();
+  parts.portal.transcription_model = s.openai.transcription_model;
+  if (model)
+    parts.portal.transcribe = [model](const std::string& path, const std::string& m,
+                                      std::function<void(connectors::chat_result)> done) {
+      model->transcribe(path, m, std::move(done));
+    };
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
   // non-zero status, so that systemd or a container restarts it, rather
@@ -273,6 +285,9 @@ int run_node(const settings& s) {
   ctx.started_at = started_at;
   ctx.flags_view = flags_view;
   ctx.web_root = s.web_root; // the dashboard (S30)
+  ctx.portal.secret = std::get<std::string>(secret);
+  ctx.portal.public_url = public_url_of(s);
+  ctx.portal.link_hours = s.portal_link_hours;
   if (!read_file(s.web_root + "/index.html"))
     std::fprintf(stderr, "echopilot: no dashboard in %s (web.root, ECHOPILOT_WEB_ROOT): /dashboard answers 404\n",
                  s.web_root.c_str());

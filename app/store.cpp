@@ -472,7 +472,7 @@ public:
       static const char* known[] = {flags::stream,     jobs::stream,   jobs::heal_stream,
                                     "access",          alerts::stream, alerts::incidents_stream,
                                     scheduler::stream, slo::stream,    health::stream,
-                                    costs::stream};
+                                    costs::stream,     "portal"};
       for (auto k : known)
         if (stream == k)
           return true;

@@ -12,6 +12,7 @@
 #include "actors/flags/flags_actor.hpp"
 #include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
+#include "actors/portal/portal_actor.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/slo/slo_actor.hpp"
 #include "app/settings.hpp"
@@ -49,6 +50,7 @@ struct subsystems {
   slo::slo_config slo;
   health::health_config health;
   costs::costs_config costs;
+  portal::portal_config portal;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).

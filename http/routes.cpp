@@ -6,6 +6,7 @@
 
 #include "http/gateway.hpp"
 #include "http/route_input.hpp"
+#include "http/portal_routes.hpp"
 #include "http/runtime_routes.hpp"
 #include "http/static_files.hpp"
 #include "protocol/alerts.hpp"
@@ -641,6 +642,9 @@ std::vector<route> make_routes(const route_context& ctx) {
     r.body = body_kind::json;
     r.body_limit = 64 * kib;
   }
+
+  // -- client portal (issue 12): signed links, the page, its API ----------
+  add_portal_routes(ctx, add);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

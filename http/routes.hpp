@@ -50,6 +50,13 @@ struct route_context {
   /// The dashboard's files (S30): index.html, its assets, vendor/ (Chart.js,
   /// copied there by scripts/setup). "" serves nothing (404).
   std::string web_root;
+  /// The client portal: the key of its signed links (SESSION_SECRET), the
+  /// node's public base URL (full_url) and the default life of a link.
+  struct portal_settings {
+    std::string secret;
+    std::string public_url;
+    std::uint32_t link_hours = 24;
+  } portal;
 };
 
 /// Every route of the node.
