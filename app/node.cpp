@@ -252,9 +252,9 @@ int run_node(const settings& s) {
   parts.portal.events = store->ops_events_port();
   parts.portal.transcription_model = s.openai.transcription_model;
   if (model)
-    parts.portal.transcribe = [model](const std::string& path, const std::string& m,
+    parts.portal.transcribe = [model](const std::string& path, const std::string& name, const std::string& m,
                                       std::function<void(connectors::chat_result)> done) {
-      model->transcribe(path, m, std::move(done));
+      model->transcribe(path, name, m, std::move(done));
     };
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
@@ -286,7 +286,6 @@ int run_node(const settings& s) {
   ctx.flags_view = flags_view;
   ctx.web_root = s.web_root; // the dashboard (S30)
   ctx.portal.secret = std::get<std::string>(secret);
-  ctx.portal.public_url = public_url_of(s);
   ctx.portal.link_hours = s.portal_link_hours;
   if (!read_file(s.web_root + "/index.html"))
     std::fprintf(stderr, "echopilot: no dashboard in %s (web.root, ECHOPILOT_WEB_ROOT): /dashboard answers 404\n",
@@ -330,6 +329,11 @@ int run_node(const settings& s) {
     so.connections.body = s.body_timeout;
     server = std::make_unique<http::server>(so, gw);
     view->max_connections = server->limits().max_total;
+    // The base of full links: the configured one, or this server's address
+    // (with the port it got when asked for port 0).
+    auto at = s;
+    at.port = server->port();
+    ctx.portal.public_url->set(public_url_of(at));
     view->gw = &gw;
   } catch (const std::exception& e) {
     supervision::stop_tree(sys, root, 5s);

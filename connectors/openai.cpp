@@ -32,6 +32,7 @@ struct call {
   /// A transcription: the audio file (streamed from disk by libcurl) and
   /// the model; empty for a chat completion.
   std::string file_path;
+  std::string file_name;
   std::string model;
   curl_mime* mime = nullptr;
   std::string response;
@@ -243,6 +244,8 @@ struct openai_client::impl {
         finish(std::move(c), fail_result("model_rejected", "the audio file cannot be read", false));
         return;
       }
+      if (!c->file_name.empty())
+        curl_mime_filename(part, c->file_name.c_str());
       part = curl_mime_addpart(c->mime);
       curl_mime_name(part, "model");
       curl_mime_data(part, c->model.c_str(), CURL_ZERO_TERMINATED);
@@ -454,9 +457,11 @@ void openai_client::chat(chat_request req, std::function<void(chat_result)> done
   enqueue(d_.get(), std::move(c));
 }
 
-void openai_client::transcribe(std::string path, std::string model, std::function<void(chat_result)> done) {
+void openai_client::transcribe(std::string path, std::string filename, std::string model,
+                               std::function<void(chat_result)> done) {
   auto c = std::make_unique<call>();
   c->file_path = std::move(path);
+  c->file_name = std::move(filename);
   c->model = std::move(model);
   c->done = std::move(done);
   c->started = clock_type::now();

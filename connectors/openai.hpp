@@ -92,7 +92,9 @@ public:
   /// (POST <base>/audio/transcriptions, multipart; libcurl reads the file
   /// from disk as it sends it). `done` as for chat(): content holds the
   /// transcript.
-  void transcribe(std::string path, std::string model, std::function<void(chat_result)> done);
+  /// `filename`: the name the API is told (its extension names the format).
+  void transcribe(std::string path, std::string filename, std::string model,
+                  std::function<void(chat_result)> done);
 
   chat_stats stats() const;
 

@@ -1,6 +1,7 @@
 #include "http/portal_routes.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 #include <caf/make_message.hpp>
 
@@ -93,6 +94,28 @@ json client_job(const json& j) {
   return out;
 }
 
+/// At most this many results are fetched for one list.
+constexpr std::size_t max_results = 25;
+
+/// Answers collected from several calls; the last one responds.
+struct gathering {
+  std::mutex mtx;
+  json data;
+  json warnings = json::array();
+  std::size_t pending = 0;
+  respond_fn respond;
+
+  void done() {
+    std::unique_lock<std::mutex> lock{mtx};
+    if (--pending != 0)
+      return;
+    auto d = std::move(data);
+    auto w = std::move(warnings);
+    lock.unlock();
+    respond(w.empty() ? ok(std::move(d)) : ok(std::move(d), 200, {{"warnings", std::move(w)}}));
+  }
+};
+
 /// A portal actor's answer: its own refusal as that status, else `ok`.
 response portal_answer(json& answer, int status = 200) {
   if (auto r = answer.find("refused"); r != answer.end())
@@ -105,7 +128,7 @@ response portal_answer(json& answer, int status = 200) {
 response link_answer(const route_context& ctx, const std::string& email, std::uint64_t hours, const char* via) {
   auto exp = now_s(ctx) + static_cast<std::int64_t>(hours) * 3600;
   auto path = portal::link_path(ctx.portal.secret, email, exp);
-  auto full = ctx.portal.public_url + path;
+  auto full = ctx.portal.public_url->get() + path;
   auto expires_at = base::to_iso8601(base::time_point{seconds{exp}});
   record(ctx, {{"kind", "link_issued"}, {"email", email}, {"exp", exp}, {"hours", hours}, {"via", via}});
   return ok({{"url", path}, {"full_url", full}, {"expires_at", expires_at}, {"exp", exp}, {"email", email}}, 200,
@@ -208,22 +231,43 @@ void add_portal_routes(const route_context& ctx, const add_route_fn& add) {
           [ctx, timeout, email, respond](caf::expected<json> listed) {
             if (!listed)
               return respond(error_response(listed.error()));
-            json jobs = json::array();
+            // The list shows no results: the newest completed jobs' come
+            // from one get each, asked together with the invoices.
+            auto g = std::make_shared<gathering>();
+            g->respond = respond;
+            g->data = {{"email", email}, {"jobs", json::array()}, {"invoices", json::array()}};
+            std::vector<std::pair<std::size_t, std::string>> wanted;
             for (auto& j : listed->value("jobs", json::array()))
-              if (j.value("email", "") == email) // the filter's, checked again
-                jobs.push_back(client_job(j));
+              if (j.value("email", "") == email) { // the filter's, checked again
+                if (j.value("status", "") == "completed" && wanted.size() < max_results)
+                  wanted.emplace_back(g->data["jobs"].size(), j.value("id", ""));
+                g->data["jobs"].push_back(client_job(j));
+              }
+            g->pending = wanted.size() + 1;
+            for (auto& [index, id] : wanted)
+              ctx.calls->call(jobs::queue_id, caf::make_message(get_atom::value, id), timeout,
+                              [g, index = index](caf::expected<json> job) {
+                                {
+                                  std::lock_guard<std::mutex> lock{g->mtx};
+                                  if (job)
+                                    g->data["jobs"][index]["result"] = job->value("result", json(nullptr));
+                                }
+                                g->done();
+                              });
             ctx.calls->call(payments::actor_id, caf::make_message(payments::invoices_atom::value, email), timeout,
-                            [jobs, respond, email](caf::expected<json> inv) mutable {
-                              json data = {{"email", email}, {"jobs", std::move(jobs)}, {"invoices", json::array()}};
-                              if (inv && inv->contains("invoices")) {
-                                for (auto& i : (*inv)["invoices"])
-                                  if (i.value("email", email) == email)
-                                    data["invoices"].push_back(i);
-                                return respond(ok(std::move(data)));
+                            [g, email](caf::expected<json> inv) {
+                              {
+                                std::lock_guard<std::mutex> lock{g->mtx};
+                                if (inv && inv->contains("invoices") && (*inv)["invoices"].is_array()) {
+                                  for (auto& i : (*inv)["invoices"])
+                                    if (i.value("email", email) == email)
+                                      g->data["invoices"].push_back(i);
+                                } else {
+                                  g->warnings.push_back("invoices are not available now (the payments subsystem "
+                                                        "did not answer)");
+                                }
                               }
-                              respond(ok(std::move(data), 200,
-                                         {{"warnings", {"invoices are not available now (the payments "
-                                                        "subsystem did not answer)"}}}));
+                              g->done();
                             });
           });
       }));

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <variant>
 #include <vector>
@@ -54,7 +55,20 @@ struct route_context {
   /// node's public base URL (full_url) and the default life of a link.
   struct portal_settings {
     std::string secret;
-    std::string public_url;
+    /// Set once the server knows its port (any thread may read it).
+    struct base_url {
+      std::string get() const {
+        std::lock_guard<std::mutex> lock{mtx};
+        return value;
+      }
+      void set(std::string v) {
+        std::lock_guard<std::mutex> lock{mtx};
+        value = std::move(v);
+      }
+      mutable std::mutex mtx;
+      std::string value;
+    };
+    std::shared_ptr<base_url> public_url = std::make_shared<base_url>();
     std::uint32_t link_hours = 24;
   } portal;
 };

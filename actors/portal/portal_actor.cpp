@@ -262,7 +262,7 @@ caf::behavior portal_actor(caf::event_based_actor* self, portal_config cfg) {
       auto title = body.value("title", u->filename);
       st->calls.emplace(call, std::make_pair(rp, title));
       caf::actor me = caf::actor_cast<caf::actor>(self);
-      st->cfg.transcribe(data_path(*st, id), st->cfg.transcription_model,
+      st->cfg.transcribe(data_path(*st, id), u->filename, st->cfg.transcription_model,
                          [me, call, id](connectors::chat_result r) {
                            caf::anon_send(me, transcribed_atom::value, call, id, r.ok, r.content,
                                           r.error_code, r.error_message);

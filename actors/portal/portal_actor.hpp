@@ -19,10 +19,10 @@
 
 namespace echopilot::portal {
 
-/// Transcribes the file at `path` with `model`; `done` runs once, on any
-/// thread (chat_result::content holds the transcript).
-using transcribe_fn =
-  std::function<void(const std::string& path, const std::string& model, std::function<void(connectors::chat_result)> done)>;
+/// Transcribes the file at `path` (called `filename`) with `model`; `done`
+/// runs once, on any thread (chat_result::content holds the transcript).
+using transcribe_fn = std::function<void(const std::string& path, const std::string& filename,
+                                         const std::string& model, std::function<void(connectors::chat_result)> done)>;
 
 struct portal_config {
   base::clock* clock = nullptr;
