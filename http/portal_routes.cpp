@@ -270,7 +270,8 @@ void add_portal_routes(const route_context& ctx, const add_route_fn& add) {
                               g->done();
                             });
           });
-      }));
+      }))
+    .rate = {600, seconds{60}};
   add(method::get, "/api/portal/jobs/{id}", auth_level::open, jobs::queue_id,
       "One of the link's client's jobs; 404 for any other job.",
       with_link(ctx, [ctx, timeout](const std::string& email, request& req, respond_fn respond) {
@@ -287,7 +288,8 @@ void add_portal_routes(const route_context& ctx, const add_route_fn& add) {
                             return respond(missing());
                           respond(ok(client_job(*job)));
                         });
-      }));
+      }))
+    .rate = {600, seconds{60}};
   {
     auto& r = add(
       method::post, "/api/portal/jobs", auth_level::open, jobs::queue_id,
@@ -375,7 +377,7 @@ void add_portal_routes(const route_context& ctx, const add_route_fn& add) {
                                     });
                   }));
     r.body_limit = static_cast<std::size_t>(portal::max_chunk_bytes);
-    r.produces = "application/json";
+    r.rate = {600, seconds{60}};
   }
 }
 

@@ -14,7 +14,7 @@
 //       -> {"upload_id", "size", "received": 0, "complete": false}
 //       audio only (mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac by
 //       extension and content type: else 415); size 1..max_upload_bytes
-//       (else 413).
+//       (else 413); at most max_open_uploads incomplete ones per email (409).
 //   (chunk_atom, std::string email, std::string upload_id, std::uint64_t offset, std::string bytes)
 //       -> {"upload_id", "size", "received", "complete"}
 //       offset must equal the bytes received so far; a chunk that lies
@@ -39,6 +39,8 @@ inline constexpr const char* stream = "portal";
 /// The largest audio file (50 MB) and chunk (1 MiB).
 inline constexpr std::uint64_t max_upload_bytes = 50ull * 1000 * 1000;
 inline constexpr std::uint64_t max_chunk_bytes = 1ull << 20;
+/// Incomplete uploads one client may have at once (beyond: 409).
+inline constexpr std::size_t max_open_uploads = 10;
 
 using event_atom = caf::atom_constant<caf::atom("pevent")>;
 using upload_atom = caf::atom_constant<caf::atom("upload")>;

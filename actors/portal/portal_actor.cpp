@@ -199,6 +199,13 @@ caf::behavior portal_actor(caf::event_based_actor* self, portal_config cfg) {
         return reply(refused(415, "unsupported_media_type",
                              "only audio is taken: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg or flac, with "
                              "a matching audio content type"));
+      std::size_t open = 0;
+      for (auto& [other_id, other] : st->uploads)
+        open += other.email == email && !other.complete;
+      if (open >= max_open_uploads)
+        return reply(refused(409, "too_many_uploads",
+                             "finish or abandon an upload first: at most " + std::to_string(max_open_uploads)
+                               + " may be open at once"));
       upload u;
       u.id = base::random_hex(16);
       u.email = email;

@@ -150,6 +150,17 @@ TEST_CASE("a transcription hands path and name to the connector, once at a time"
   CHECK(out["refused"]["code"] == "transcription_failed");
 }
 
+TEST_CASE("at most ten incomplete uploads per client at once") {
+  fixture f;
+  f.start();
+  for (int i = 0; i < 10; ++i)
+    f.create("ana@example.com", 5);
+  auto over = f.ask(portal::upload_atom::value, std::string{"ana@example.com"},
+                    json{{"filename", "a.wav"}, {"size", std::uint64_t{5}}, {"content_type", "audio/wav"}});
+  CHECK(over["refused"]["code"] == "too_many_uploads");
+  f.create("bo@example.com", 5); // another client is not held up
+}
+
 TEST_CASE("audio types: extension and content type must both be audio") {
   CHECK(portal::audio_allowed("a.MP3", "audio/mpeg"));
   CHECK(portal::audio_allowed("a.m4a", "audio/x-m4a"));
