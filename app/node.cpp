@@ -15,6 +15,8 @@
 #include "app/tree.hpp"
 #include "connectors/openai.hpp"
 #include "connectors/telegram.hpp"
+#include "connectors/stripe.hpp"
+#include "actors/payments/stripe_adapter.hpp"
 #include "http/caller.hpp"
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
@@ -198,6 +200,35 @@ int run_node(const settings& s) {
     return fail_start(std::string{"telegram connector: "} + e.what());
   }
   auto notifier = alerts::telegram_notifier(telegram);
+  // Payments (S6, S7, S9): Stripe in test or live mode (dry-run without a
+  // key); a key that does not suit the mode stops the start.
+  connectors::stripe_options so;
+  so.api_base = s.payments.api_base;
+  so.secret_key = s.payments.secret_key;
+  so.mode = s.payments.live ? connectors::stripe_mode::live : connectors::stripe_mode::test;
+  std::shared_ptr<connectors::stripe_client> stripe;
+  try {
+    stripe = std::make_shared<connectors::stripe_client>(so);
+  } catch (const std::exception& e) {
+    return fail_start(std::string{"stripe: "} + e.what());
+  }
+  auto pay_counters = std::make_shared<payments::payment_counters>();
+  parts.payments.store = store->payments_port();
+  parts.payments.stripe = payments::make_stripe_port(stripe);
+  parts.payments.dir = dir;
+  parts.payments.counters = pay_counters;
+  parts.payments.clock = &clock;
+  parts.payments.live = s.payments.live;
+  parts.payments.fraud.allow = payments::parse_allowlist(s.payments.email_allow);
+  parts.payments.fraud.block_prepaid = s.payments.block_prepaid;
+  parts.payments.fraud.max_per_hour = s.payments.max_per_hour;
+  parts.payments.fraud.max_amount_day_cents = s.payments.max_amount_day_cents;
+  parts.payments.currency = s.payments.currency;
+  parts.payments.minimum_charge_cents = s.payments.minimum_charge_cents;
+  parts.payments.recon_lookback_days = s.payments.recon_lookback_days;
+  parts.payments.public_url = public_url_of(s);
+  parts.payments.backup_dir = backup_dir_of(s) ;
+  parts.alerts.payments = pay_counters;
   auto alerts_port = store->alerts_port();
   parts.alerts.store = alerts_port;
   parts.alerts.notify = notifier;
@@ -287,6 +318,8 @@ int run_node(const settings& s) {
   ctx.web_root = s.web_root; // the dashboard (S30)
   ctx.portal.secret = std::get<std::string>(secret);
   ctx.portal.link_hours = s.portal_link_hours;
+  ctx.webhook_secret = s.payments.webhook_secret;
+  ctx.webhook_rejected = [pay_counters, &clock] { pay_counters->webhook_failure(clock.now_ms()); };
   if (!read_file(s.web_root + "/index.html"))
     std::fprintf(stderr, "echopilot: no dashboard in %s (web.root, ECHOPILOT_WEB_ROOT): /dashboard answers 404\n",
                  s.web_root.c_str());

@@ -467,6 +467,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
         if (r.err)
           break;
       }
+    } else if (key == "payments") {
+      r.err = apply_payments_section(path, v, s.payments);
     } else if (key == "jobs") {
       r.err = apply_jobs(path, v, s.jobs);
     } else if (key == "openai") {
@@ -583,6 +585,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
     s.telegram.token = *v; // empty: dry-run
   if (auto v = env("TELEGRAM_CHAT_ID"))
     s.telegram.chat_id = *v;
+  if (auto err = apply_payments_env(env, s.payments))
+    return *err;
   if (auto v = env("AI_INTEGRATIONS_OPENAI_API_KEY"))
     s.openai.api_key = *v;
   if (!s.public_url.empty()

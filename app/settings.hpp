@@ -44,6 +44,36 @@ struct scheduler_settings {
   std::vector<scheduler::task_def> tasks = scheduler::default_tasks();
 };
 
+/// Payments (config "payments"; STRIPE_*, GUARD_* variables).
+struct payments_settings {
+  /// STRIPE_MODE: "test" or "live".
+  bool live = false;
+  /// STRIPE_SECRET_KEY (test) or STRIPE_SECRET_LIVE (live); empty: dry-run.
+  std::string secret_key;
+  /// STRIPE_WEBHOOK_SECRET; empty: the webhook answers 503.
+  std::string webhook_secret;
+  /// STRIPE_API_BASE.
+  std::string api_base = "https://api.stripe.com";
+  /// GUARD_BLOCK_PREPAID, GUARD_MAX_PER_HOUR, GUARD_MAX_AMOUNT_DAY (USD),
+  /// GUARD_EMAIL_ALLOW (comma list).
+  bool block_prepaid = false;
+  std::uint32_t max_per_hour = 5;
+  std::int64_t max_amount_day_cents = 1'000'000;
+  std::string email_allow;
+  /// payments.currency, payments.minimum_charge_cents,
+  /// payments.recon_lookback_days.
+  std::string currency = "usd";
+  std::int64_t minimum_charge_cents = 50;
+  std::int64_t recon_lookback_days = 3;
+};
+
+/// Applies the config section "payments" and the STRIPE_* / GUARD_*
+/// variables (app/settings_payments.cpp).
+std::optional<usage_error> apply_payments_section(const std::string& path, const nlohmann::json& v,
+                                                  payments_settings& p);
+std::optional<usage_error> apply_payments_env(const std::function<std::optional<std::string>(const char*)>& env,
+                                              payments_settings& p);
+
 struct settings {
   /// The config file read ("" if none: embedded defaults).
   std::string config = "configs/echopilot.json";
@@ -112,6 +142,7 @@ struct settings {
   std::map<std::string, supervisor_tuning> supervisors = default_supervisors();
   /// The scheduler's tasks and start-up window.
   scheduler_settings scheduler;
+  payments_settings payments;
   /// ECHOPILOT_CLOCK_START (tests, with ECHOPILOT_FAULT_INJECTION=1): the
   /// node's wall clock starts at this instant and runs on from there.
   std::optional<std::chrono::system_clock::time_point> clock_start;

@@ -1,4 +1,5 @@
 #include "app/store.hpp"
+#include "app/store_payments.hpp"
 
 #include <mutex>
 #include <stdexcept>
@@ -29,7 +30,7 @@ namespace {
 
 /// The tables of the node (streams need no declaration).
 std::vector<persistence::table_def> node_tables() {
-  return {{flags::table, {}},
+  std::vector<persistence::table_def> t = {{flags::table, {}},
           {jobs::table, {persistence::field_index("by_status", "status")}},
           {jobs::days_table, {}},
           {jobs::meta_table, {}},
@@ -38,6 +39,9 @@ std::vector<persistence::table_def> node_tables() {
           {alerts::silences_table, {}},
           {scheduler::table, {}},
           {slo::minutes_table, {}}};
+  for (auto& p : payments_tables())
+    t.push_back(std::move(p));
+  return t;
 }
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -396,6 +400,14 @@ public:
     scheduler_ = std::make_shared<scheduler_port_impl>(env_, writer_);
     slo_ = std::make_shared<slo_port_impl>(env_, writer_);
     ops_ = std::make_shared<ops_events_impl>(writer_);
+    payments_ = make_payments_port(env_, [writer = writer_](caf::event_based_actor* self, persistence::write_request req,
+                                                            std::function<void(const caf::error&)> done) {
+      send_write(self, writer, std::move(req), std::move(done), false);
+    });
+  }
+
+  std::shared_ptr<payments::store_port> payments_port() override {
+    return payments_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -472,7 +484,8 @@ public:
       static const char* known[] = {flags::stream,     jobs::stream,   jobs::heal_stream,
                                     "access",          alerts::stream, alerts::incidents_stream,
                                     scheduler::stream, slo::stream,    health::stream,
-                                    costs::stream,     "portal"};
+                                    costs::stream,     payments::stream, payments::fraud_stream,
+                                    payments::webhooks_stream, "portal"};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -565,6 +578,7 @@ private:
   std::shared_ptr<alerts_port_impl> alerts_;
   std::shared_ptr<scheduler_port_impl> scheduler_;
   std::shared_ptr<slo_port_impl> slo_;
+  std::shared_ptr<payments::store_port> payments_;
   bool open_ = true;
 };
 

@@ -14,6 +14,7 @@
 
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
+#include "actors/payments/payments_actor.hpp"
 #include "actors/health/ports.hpp"
 #include "actors/health/sample.hpp"
 #include "actors/jobs/jobs_actors.hpp"
@@ -51,6 +52,8 @@ public:
 
   /// Where the health and costs actors record their reports.
   virtual std::shared_ptr<health::events_port> ops_events_port() = 0;
+  /// The payments actor's port (tables pay_*).
+  virtual std::shared_ptr<payments::store_port> payments_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

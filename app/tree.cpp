@@ -112,6 +112,9 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
     // events go through the writer).
     worker(portal::actor_id,
            [cfg = parts.portal](caf::local_actor* parent) { return parent->spawn(portal::portal_actor, cfg); }, 5s),
+    worker(payments::actor_id,
+           [cfg = parts.payments](caf::local_actor* parent) { return parent->spawn(payments::payments_actor, cfg); },
+           5s),
     worker(scheduler::actor_id,
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};

@@ -13,6 +13,7 @@
 #include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/portal/portal_actor.hpp"
+#include "actors/payments/payments_actor.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/slo/slo_actor.hpp"
 #include "app/settings.hpp"
@@ -51,6 +52,8 @@ struct subsystems {
   health::health_config health;
   costs::costs_config costs;
   portal::portal_config portal;
+  /// The payments actor (under "ops", before the scheduler).
+  payments::payments_config payments;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).

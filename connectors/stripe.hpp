@@ -46,6 +46,8 @@ struct stripe_options {
   std::chrono::milliseconds retry_base{500};
   /// Longest wait before a retry (a longer Retry-After is capped here).
   std::chrono::milliseconds retry_max{10'000};
+  /// Sent as Stripe-Version when set (else the account's default version).
+  std::string api_version;
 };
 
 /// What is wrong with using `key` in `mode` ("" if nothing): live refuses an
@@ -110,15 +112,20 @@ public:
   /// cannot be set up or the key does not suit the mode
   /// (check_stripe_key's message).
   explicit stripe_client(stripe_options opts);
-  /// Stops the thread; calls in flight complete with stripe_unavailable.
+  /// Stops the thread; calls in flight complete with stripe_unavailable
+  /// (such a call may or may not have reached Stripe: the same
+  /// Idempotency-Key makes repeating it safe).
   ~stripe_client();
 
   stripe_client(const stripe_client&) = delete;
   stripe_client& operator=(const stripe_client&) = delete;
 
   /// POST /v1/<path> with `params` form-encoded and `idempotency_key`
-  /// (required, 1-255 characters). `done` runs once, on the connector's
-  /// thread (keep it short: send a message).
+  /// (required, 1-255 visible ASCII characters; the same on every retry).
+  /// `path` is e.g. "checkout/sessions" (a leading "/v1/" is accepted).
+  /// `done` runs once, on the connector's thread (keep it short: send a
+  /// message); at once on the caller's thread in dry-run or when the path or
+  /// the key is not acceptable (stripe_invalid_request, nothing sent).
   void post(std::string path, form_params params, std::string idempotency_key,
             stripe_callback done);
   /// GET /v1/<path>?<query>.

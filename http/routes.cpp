@@ -645,6 +645,8 @@ std::vector<route> make_routes(const route_context& ctx) {
 
   // -- client portal (issue 12): signed links, the page, its API ----------
   add_portal_routes(ctx, add);
+  // -- payments (S6, S7, S9): http/payments_routes.cpp -----------------------
+  add_payment_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

@@ -71,7 +71,14 @@ struct route_context {
     std::shared_ptr<base_url> public_url = std::make_shared<base_url>();
     std::uint32_t link_hours = 24;
   } portal;
+  /// STRIPE_WEBHOOK_SECRET ("": POST /api/payments/webhook answers 503).
+  std::string webhook_secret;
+  /// Counts a refused webhook (bad signature) for the alerts (S16).
+  std::function<void()> webhook_rejected;
 };
+
+/// The payments routes (http/payments_routes.cpp), added to `t` by make_routes.
+void add_payment_routes(const route_context& ctx, std::vector<route>& t);
 
 /// Every route of the node.
 std::vector<route> make_routes(const route_context& ctx);

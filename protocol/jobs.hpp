@@ -29,6 +29,13 @@
 //       is a timer of the queue's own, off by default.
 //   (finance_atom) -> finance metrics (7 and 30 days)
 //   (summary_atom) -> the daily series of the dashboard charts
+//   (payment_atom, std::string job_id, std::string status, json info) -> job
+//       payments -> queue: the job's payment_status becomes `status`
+//       (unpaid|paid|cancelled|refunded; paid beats cancelled, refunded only
+//       after paid; a change the rules refuse leaves it and answers the job
+//       as it is) and `info` ({"invoice_id", "session_id", "url"}) is kept
+//       as the job's "payment"; an event of "jobs"; answered once durable.
+//       A job that is not final: errc::conflict.
 //
 // Queue <-> worker:
 //   (ready_atom, caf::actor worker, std::uint32_t number)
@@ -86,6 +93,7 @@ using list_atom = caf::atom_constant<caf::atom("list")>;
 using self_heal_atom = caf::atom_constant<caf::atom("selfheal")>;
 using finance_atom = caf::atom_constant<caf::atom("finance")>;
 using summary_atom = caf::atom_constant<caf::atom("summary")>;
+using payment_atom = caf::atom_constant<caf::atom("payment")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using process_atom = caf::atom_constant<caf::atom("process")>;

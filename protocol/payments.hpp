@@ -38,6 +38,9 @@
 //       Stripe; findings go to the alerts (S16).
 //   (snapshot_atom) -> {"file", "bytes", "sha256"}   scheduler (23:50 UTC):
 //       the day's reconciliation kept as a dated file.
+//   (release_atom, std::string invoice_id, std::string action) -> invoice
+//       action "approve" (the held invoice gets its session) or "reject".
+//   (reconcile_atom, get_atom) -> the last reconciliation report (or null).
 //   (fraud_check_atom, json body) -> {"decision", "reason", "rule"}
 //       body {"email", "amount", ["card"], ["prepaid"]}: the rules of S9 with
 //       counts and day totals read from the ledger, never from the caller.
@@ -70,5 +73,6 @@ using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using fraud_check_atom = caf::atom_constant<caf::atom("fraudchk")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
 
 } // namespace echopilot::payments

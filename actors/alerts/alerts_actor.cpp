@@ -471,7 +471,10 @@ caf::behavior alerts_actor(caf::event_based_actor* self, alerts_config cfg) {
     },
     [self, st](check_atom) -> caf::result<json> {
       auto rp = self->make_response_promise<json>();
-      auto results = payment_rules();
+      std::optional<payments::payment_counters::snapshot> counts;
+      if (st->cfg.payments)
+        counts = st->cfg.payments->read(st->cfg.clock->now_ms());
+      auto results = payment_rules(counts ? &*counts : nullptr);
       auto queue = st->cfg.dir ? st->cfg.dir->resolve(jobs::queue_id)
                                : caf::expected<caf::actor>{make_error(errc::unavailable, "no directory")};
       if (!queue) {

@@ -4,6 +4,8 @@
 // incident an event of "incidents".
 #pragma once
 
+#include "actors/payments/counters.hpp"
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -68,6 +70,9 @@ struct alerts_config {
   std::shared_ptr<supervision::directory> dir;
   /// How long the rules wait for another subsystem's answer.
   std::chrono::milliseconds ask_timeout{2000};
+  /// The payments subsystem's counts (webhook failures, payment errors);
+  /// null: its rules say unavailable.
+  std::shared_ptr<payments::payment_counters> payments;
 };
 
 /// The behaviour of the alerts actor ("alerts").

@@ -10,6 +10,8 @@
 
 #include "actors/alerts/alerts_actors.hpp"
 #include "protocol/ops.hpp"
+#include "protocol/payments.hpp"
+#include <map>
 #include "protocol/slo.hpp"
 
 namespace echopilot::alerts {
@@ -89,6 +91,24 @@ void from_sentinel(scan& s, const json& answer) {
   }
   if (!read)
     s.warnings.push_back("health: the sentinel's answer has neither 'findings' nor 'warnings'");
+}
+
+/// The last reconciliation's findings (one finding per kind).
+void from_reconciliation(scan& s, const json& report) {
+  if (report.is_null()) {
+    s.warnings.push_back("payments: no reconciliation has run yet");
+    return;
+  }
+  if (!report.is_object() || !report.contains("findings") || !report["findings"].is_array()) {
+    s.warnings.push_back("payments: the last reconciliation has no 'findings' array");
+    return;
+  }
+  std::map<std::string, std::size_t> kinds;
+  for (auto& f : report["findings"])
+    ++kinds[f.value("kind", "finding")];
+  for (auto& [kind, n] : kinds)
+    s.add("payments", "reconciliation." + kind,
+          "reconciliation (" + report.value("at", "") + "): " + std::to_string(n) + " " + kind);
 }
 
 /// Active alerts that are not silenced: one finding per rule (the alerts'
@@ -219,8 +239,8 @@ caf::behavior incidents_actor(caf::event_based_actor* self, incidents_config cfg
       ask(self, st, s, slo::actor_id, caf::make_message(slo::status_atom::value), from_slo);
       ask(self, st, s, health::actor_id, caf::make_message(health::sentinel_atom::value), from_sentinel);
       ask(self, st, s, actor_id, caf::make_message(list_atom::value, json::object()), from_alerts);
-      s->warnings.push_back("reconciliation: payments do not exist yet (issue 12), so there are no "
-                            "reconciliation problems to check");
+      ask(self, st, s, payments::actor_id, caf::make_message(payments::reconcile_atom::value, get_atom::value),
+          from_reconciliation);
       auto rp = s->rp;
       if (s->outstanding == 0)
         finish(self, st, s);

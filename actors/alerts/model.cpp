@@ -432,19 +432,53 @@ rule_result revenue_rule(const json& summary) {
   return r;
 }
 
-std::vector<rule_result> payment_rules() {
+std::vector<rule_result> payment_rules(const payments::payment_counters::snapshot* counts) {
   rule_result webhooks;
   webhooks.rule = "webhook_failures";
   webhooks.severity = "critical";
-  webhooks.status = "unavailable";
   webhooks.threshold = {{"failures_above", 3}, {"window_s", 300}};
-  webhooks.reason = "no payment webhooks are received yet (payments, issue 12): there are no failures to count";
   rule_result errors;
   errors.rule = "payment_error_rate";
   errors.severity = "critical";
-  errors.status = "unavailable";
   errors.threshold = {{"error_percent_above", 5}, {"window_s", 3600}};
-  errors.reason = "payments do not exist yet (issue 12): there is no payment error rate to compute";
+  if (counts == nullptr) {
+    webhooks.status = errors.status = "unavailable";
+    webhooks.reason = errors.reason = "the payments subsystem is not part of this node";
+    return {std::move(webhooks), std::move(errors)};
+  }
+  auto fire = [](rule_result& r, std::string message) {
+    r.status = "firing";
+    r.reason = message;
+    alert a;
+    a.rule = r.rule;
+    a.severity = r.severity;
+    a.source = "payments";
+    a.message = std::move(message);
+    a.fingerprint = fingerprint(a.rule, a.source, a.labels);
+    r.raised = std::move(a);
+  };
+  webhooks.value = counts->webhook_failures_5m;
+  if (counts->webhook_failures_5m > 3) {
+    fire(webhooks, std::to_string(counts->webhook_failures_5m) + " webhook failures in 5 minutes (more than 3)");
+  } else {
+    webhooks.status = "ok";
+    webhooks.reason = std::to_string(counts->webhook_failures_5m) + " webhook failures in 5 minutes";
+  }
+  errors.value = {{"calls", counts->calls_1h}, {"errors", counts->errors_1h}};
+  if (counts->calls_1h == 0) {
+    errors.status = "no_data";
+    errors.reason = "no payment calls to Stripe in the last hour";
+  } else {
+    double pct = 100.0 * static_cast<double>(counts->errors_1h) / static_cast<double>(counts->calls_1h);
+    auto text = std::to_string(counts->errors_1h) + " of " + std::to_string(counts->calls_1h)
+                + " payment calls failed in the last hour (" + percent(pct) + ")";
+    if (pct > 5.0)
+      fire(errors, text + ", above 5 %");
+    else {
+      errors.status = "ok";
+      errors.reason = text;
+    }
+  }
   return {std::move(webhooks), std::move(errors)};
 }
 

@@ -14,6 +14,8 @@
 // at a UTF-8 boundary).
 #pragma once
 
+#include "actors/payments/counters.hpp"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -142,10 +144,11 @@ nlohmann::json to_json(const rule_result& r);
 /// revenue would read as a drop every morning.
 rule_result revenue_rule(const nlohmann::json& summary);
 
-/// The rules whose data source does not exist yet: "webhook_failures"
-/// (critical: more than 3 in 5 min) and "payment_error_rate" (critical:
-/// above 5 % in 1 h) need payments (issue 12).
-std::vector<rule_result> payment_rules();
+/// "webhook_failures" (critical: more than 3 in 5 min: bad signatures at
+/// the gateway and events not applied) and "payment_error_rate" (critical:
+/// above 5 % of the payment calls to Stripe in 1 h; no_data without calls),
+/// from the payments subsystem's counts; `counts` null: unavailable.
+std::vector<rule_result> payment_rules(const payments::payment_counters::snapshot* counts);
 
 // -- incidents (S17) ----------------------------------------------------------
 

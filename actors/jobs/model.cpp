@@ -243,6 +243,7 @@ json to_json(const job& j) {
           {"cost_micros", j.cost},
           {"price_micros", j.price},
           {"payment_status", j.payment_status},
+          {"payment", j.payment},
           {"last_error", j.last_error},
           {"warnings", j.warnings}};
 }
@@ -290,6 +291,7 @@ std::optional<job> job_from_json(const json& v) {
     j.cost = v.value("cost_micros", micros{0});
     j.price = v.value("price_micros", micros{0});
     j.payment_status = v.value("payment_status", "unpaid");
+    j.payment = v.value("payment", json(nullptr));
     j.last_error = v.value("last_error", json(nullptr));
     j.warnings = v.value("warnings", std::vector<std::string>{});
     return j;

@@ -147,6 +147,8 @@ struct job {
   micros cost = 0;
   micros price = 0;
   std::string payment_status = "unpaid";
+  /// The payments actor's link: {"invoice_id", "session_id", "url"} or null.
+  nlohmann::json payment;
   nlohmann::json last_error; ///< null or {"code", "message", "attempt"}
   std::vector<std::string> warnings;
 };

@@ -177,12 +177,15 @@ void finalize(caf::event_based_actor* self, const state_ptr& st, job j, const ch
   auto id = j.id;
   st->release(id);
   st->settling[id] = std::move(j);
-  commit(self, st, std::move(req), [st, id] {
+  commit(self, st, std::move(req), [self, st, id] {
     auto s = st->settling.find(id);
     if (s == st->settling.end())
       return;
     auto out = to_json(s->second);
+    bool passed = s->second.status == completed && s->second.qa_passed;
     st->settling.erase(s);
+    if (passed)
+      request_checkout(self, st, out); // once, after the commit
     if (auto w = st->settle_waiters.find(id); w != st->settle_waiters.end()) {
       for (auto& rp : w->second)
         rp.deliver(out);
@@ -516,6 +519,9 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
     [self, st](self_heal_atom, scheduled_atom) {
       self_heal(self, st, true);
       self->delayed_send(self, st->jc->self_heal_every, self_heal_atom::value, scheduled_atom::value);
+    },
+    [self, st](payment_atom, const std::string& id, const std::string& status, const json& info) {
+      return set_payment(self, st, id, status, info);
     },
     [st](finance_atom) -> json { return finance_metrics(st->days, st->now()); },
     [st](summary_atom) -> json { return metrics_summary(st->days, st->now()); },

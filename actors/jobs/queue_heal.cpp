@@ -55,8 +55,13 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
                         {"email", j->email},
                         {"qa_score", *j->qa_score},
                         {"price_usd", usd(j->price)},
-                        {"payment_link", nullptr},
-                        {"note", "no payment link: payments (S6) are not configured on this node"}});
+                        {"payment_link", j->payment.is_object() ? j->payment.value("url", json(nullptr))
+                                                                : json(nullptr)},
+                        {"invoice_id", j->payment.is_object() ? j->payment.value("invoice_id", json(nullptr))
+                                                              : json(nullptr)},
+                        {"note", j->payment.is_object() ? "the payment link the payments actor made"
+                                                        : "no payment link yet: the payments actor has not "
+                                                          "made a checkout session for this job"}});
     return true;
   });
   for (auto& j : to_requeue) {

@@ -69,6 +69,9 @@ struct queue_state {
   /// List readers running (each handles one GET /api/jobs).
   std::set<caf::actor_addr> list_readers;
   std::mt19937_64 rng{std::random_device{}()};
+  /// Final jobs whose payment change is being stored: (job, version).
+  std::unordered_map<std::string, std::pair<job, std::uint64_t>> paying;
+  std::uint64_t paying_version = 0;
   bool upkeep_busy = false;
   bool sweep_busy = false;
   std::uint32_t next_worker_number = 1;
@@ -133,6 +136,15 @@ using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 /// Runs self-heal (queue_heal.cpp); `then` runs once its events are durable.
 nlohmann::json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled,
                          std::function<void()> then = nullptr);
+
+/// Sets a final job's payment_status and link (queue_payment.cpp; the
+/// rules are protocol/jobs.hpp's payment_atom).
+caf::result<nlohmann::json> set_payment(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
+                                        const std::string& status, const nlohmann::json& info);
+
+/// Sends a job that completed with qa_passed to the payments actor for its
+/// checkout (a jobs event says so when there is no payments actor).
+void request_checkout(caf::event_based_actor* self, const state_ptr& st, const nlohmann::json& job);
 
 /// A reader of one GET /api/jobs (queue_list.cpp): answers (list_atom,
 /// filter, counts) from the store, outside the queue, then ends.

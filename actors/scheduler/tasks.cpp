@@ -5,6 +5,7 @@
 #include "protocol/alerts.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/ops.hpp"
+#include "protocol/payments.hpp"
 #include "protocol/slo.hpp"
 
 namespace echopilot::scheduler {
@@ -56,6 +57,9 @@ std::vector<task_def> default_tasks() {
     available("health.sentinel", "*/3 * * * *", health::actor_id,
               "Ops sentinel: CPU, memory or disk above 85 % or latency above 2 s raise a critical alert; recovered when back under.",
               make_message(health::sentinel_atom::value), 30s),
+    available("payments.poll", "*/15 * * * *", payments::actor_id,
+              "Payment poller: asks Stripe about sessions still open, so a lost webhook does not leave a job unpaid.",
+              make_message(payments::poll_atom::value), 120s),
     missing("revenue.intelligence", "*/30 * * * *", "ai",
             "Revenue intelligence: AI reading of revenue and job trends.",
             "the platform's AI subsystem (issue 18) is not built yet"),
@@ -86,9 +90,9 @@ std::vector<task_def> default_tasks() {
     available("jobs.finance", "0 */6 * * *", jobs::queue_id,
               "Finance: revenue, cost and profit over 7 and 30 days.",
               make_message(jobs::finance_atom::value), 60s),
-    missing("payments.payouts", "0 */6 * * *", "payments",
-            "Payout reconciliation: matches payouts with paid jobs.",
-            "payments (issue 12) are not built yet"),
+    available("payments.payouts", "0 */6 * * *", payments::actor_id,
+              "Payment reconciliation: the ledger against Stripe's sessions (missing, amount or status mismatch); findings raise the alert payments_reconciliation.",
+              make_message(payments::reconcile_atom::value), 120s),
     // every 12 hours
     missing("ai.ops_brain", "0 */12 * * *", "ai",
             "AI ops brain: an AI summary of the node's operations with suggestions.",
@@ -109,9 +113,9 @@ std::vector<task_def> default_tasks() {
     missing("reports.daily", "0 9 * * *", "ai",
             "Daily report: the day's jobs, revenue and incidents by email (SCHED_REPORT_UTC).",
             "daily reports (issue 18) and email (issue 16) are not built yet"),
-    missing("payments.reconciliation", "50 23 * * *", "payments",
-            "Payment reconciliation snapshot: the day's payments against the jobs.",
-            "payments (issue 12) are not built yet"),
+    available("payments.reconciliation", "50 23 * * *", payments::actor_id,
+              "Payment snapshot: the day's invoices and reconciliation kept as <backup dir>/payments/recon-YYYY-MM-DD.json.",
+              make_message(payments::snapshot_atom::value), 120s),
     // weekly
     missing("audit.weekly", "30 0 * * 1", "audit", "Audit report: the week's audit chain, verified.",
             "the audit chain (issue 17) is not built yet"),

@@ -225,7 +225,7 @@ TEST_CASE("settings: the scheduler's overrides, and what is wrong with them name
   CHECK(task(s, "ai.ceo_brief").schedule == "45 6 * * *");
   CHECK(task(s, "reports.daily").schedule == "5 18 * * *");
   CHECK(task(s, "jobs.self_heal").schedule == "0 */3 * * *");
-  CHECK(s.scheduler.tasks.size() == 23);
+  CHECK(s.scheduler.tasks.size() == 24);
   auto error = [&](const std::string& cfg, std::map<std::string, std::string> env = {}) {
     auto r = with(cfg, env);
     auto* e = std::get_if<usage_error>(&r);

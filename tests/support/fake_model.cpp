@@ -6,15 +6,22 @@
 
 namespace test {
 
-fake_model::fake_model(int latency_ms) {
-  proc_ = std::make_unique<child_process>(
-    std::vector<std::string>{"/usr/bin/python3", ECHOPILOT_SOURCE_DIR "/tests/fakes/fake_openai.py", "--port",
-                             "0", "--latency-ms", std::to_string(latency_ms)});
-  auto line = proc_->read_line(std::chrono::seconds{20});
+loopback_fake start_loopback_fake(const std::string& script, std::vector<std::string> args) {
+  std::vector<std::string> argv{"/usr/bin/python3", ECHOPILOT_SOURCE_DIR "/tests/fakes/" + script, "--port", "0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  loopback_fake f;
+  f.proc = std::make_unique<child_process>(std::move(argv));
+  auto line = f.proc->read_line(std::chrono::seconds{20});
   constexpr std::string_view prefix = "listening on ";
   if (!line || line->rfind(prefix, 0) != 0)
-    throw std::runtime_error("the fake model did not start: " + proc_->read_stderr());
-  root_ = "http://127.0.0.1:" + line->substr(prefix.size());
+    throw std::runtime_error(script + " did not start: " + f.proc->read_stderr());
+  f.root = "http://127.0.0.1:" + line->substr(prefix.size());
+  return f;
+}
+
+fake_model::fake_model(int latency_ms)
+    : fake_(start_loopback_fake("fake_openai.py", {"--latency-ms", std::to_string(latency_ms)})) {
+  root_ = fake_.root;
   base_ = root_ + "/v1";
 }
 

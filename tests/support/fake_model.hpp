@@ -4,12 +4,23 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "tests/support/process.hpp"
 
 namespace test {
+
+/// A fake from tests/fakes/ running on loopback.
+struct loopback_fake {
+  std::unique_ptr<child_process> proc;
+  std::string root; ///< "http://127.0.0.1:PORT"
+};
+
+/// Starts tests/fakes/<script> with `--port 0` and `args` and waits for its
+/// "listening on PORT" line; throws (with its stderr) if it does not come.
+loopback_fake start_loopback_fake(const std::string& script, std::vector<std::string> args);
 
 class fake_model {
 public:
@@ -32,7 +43,7 @@ public:
   nlohmann::json stats();
 
 private:
-  std::unique_ptr<child_process> proc_;
+  loopback_fake fake_;
   std::string root_;
   std::string base_;
 };
