@@ -1,48 +1,19 @@
 #include "connectors/telegram.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <map>
 #include <mutex>
-#include <stdexcept>
-#include <thread>
-#include <vector>
+#include <optional>
 
-#include <curl/curl.h>
 #include <nlohmann/json.hpp>
+
+#include "connectors/curl_engine.hpp"
 
 namespace echopilot::connectors {
 
 using nlohmann::json;
-using clock_type = std::chrono::steady_clock;
 using namespace std::chrono;
 
 namespace {
-
-std::once_flag curl_once;
-
-struct send_call {
-  std::string body;
-  std::function<void(telegram_result)> done;
-  std::uint32_t tries = 0;
-  curl_slist* headers = nullptr;
-  std::string response;
-  char errbuf[CURL_ERROR_SIZE] = {};
-
-  ~send_call() {
-    if (headers != nullptr)
-      curl_slist_free_all(headers);
-  }
-};
-
-size_t on_body(char* data, size_t size, size_t n, void* user) {
-  auto* c = static_cast<send_call*>(user);
-  // A sendMessage answer is small; refuse to buffer more than 1 MiB.
-  if (c->response.size() + size * n > (1u << 20))
-    return 0;
-  c->response.append(data, size * n);
-  return size * n;
-}
 
 telegram_result failure(std::string code, std::string message) {
   telegram_result r;
@@ -130,135 +101,50 @@ telegram_result parse_telegram_response(long status, const std::string& body, co
 struct telegram_client::impl {
   telegram_options opts;
   std::string url;
-  CURLM* multi = nullptr;
-  std::thread thread;
-  std::atomic<bool> stopping{false};
+  std::unique_ptr<curl_engine> engine; // none in dry-run
 
   mutable std::mutex mtx;
-  std::vector<std::unique_ptr<send_call>> incoming;
   std::deque<telegram_dry_record> dry_log;
 
-  // Only the connector's thread touches these.
-  std::multimap<clock_type::time_point, std::unique_ptr<send_call>> waiting;
-  std::map<CURL*, std::unique_ptr<send_call>> running;
-
-  void start(std::unique_ptr<send_call> c) {
-    ++c->tries;
-    c->response.clear();
-    c->errbuf[0] = '\0';
-    CURL* e = curl_easy_init();
-    if (e == nullptr) {
-      finish(std::move(c), failure("telegram_unavailable", "libcurl could not create a transfer"));
-      return;
-    }
-    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body.c_str());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(c->body.size()));
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, c.get());
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(opts.timeout.count()));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.connect_timeout.count()));
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    running.emplace(e, std::move(c));
-    curl_multi_add_handle(multi, e);
-  }
-
-  void finish(std::unique_ptr<send_call> c, telegram_result r) {
-    r.tries = c->tries;
+  void finish(const std::function<void(telegram_result)>& done, telegram_result r, std::uint32_t tries) {
+    r.tries = tries;
     r.error_message = scrub(std::move(r.error_message), opts.token);
-    c->done(std::move(r));
+    done(std::move(r));
   }
 
-  void completed(CURL* e, CURLcode code) {
-    auto it = running.find(e);
-    if (it == running.end())
-      return;
-    auto c = std::move(it->second);
-    running.erase(it);
-    curl_multi_remove_handle(multi, e);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    bool can_retry = c->tries <= opts.max_retries && !stopping;
-    milliseconds backoff = opts.retry_base * (1LL << std::min<std::uint32_t>(c->tries - 1, 20));
-    if (code != CURLE_OK) {
-      bool config = code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT
-                    || code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE;
-      if (can_retry && !config && code != CURLE_WRITE_ERROR) {
-        waiting.emplace(clock_type::now() + std::min(backoff, opts.retry_max), std::move(c));
-        return;
-      }
-      std::string what = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(code);
-      bool timeout = code == CURLE_OPERATION_TIMEDOUT;
-      finish(std::move(c), failure(timeout ? "telegram_timeout" : "telegram_unreachable",
-                                   std::string{timeout ? "Telegram did not answer in time: "
-                                                       : "Telegram could not be reached: "}
-                                     + what));
-      return;
+  /// What a try's answer means; a delay when it is tried again.
+  std::optional<milliseconds> on_try(const http_response& resp, const std::function<void(telegram_result)>& done) {
+    if (resp.error == transport::stopping) {
+      finish(done, failure("telegram_unavailable", "the node is stopping"), resp.tries);
+      return std::nullopt;
     }
-    auto r = parse_telegram_response(status, c->response, opts.token);
-    if (!r.sent && can_retry && (status == 429 || status >= 500)) {
+    bool can_retry = resp.tries <= opts.max_retries;
+    milliseconds backoff = opts.retry_base * (1LL << std::min<std::uint32_t>(resp.tries - 1, 20));
+    if (resp.error != transport::ok) {
+      if (can_retry && resp.error != transport::config && resp.error != transport::too_large)
+        return std::min(backoff, opts.retry_max);
+      bool timeout = resp.error == transport::timeout;
+      finish(done,
+             failure(timeout ? "telegram_timeout" : "telegram_unreachable",
+                     std::string{timeout ? "Telegram did not answer in time: " : "Telegram could not be reached: "}
+                       + resp.error_message),
+             resp.tries);
+      return std::nullopt;
+    }
+    auto r = parse_telegram_response(resp.status, resp.body, opts.token);
+    if (!r.sent && can_retry && (resp.status == 429 || resp.status >= 500)) {
       // 429 carries {"parameters": {"retry_after": seconds}}.
       auto delay = backoff;
-      auto doc = json::parse(c->response, nullptr, false);
+      auto doc = json::parse(resp.body, nullptr, false);
       if (doc.is_object() && doc.contains("parameters") && doc["parameters"].is_object()
           && doc["parameters"].value("retry_after", json()).is_number_unsigned())
         delay = seconds{doc["parameters"]["retry_after"].get<std::uint64_t>()};
-      waiting.emplace(clock_type::now() + std::min(delay, opts.retry_max), std::move(c));
-      return;
+      return std::min(delay, opts.retry_max);
     }
-    if (!r.sent && c->tries > 1)
-      r.error_message += " (after " + std::to_string(c->tries) + " tries)";
-    finish(std::move(c), std::move(r));
-  }
-
-  void loop() {
-    while (true) {
-      std::vector<std::unique_ptr<send_call>> fresh;
-      {
-        std::lock_guard<std::mutex> lock{mtx};
-        fresh.swap(incoming);
-      }
-      for (auto& c : fresh)
-        start(std::move(c));
-      if (stopping)
-        break;
-      auto now = clock_type::now();
-      while (!waiting.empty() && waiting.begin()->first <= now) {
-        auto c = std::move(waiting.begin()->second);
-        waiting.erase(waiting.begin());
-        start(std::move(c));
-      }
-      int active = 0;
-      curl_multi_perform(multi, &active);
-      int left = 0;
-      while (CURLMsg* m = curl_multi_info_read(multi, &left))
-        if (m->msg == CURLMSG_DONE)
-          completed(m->easy_handle, m->data.result);
-      int wait_ms = 1000;
-      if (!waiting.empty()) {
-        auto until = duration_cast<milliseconds>(waiting.begin()->first - clock_type::now()).count();
-        wait_ms = static_cast<int>(std::clamp<long long>(until, 0, 1000));
-      }
-      curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
-    }
-    auto stopped = [] { return failure("telegram_unavailable", "the node is stopping"); };
-    for (auto& [e, c] : running) {
-      curl_multi_remove_handle(multi, e);
-      curl_easy_cleanup(e);
-      finish(std::move(c), stopped());
-    }
-    running.clear();
-    for (auto& [t, c] : waiting)
-      finish(std::move(c), stopped());
-    waiting.clear();
-    std::lock_guard<std::mutex> lock{mtx};
-    for (auto& c : incoming)
-      finish(std::move(c), stopped());
-    incoming.clear();
+    if (!r.sent && resp.tries > 1)
+      r.error_message += " (after " + std::to_string(resp.tries) + " tries)";
+    finish(done, std::move(r), resp.tries);
+    return std::nullopt;
   }
 };
 
@@ -266,24 +152,16 @@ telegram_client::telegram_client(telegram_options opts) : d_(std::make_unique<im
   d_->opts = std::move(opts);
   if (dry_run())
     return; // no thread, no libcurl: nothing is ever sent
-  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   auto base = d_->opts.api_base;
   while (!base.empty() && base.back() == '/')
     base.pop_back();
   d_->url = base + "/bot" + d_->opts.token + "/sendMessage";
-  d_->multi = curl_multi_init();
-  if (d_->multi == nullptr)
-    throw std::runtime_error("libcurl: cannot create a multi handle");
-  d_->thread = std::thread{[d = d_.get()] { d->loop(); }};
+  d_->engine = std::make_unique<curl_engine>();
 }
 
 telegram_client::~telegram_client() {
-  if (d_->multi == nullptr)
-    return;
-  d_->stopping = true;
-  curl_multi_wakeup(d_->multi);
-  d_->thread.join();
-  curl_multi_cleanup(d_->multi);
+  if (d_->engine)
+    d_->engine->stop(); // before the state the callbacks use goes away
 }
 
 bool telegram_client::dry_run() const noexcept {
@@ -314,24 +192,17 @@ void telegram_client::send(std::string text, std::function<void(telegram_result)
     done(std::move(r));
     return;
   }
-  auto c = std::make_unique<send_call>();
-  c->body = telegram_body(d_->opts.chat_id, text);
-  c->done = std::move(done);
-  c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
-  c->headers = curl_slist_append(c->headers, "Accept: application/json");
-  {
-    std::lock_guard<std::mutex> lock{d_->mtx};
-    if (!d_->stopping) {
-      d_->incoming.push_back(std::move(c));
-      c = nullptr;
-    }
-  }
-  if (c) {
-    telegram_result r = failure("telegram_unavailable", "the node is stopping");
-    c->done(std::move(r));
-    return;
-  }
-  curl_multi_wakeup(d_->multi);
+  http_request req;
+  req.method = "POST";
+  req.url = d_->url;
+  req.body = telegram_body(d_->opts.chat_id, text);
+  req.headers = {"Content-Type: application/json", "Accept: application/json"};
+  req.timeout = d_->opts.timeout;
+  req.connect_timeout = d_->opts.connect_timeout;
+  req.max_response = 1u << 20; // a sendMessage answer is small
+  d_->engine->submit(std::move(req), [d = d_.get(), done = std::move(done)](const http_response& resp) {
+    return d->on_try(resp, done);
+  });
 }
 
 std::deque<telegram_dry_record> telegram_client::dry_run_log() const {
