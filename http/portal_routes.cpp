@@ -1,6 +1,7 @@
 #include "http/portal_routes.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <mutex>
 
 #include <caf/make_message.hpp>
@@ -70,6 +71,29 @@ response page_refusal(portal::verdict v) {
   r.content_type = "text/html; charset=utf-8";
   r.body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + title
            + "</title><link rel=\"stylesheet\" href=\"/portal/assets/style.css\"></head><body><main class=\"portal-refused\"><h1>"
+           + title + "</h1><p>" + text + "</p></main></body></html>";
+  return r;
+}
+
+/// Stripe's return (`/portal?job=ID&status=success|cancelled`, the payments
+/// actor's success and cancel URLs) carries no link: a small page that says
+/// what happened and shows nothing of the client's.
+std::optional<response> checkout_return(const request& req) {
+  auto status = req.query_param("status");
+  if (req.query_param("e") != nullptr || req.query_param("sig") != nullptr || status == nullptr
+      || req.query_param("job") == nullptr || (*status != "success" && *status != "cancelled"))
+    return std::nullopt;
+  bool paid = *status == "success";
+  std::string title = paid ? "Thank you" : "Payment cancelled";
+  std::string text = paid ? "Your payment went through. It shows as paid in your portal once Stripe confirms it; "
+                            "open your portal link to see it."
+                          : "The payment was cancelled and nothing was charged. You can pay from your portal link "
+                            "at any time.";
+  response r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + title
+           + "</title><link rel=\"stylesheet\" href=\"/portal/assets/style.css\"></head><body><main "
+             "class=\"portal-refused\"><h1 id=\"checkout-title\">"
            + title + "</h1><p>" + text + "</p></main></body></html>";
   return r;
 }
@@ -198,8 +222,11 @@ void add_portal_routes(const route_context& ctx, const add_route_fn& add) {
   {
     auto& r = add(method::get, "/portal", auth_level::open, "gateway",
                   "The client portal page, with a signed link (?e=&exp=&sig=): 403 for a changed link, "
-                  "410 for an expired one, neither with client data.",
+                  "410 for an expired one, neither with client data. Without a link, ?job=&status=success|"
+                  "cancelled (the return from checkout) is a short page saying so.",
                   [ctx, files](request& req, respond_fn respond) {
+                    if (auto back = checkout_return(req))
+                      return respond(std::move(*back));
                     auto r = check_link(ctx, req);
                     if (r.v != portal::verdict::valid)
                       return respond(page_refusal(r.v));

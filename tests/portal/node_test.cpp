@@ -151,6 +151,15 @@ TEST_CASE("link routes answer data.url, url, full_url and expires_at; the page o
     CHECK(bad.body.find("<script") == std::string::npos);
   }
   CHECK(p->get("/portal").status == 403);
+  // The return from checkout carries no link: a page that says what
+  // happened, nothing of the client's.
+  auto back = p->get("/portal?job=j1&status=success");
+  CHECK(back.status == 200);
+  CHECK(back.body.find("payment went through") != std::string::npos);
+  CHECK(back.body.find("<script") == std::string::npos);
+  CHECK(p->get("/portal?job=j1&status=cancelled").body.find("cancelled") != std::string::npos);
+  CHECK(p->get("/portal?job=j1&status=other").status == 403);
+  CHECK(p->get("/portal?" + tampered(q, "sig") + "&job=j1&status=success").status == 403);
   CHECK(p->get("/portal?e=ana%2Bvip%40example.com").status == 403);
   auto old = p->get("/portal?" + expired_query("ana+vip@example.com"));
   CHECK(old.status == 410);
