@@ -7,7 +7,9 @@
 // Steps: a signed link issued through the admin API opens the page (strict
 // CSP, nothing inline); a text job handed in and seen completed with its
 // result; an audio file uploaded in chunks with progress and its transcript
-// seen as a job; the checkout return line; a tampered and an expired link
+// seen as a job; the job's invoice paid through the fake Stripe's checkout
+// page (tests/fakes/fake_stripe.py) and seen paid; the checkout return
+// line; a tampered and an expired link
 // refused without client data; then no console errors, no failed calls and
 // no request outside the node's origin.
 
@@ -18,6 +20,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -27,10 +30,14 @@ const chromiumPath = process.env.ECHOPILOT_CHROMIUM || '/usr/bin/chromium';
 const key = 'browser-portal-key-0123456789abcdef';
 const secret = 'browser-portal-session-secret-0123456789';
 const email = 'client.portal@example.com';
+const stripeKey = 'sk_test_browser_portal_0123456789';
+const webhookSecret = 'whsec_browser_portal_0123456789';
 const wait = { timeout: 20000 };
 
 let node;
 let fake;
+let stripe;
+let stripeBase;  // the fake Stripe's origin (its checkout pages)
 let dataDir;
 let base;
 let browser;
@@ -81,13 +88,40 @@ async function admin(method, path, body) {
   return { status: res.status, doc: await res.json() };
 }
 
+/** A port free on loopback now (the node's, known before it starts so that
+ * the fake Stripe can send it webhooks and Stripe's return URLs name it). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 before(async () => {
   assert.ok(binary && source, 'ECHOPILOT_BINARY and ECHOPILOT_SOURCE_DIR must be set (CTest sets them)');
-  const f = startChild('python3', [join(source, 'tests/fakes/fake_openai.py')], {}, /^listening on (\d+)$/, 'fake_openai');
+  // The model answers after 300 ms, so a job's price (rate x duration) is
+  // some cents and its checkout session is made after QA.
+  const f = startChild('python3', [join(source, 'tests/fakes/fake_openai.py'), '--latency-ms', '300'], {},
+    /^listening on (\d+)$/, 'fake_openai');
   fake = f.child;
   const fakePort = await f.ready;
+  const nodePort = await freePort();
+  const s = startChild('python3', [join(source, 'tests/fakes/fake_stripe.py'), '--key', stripeKey,
+    '--webhook-url', `http://127.0.0.1:${nodePort}/api/payments/webhook`, '--webhook-secret', webhookSecret], {},
+  /^listening on (\d+)$/, 'fake_stripe');
+  stripe = s.child;
+  stripeBase = `http://127.0.0.1:${await s.ready}`;
   dataDir = mkdtempSync(join(tmpdir(), 'echopilot-portal-'));
-  const n = startChild(binary, ['serve', '--port', '0', '--data-dir', dataDir], {
+  const n = startChild(binary, ['serve', '--port', String(nodePort), '--data-dir', dataDir], {
+    STRIPE_MODE: 'test',
+    STRIPE_SECRET_KEY: stripeKey,
+    STRIPE_WEBHOOK_SECRET: webhookSecret,
+    STRIPE_API_BASE: stripeBase,
+    DEFAULT_RATE_USD_PER_MIN: '60',
     DASHBOARD_KEY: key,
     SESSION_SECRET: secret,
     AI_INTEGRATIONS_OPENAI_BASE_URL: `http://127.0.0.1:${fakePort}/v1`,
@@ -105,12 +139,16 @@ before(async () => {
   await context.route('**/*', (route) => {
     const url = route.request().url();
     if (url.startsWith(`${base}/`)) return route.continue();
+    // Stripe's checkout page (the fake's), only in the step that pays.
+    if (phase === 'pay' && url.startsWith(`${stripeBase}/pay/`)) return route.continue();
     foreign.push(url);
     return route.abort();
   });
   page = await context.newPage();
   page.on('request', (r) => {
-    if (new URL(r.url()).origin !== base) foreign.push(r.url());
+    const u = new URL(r.url());
+    if (u.origin !== base && !(phase === 'pay' && u.origin === stripeBase && u.pathname.startsWith('/pay/')))
+      foreign.push(r.url());
   });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => {
@@ -129,6 +167,7 @@ after(async () => {
   if (browser) await browser.close();
   await stop(node);
   await stop(fake);
+  await stop(stripe);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -186,6 +225,27 @@ test('an audio file is uploaded in chunks with progress and its transcript becom
   assert.ok(job, 'no transcription job');
   const full = await admin('GET', `/api/jobs/${job.id}`);
   assert.equal(full.doc.data.input, `transcript of interview.mp3: ${bytes.length} bytes, sha256 ${sha}`);
+});
+
+test('the job\'s invoice is paid through Stripe\'s checkout page and shows as paid', async () => {
+  phase = 'pay';
+  await page.goto(`${base}${link}`);
+  const pay = page.locator('#invoices tr[data-status="open"] a.pay').first();
+  await pay.waitFor(wait);
+  const href = await pay.getAttribute('href');
+  assert.ok(href.startsWith(`${stripeBase}/pay/`), `the Pay link goes to ${href}`);
+  await pay.click();
+  await page.waitForURL(`${stripeBase}/pay/**`, wait);
+  await page.click('#pay');
+  // Stripe sends the client back to the portal's return page.
+  await page.waitForURL(`${base}/portal?**`, wait);
+  assert.match(new URL(page.url()).search, /status=success/);
+  await page.locator('#checkout-title', { hasText: 'Thank you' }).waitFor(wait);
+  phase = 'paid';
+  await page.goto(`${base}${link}`);
+  await page.locator('#invoices tr[data-status="paid"]').first().waitFor(wait);
+  await page.locator('#jobs tr', { hasText: 'Quarterly notes' }).locator('td.payment', { hasText: /^paid$/ })
+    .waitFor(wait);
 });
 
 test('returning from checkout shows a clear line', async () => {
