@@ -5,6 +5,7 @@
 import { api, ApiError, describe, setKey, clearKey, hasKey, whenUnauthorized } from './api.js';
 import { el, fill, money, number1, count, utc, clock, duration, jsonText } from './format.js';
 import * as charts from './charts.js';
+import * as payments from './payments.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -108,6 +109,7 @@ function disconnect(reason) {
   for (const id of ['tree-table', 'jobs-table', 'flags-table', 'history-table', 'job-detail', 'sched-table',
     'alerts-table', 'incidents-table'])
     $(id).hidden = true;
+  payments.clear();
   $('panels').hidden = true;
   $('conn').hidden = true;
   $('key-panel').hidden = false;
@@ -694,6 +696,7 @@ async function refreshScheduler() {
   }
 }
 every(5000, refreshScheduler);
+every(5000, () => payments.refresh(offers));
 
 // -- operations: SLO, alerts, incidents -----------------------------------------
 

@@ -43,10 +43,16 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
   json requeued = json::array();
   std::vector<job> to_requeue;
   json unpaid = json::array();
+  std::vector<json> no_checkout;
   st->cfg.store->scan_back({}, {}, jc.heal_scan, [&](const json& stored) {
     auto j = job_from_json(stored);
     if (!j)
       return true;
+    // A job that passed QA and has no checkout yet (its hand-off was lost
+    // to a restart): asked again (the payments actor makes it once per job).
+    if (j->status == completed && j->qa_passed && j->payment_status == "unpaid" && !j->payment.is_object()
+        && st->paying.count(j->id) == 0)
+      no_checkout.push_back(to_json(*j));
     if (j->status == failed && st->settling.count(j->id) == 0 && st->active.count(j->id) == 0)
       to_requeue.push_back(std::move(*j));
     else if (j->status == completed && j->payment_status == "unpaid" && j->qa_score
@@ -64,6 +70,8 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
                                                           "made a checkout session for this job"}});
     return true;
   });
+  for (auto& j : no_checkout)
+    request_checkout(self, st, j);
   for (auto& j : to_requeue) {
     // A fresh budget of attempts; attempt numbers go on (a lease timer of an
     // earlier attempt must never match a new one). The last result goes.
@@ -128,6 +136,7 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
                  {"requeued", std::move(requeued)},
                  {"stale_workers", std::move(stale)},
                  {"unpaid_high_qa", std::move(unpaid)},
+                 {"checkouts_requested", no_checkout.size()},
                  {"workers", {{"known", st->workers.size()}, {"idle", idle}, {"busy", busy}}},
                  {"counts", st->counts_json()}};
   report["events"] = events.size() + 1;

@@ -262,7 +262,24 @@ void create(caf::event_based_actor* self, const state_ptr& st, request_in in, pr
       rp.deliver(make_error(errc::rule_violation, "the Idempotency-Key was used with another body"));
       return;
     }
-    rp.deliver(invoice_answer(*existing, true));
+    if (existing->status != st_failed || !st->creating.insert(in.key).second) {
+      rp.deliver(invoice_answer(*existing, true));
+      return;
+    }
+    // Stripe refused the session before: the same request tries again
+    // (same invoice, same Stripe Idempotency-Key).
+    auto key = in.key;
+    open_session(self, st, *existing, [st, rp, key](const invoice& made, const caf::error& err) mutable {
+      st->creating.erase(key);
+      if (err)
+        rp.deliver(make_error(errc::storage_failure, "the invoice was not stored"));
+      else if (made.status == st_failed)
+        rp.deliver(make_error(errc::unavailable, "Stripe did not make the checkout session ("
+                                                   + made.error.value("code", "") + "): "
+                                                   + made.error.value("message", "")));
+      else
+        rp.deliver(invoice_answer(made, false));
+    });
     return;
   }
   if (!st->creating.insert(in.key).second) {
@@ -333,10 +350,13 @@ void create(caf::event_based_actor* self, const state_ptr& st, request_in in, pr
   });
 }
 
-/// The cents of a job's price (price_micros), at least 1.
+/// The cents of a job's price (price_micros, rounded; a price under half a
+/// cent is 1 cent, which the minimum charge then raises); 0 without a price.
 std::int64_t job_cents(const json& job) {
   auto micros = job.value("price_micros", std::int64_t{0});
-  return std::max<std::int64_t>(0, (micros + 5'000) / 10'000);
+  if (micros <= 0)
+    return 0;
+  return std::max<std::int64_t>(1, (micros + 5'000) / 10'000);
 }
 
 caf::result<json> on_create(caf::event_based_actor* self, const state_ptr& st, const json& body, std::string key) {
@@ -353,10 +373,10 @@ caf::result<json> on_create(caf::event_based_actor* self, const state_ptr& st, c
       return make_error(errc::invalid_argument, "the field 'prepaid' must be true or false");
     in.prepaid = p->get<bool>();
   }
-  auto rp = self->make_response_promise<json>();
   if (auto j = body.find("job_id"); j != body.end()) {
     if (!j->is_string() || j->get<std::string>().empty() || j->get<std::string>().size() > 64)
       return make_error(errc::invalid_argument, "the field 'job_id' must be a job's id");
+    auto rp = self->make_response_promise<json>();
     in.job_id = j->get<std::string>();
     in.key = checkout_key(in.job_id);
     in.from_job = true;
@@ -406,6 +426,7 @@ caf::result<json> on_create(caf::event_based_actor* self, const state_ptr& st, c
   in.cents = *cents;
   in.fingerprint = base::sha256_hex(body.dump());
   in.key = key.empty() ? "body:" + in.fingerprint : "key:" + key;
+  auto rp = self->make_response_promise<json>();
   create(self, st, std::move(in), rp);
   return rp;
 }
@@ -443,8 +464,10 @@ caf::result<json> on_release(caf::event_based_actor* self, const state_ptr& st, 
 json listing(const state_ptr& st, std::vector<json> stored, std::size_t limit) {
   std::unordered_map<std::string, json> by_id;
   for (auto& s : stored)
-    if (s.is_object() && s.contains("id"))
-      by_id[s["id"].get<std::string>()] = std::move(s);
+    if (s.is_object() && s.contains("id") && s["id"].is_string()) {
+      auto id = s["id"].get<std::string>(); // before the move
+      by_id[id] = std::move(s);
+    }
   for (auto& [id, inv] : by_id)
     if (auto i = st->invoices.find(id); i != st->invoices.end())
       inv = to_json(i->second);
@@ -547,7 +570,6 @@ caf::behavior payments_actor(caf::event_based_actor* self, payments_config cfg) 
       return on_create(self, st, body, std::move(key));
     },
     [self, st](checkout_atom, const json& job) -> caf::result<json> {
-      auto rp = self->make_response_promise<json>();
       request_in in;
       in.job_id = job.value("id", "");
       in.email = job.value("email", "");
@@ -556,6 +578,7 @@ caf::behavior payments_actor(caf::event_based_actor* self, payments_config cfg) 
       in.from_job = true;
       if (in.job_id.empty() || in.cents <= 0)
         return make_error(errc::rule_violation, "the job has no id or no price to invoice");
+      auto rp = self->make_response_promise<json>();
       create(self, st, std::move(in), rp);
       return rp;
     },

@@ -34,12 +34,22 @@ std::string str(const json& o, const char* k) {
   return f != o.end() && f->is_string() ? f->get<std::string>() : std::string{};
 }
 
-/// Finishes a delivery: records the outcome and answers every waiter.
+/// Finishes a delivery: stores the event with its outcome (a new one by
+/// insert, with its entry in the stream pay_webhooks) and answers every
+/// waiter once that is durable.
 void finish(caf::event_based_actor* self, const state_ptr& st, json record, json answer) {
   auto id = record["id"].get<std::string>();
+  bool fresh = !record.value("redelivered", false);
   record["processed"] = true;
   record["processed_at"] = base::to_iso8601(st->cfg.clock->now());
-  st->cfg.store->commit(self, {op::put(events_table, id, record)}, [st, id, answer](const caf::error& err) {
+  persistence::write_request req;
+  if (fresh) {
+    req.push_back(op::insert(events_table, id, record));
+    req.push_back(op::append(webhooks_stream, {{"id", id}, {"type", record.value("type", "")}}));
+  } else {
+    req.push_back(op::put(events_table, id, record));
+  }
+  st->cfg.store->commit(self, std::move(req), [st, id, answer](const caf::error& err) {
     auto waiters = std::move(st->applying[id]);
     st->applying.erase(id);
     for (std::size_t n = 0; n < waiters.size(); ++n) {
@@ -142,8 +152,8 @@ caf::result<json> on_webhook(caf::event_based_actor* self, const state_ptr& st, 
     return make_error(errc::invalid_argument, "the event needs a 'type' (a string)");
   auto id = event["id"].get<std::string>();
   auto type = event["type"].get<std::string>();
-  auto rp = self->make_response_promise<json>();
   if (auto a = st->applying.find(id); a != st->applying.end()) {
+    auto rp = self->make_response_promise<json>();
     a->second.push_back(rp); // answered with the first delivery, as a duplicate
     return rp;
   }
@@ -154,6 +164,7 @@ caf::result<json> on_webhook(caf::event_based_actor* self, const state_ptr& st, 
                   {"duplicate", true},
                   {"applied", stored->value("applied", false)},
                   {"payment_status", nullptr}});
+  auto rp = self->make_response_promise<json>();
   st->applying[id].push_back(rp);
   auto now = st->now();
   json record = stored ? *stored
@@ -164,22 +175,12 @@ caf::result<json> on_webhook(caf::event_based_actor* self, const state_ptr& st, 
                               {"livemode", event.value("livemode", false)},
                               {"processed", false},
                               {"applied", false}};
-  if (stored) {
-    // Stored by an earlier delivery that did not finish: apply again
-    // (every step is idempotent).
-    record["redelivered"] = true;
-    apply(self, st, std::move(record), event);
-    return rp;
-  }
-  persistence::write_request req = {op::insert(events_table, id, record),
-                                    op::append(webhooks_stream, {{"id", id}, {"type", type}})};
-  st->cfg.store->commit(self, std::move(req), [self, st, record, event, id](const caf::error& err) mutable {
-    if (err) {
-      fail_delivery(st, id, make_error(errc::storage_failure, "the event was not stored; Stripe will retry"));
-      return;
-    }
-    apply(self, st, std::move(record), event);
-  });
+  // Applied first (the job's and the invoice's changes are durable and
+  // idempotent), then the event is stored as processed in one commit: a
+  // crash in between makes Stripe's redelivery apply it again, harmlessly.
+  if (stored)
+    record["redelivered"] = true; // stored by an earlier version, not processed
+  apply(self, st, std::move(record), event);
   return rp;
 }
 

@@ -10,6 +10,7 @@
 #include "actors/alerts/alerts_actors.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/ops.hpp"
+#include "protocol/payments.hpp"
 #include "protocol/slo.hpp"
 #include "tests/support/deterministic.hpp"
 
@@ -582,4 +583,29 @@ TEST_CASE("a subsystem that is missing or does not answer is a warning, never a 
   rh2.receive([&](json& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
   REQUIRE(out);
   CHECK((*out)["incident"]["severity"] == "medium");
+}
+
+/// The payments actor's last reconciliation (reconcile_atom, get_atom).
+caf::behavior fake_payments(caf::event_based_actor*, json report) {
+  return {[report](payments::reconcile_atom, get_atom) -> caf::result<json> { return reply(report); }};
+}
+
+TEST_CASE("a scan reads the last reconciliation: one finding per kind, none when it was clean") {
+  fixture f;
+  json report = {{"at", "2026-12-01T00:00:00.000Z"},
+                 {"findings", json::array({{{"kind", "amount_mismatch"}, {"detail", "a"}},
+                                           {{"kind", "amount_mismatch"}, {"detail", "b"}},
+                                           {{"kind", "missing_in_ledger"}, {"detail", "c"}}})}};
+  f.enlist(payments::actor_id, f.sys.spawn(fake_payments, report));
+  f.start_incidents();
+  auto rh = f.self->request(f.incidents, caf::infinite, scan_atom::value);
+  f.sched.run();
+  f.advance(2s);
+  caf::expected<json> out = caf::make_error(caf::sec::request_timeout);
+  rh.receive([&](json& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+  REQUIRE(out);
+  REQUIRE((*out)["findings"].size() == 2);
+  CHECK((*out)["incident"]["severity"] == "medium");
+  CHECK((*out)["incident"]["source"] == "payments");
+  CHECK((*out)["incident"]["message"].get<std::string>().find("2 amount_mismatch") != std::string::npos);
 }

@@ -415,6 +415,9 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.openai.max_connections == embedded.openai.max_connections);
   CHECK(shipped.openai.transcription_model == embedded.openai.transcription_model);
   CHECK(shipped.portal_link_hours == embedded.portal_link_hours);
+  CHECK(shipped.payments.currency == embedded.payments.currency);
+  CHECK(shipped.payments.minimum_charge_cents == embedded.payments.minimum_charge_cents);
+  CHECK(shipped.payments.recon_lookback_days == embedded.payments.recon_lookback_days);
   CHECK(shipped.scheduler.start_window == embedded.scheduler.start_window);
   REQUIRE(shipped.scheduler.tasks.size() == embedded.scheduler.tasks.size());
   for (std::size_t i = 0; i < shipped.scheduler.tasks.size(); ++i) {
@@ -547,4 +550,36 @@ TEST_CASE("portal.link_ttl_hours and PORTAL_LINK_TTL_HRS are bounded and name th
   auto model = with({}, R"({"openai": {"transcription_model": ""}})");
   REQUIRE(std::holds_alternative<settings>(model));
   CHECK(std::get<settings>(model).openai.transcription_model.empty());
+TEST_CASE("settings: payments from STRIPE_* and GUARD_* and the section \"payments\"") {
+  auto with = [](std::map<std::string, std::string> env, std::string cfg = "{}") {
+    return resolve_settings({}, fake_env(env), fake_files({{"configs/echopilot.json", cfg}}));
+  };
+  auto s = std::get<settings>(with({{"STRIPE_MODE", "live"}, {"STRIPE_SECRET_KEY", "sk_test_x"},
+                                    {"STRIPE_SECRET_LIVE", "sk_live_y"}, {"STRIPE_WEBHOOK_SECRET", "whsec_z"},
+                                    {"STRIPE_API_BASE", "http://127.0.0.1:9"}, {"GUARD_BLOCK_PREPAID", "1"},
+                                    {"GUARD_MAX_PER_HOUR", "7"}, {"GUARD_MAX_AMOUNT_DAY", "250.5"},
+                                    {"GUARD_EMAIL_ALLOW", "a@x.com,b@y.com"}},
+                                   R"({"payments": {"currency": "EUR", "minimum_charge_cents": 100}})"));
+  CHECK(s.payments.live);
+  CHECK(s.payments.secret_key == "sk_live_y"); // live mode reads STRIPE_SECRET_LIVE
+  CHECK(s.payments.webhook_secret == "whsec_z");
+  CHECK(s.payments.api_base == "http://127.0.0.1:9");
+  CHECK(s.payments.block_prepaid);
+  CHECK(s.payments.max_per_hour == 7);
+  CHECK(s.payments.max_amount_day_cents == 25050);
+  CHECK(s.payments.email_allow == "a@x.com,b@y.com");
+  CHECK(s.payments.currency == "eur");
+  CHECK(s.payments.minimum_charge_cents == 100);
+  auto error = [&](std::map<std::string, std::string> env, std::string cfg = "{}") {
+    auto r = with(env, cfg);
+    auto* e = std::get_if<usage_error>(&r);
+    return e ? e->message : std::string{};
+  };
+  CHECK(error({{"STRIPE_MODE", "prod"}}).find("STRIPE_MODE") != std::string::npos);
+  CHECK(error({{"GUARD_MAX_PER_HOUR", "0"}}).find("GUARD_MAX_PER_HOUR") != std::string::npos);
+  CHECK(error({{"GUARD_MAX_AMOUNT_DAY", "-3"}}).find("GUARD_MAX_AMOUNT_DAY") != std::string::npos);
+  CHECK(error({{"GUARD_BLOCK_PREPAID", "yes"}}).find("GUARD_BLOCK_PREPAID") != std::string::npos);
+  CHECK(error({}, R"({"payments": {"nope": 1}})").find("payments.nope") != std::string::npos);
+  CHECK(error({}, R"({"payments": {"webhook_secret": "x"}})").find("environment") != std::string::npos);
+  CHECK(error({}, R"({"payments": {"minimum_charge_cents": 0}})").find("minimum_charge_cents") != std::string::npos);
 }

@@ -9,7 +9,8 @@
 // memory only; health; the live tree; a crash of `flags` and its restart
 // count; flags set and their history; a job submitted and completed; the
 // three charts with data; finance; self-heal; the scheduler (run now, pause);
-// operations (SLO, an alert acknowledged and resolved, an incident scan); a
+// operations (SLO, an alert acknowledged and resolved, an incident scan);
+// payments (invoices, a held one rejected, a webhook event, a refund); a
 // phone width; then no console
 // errors, no request outside the node's origin, and a screenshot in
 // tests/artifacts/dashboard.png.
@@ -22,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { createHmac } from 'node:crypto';
 
 const binary = process.env.ECHOPILOT_BINARY;
 const source = process.env.ECHOPILOT_SOURCE_DIR;
@@ -29,6 +31,7 @@ const chromiumPath = process.env.ECHOPILOT_CHROMIUM || '/usr/bin/chromium';
 const key = 'browser-test-key-0123456789abcdef';
 const wrongKey = 'not-the-key-0123456789';
 const wait = { timeout: 15000 };
+const webhookSecret = 'whsec_browser_test_secret';
 
 let node;        // the echopilot child process
 let dataDir;     // its temporary data dir
@@ -50,7 +53,7 @@ function startNode() {
   dataDir = mkdtempSync(join(tmpdir(), 'echopilot-browser-'));
   node = spawn(binary, ['serve', '--port', '0', '--data-dir', dataDir], {
     cwd: source,
-    env: { ...process.env, ECHOPILOT_FAULT_INJECTION: '1', DASHBOARD_KEY: key },
+    env: { ...process.env, ECHOPILOT_FAULT_INJECTION: '1', DASHBOARD_KEY: key, STRIPE_WEBHOOK_SECRET: webhookSecret },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -280,9 +283,9 @@ test('self-heal runs and shows its report', async () => {
   assert.match(await page.locator('#heal-body').textContent(), /Requeued jobs \(\d+\)/);
 });
 
-test('scheduler: the 23 tasks, the unavailable ones marked, run now and pause', async () => {
+test('scheduler: the 24 tasks, the unavailable ones marked, run now and pause', async () => {
   await page.locator('#sched-body tr[data-id="slo.report"]').waitFor(wait);
-  assert.equal(await page.locator('#sched-body tr').count(), 23);
+  assert.equal(await page.locator('#sched-body tr').count(), 24);
   assert.ok(await page.locator('#sched-body tr.unavailable').count() > 0, 'no task marked unavailable');
   const unavailable = page.locator('#sched-body tr.unavailable').first();
   assert.ok(await unavailable.locator('button.run').isDisabled(), 'an unavailable task can be run');
@@ -325,6 +328,51 @@ test('operations: SLO with its budget, an alert acknowledged and resolved, an in
   await alertRow.waitFor({ state: 'detached', ...wait });
   await page.click('#incident-scan');
   await page.locator('#incidents-msg', { hasText: /Scan of .*finding/ }).waitFor(wait);
+});
+
+/** An admin POST to the node; resolves with the parsed body (asserting `status`). */
+async function adminPost(path, body, status = 200) {
+  const r = await fetch(`${base}${path}`, {
+    method: 'POST', headers: { 'X-Dash-Key': key, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.equal(r.status, status, text);
+  return JSON.parse(text);
+}
+
+test('payments: invoices, a held invoice rejected, a signed webhook event, a refund', async () => {
+  // Dry-run (no Stripe key): the invoice is recorded as unsent, never with a URL.
+  const made = await adminPost('/api/payments/create-invoice', { amount: 25, email: 'browser@example.com' });
+  assert.equal(made.dry_run, true);
+  assert.equal(made.data.url, null);
+  const invoice = made.data.invoice.id;
+  const held = await adminPost('/api/payments/create-invoice', { amount: 6000, email: 'whale@example.com' });
+  assert.equal(held.data.status, 'held');
+  // Stripe's event, signed as Stripe signs it: the invoice becomes paid.
+  const event = JSON.stringify({ id: 'evt_browser_1', object: 'event', type: 'checkout.session.completed',
+    data: { object: { id: 'cs_browser_1', object: 'checkout.session', payment_status: 'paid', status: 'complete',
+      payment_intent: 'pi_browser_1', metadata: { invoice_id: invoice } } } });
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = createHmac('sha256', webhookSecret).update(`${t}.${event}`).digest('hex');
+  const hook = await fetch(`${base}/api/payments/webhook`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': `t=${t},v1=${v1}` }, body: event,
+  });
+  assert.equal(hook.status, 200, await hook.text());
+  const refund = await adminPost('/api/payments/refund', { invoice_id: invoice, amount: 5 });
+  assert.equal(refund.data.dry_run, true);
+  // The panel shows all four.
+  await page.locator(`#inv-body tr[data-id="${invoice}"][data-status="paid"]`).waitFor({ timeout: 20000 });
+  await page.locator('#hooks-body tr[data-id="evt_browser_1"]').waitFor(wait);
+  assert.match(await page.locator('#hooks-body tr[data-id="evt_browser_1"]').textContent(), /applied/);
+  await page.locator('#refunds-body tr').first().waitFor(wait);
+  assert.match(await page.locator('#refunds-body').textContent(), /\$5\.00/);
+  const heldRow = page.locator(`#held-body tr[data-id="${held.data.invoice.id}"]`);
+  await heldRow.waitFor(wait);
+  assert.match(await heldRow.textContent(), /review/);
+  await heldRow.locator('button.reject').click();
+  await page.locator('#pay-msg', { hasText: 'rejected' }).waitFor(wait);
+  await heldRow.waitFor({ state: 'detached', ...wait });
+  await page.locator(`#inv-body tr[data-id="${held.data.invoice.id}"][data-status="rejected"]`).waitFor(wait);
 });
 
 test('readable at a phone width: nothing wider than the screen', async () => {

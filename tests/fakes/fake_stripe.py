@@ -22,6 +22,12 @@ The customer's side:
                                     payment_intent, a signed
                                     checkout.session.completed event to the
                                     webhook target, then 303 to success_url
+The payment_intent's metadata is payment_intent_data[metadata] of the session
+(Stripe does not copy the session's own metadata to it).
+Events sent (signed `t=...,v1=HMAC-SHA256(secret, "t.body")`): by default
+checkout.session.completed and checkout.session.expired; /_fake/config
+"events" chooses among those and payment_intent.succeeded (on pay),
+payment_intent.payment_failed (/_fake/fail) and charge.refunded (on refund).
 
 Control (for tests):
   GET  /_fake/requests              every request {method, path, query,
@@ -29,9 +35,11 @@ Control (for tests):
   POST /_fake/script                {"path", "method"?, "count", "status",
                                     "body", "headers"}: the next `count`
                                     requests to `path` answer that instead
-  POST /_fake/config                {"webhook_url", "webhook_secret", "now"}
+  POST /_fake/config                {"webhook_url", "webhook_secret", "now", "events"}
   POST /_fake/expire/{id}           expires an open session (and sends
                                     checkout.session.expired)
+  POST /_fake/fail/{id}             a failed payment attempt on an open session
+                                    (payment_intent.payment_failed)
   GET  /_fake/webhooks              every delivery {event, type, status, error}
 Prints "listening on PORT" once it accepts connections.
 """
@@ -51,7 +59,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 STATE = {"key": "", "port": 0, "webhook_url": "", "webhook_secret": "", "now": None,
          "requests": [], "script": [], "idempotency": {}, "sessions": {}, "order": [],
-         "intents": {}, "refunds": [], "webhooks": []}
+         "intents": {}, "refunds": [], "webhooks": [], "pi_metadata": {}, "outbox": [],
+         "events": {"checkout.session.completed", "checkout.session.expired"}}
 
 
 def now():
@@ -145,6 +154,8 @@ def create_session(p):
                "client_reference_id": p.get("client_reference_id"),
                "url": "http://127.0.0.1:%d/pay/%s" % (STATE["port"], sid)}
     STATE["sessions"][sid] = session
+    pi_data = p.get("payment_intent_data") if isinstance(p.get("payment_intent_data"), dict) else {}
+    STATE["pi_metadata"][sid] = pi_data.get("metadata") or {}
     STATE["order"].append(sid)
     return session
 
@@ -201,6 +212,10 @@ def create_refund(p):
               "payment_intent": pi, "charge": intent["latest_charge"], "status": "succeeded",
               "created": now(), "reason": p.get("reason"), "metadata": p.get("metadata") or {}}
     STATE["refunds"].append(refund)
+    queue_event("charge.refunded", {
+        "id": intent["latest_charge"], "object": "charge", "amount": intent["amount_received"],
+        "amount_refunded": refunded(pi), "currency": intent["currency"], "payment_intent": pi,
+        "refunded": refunded(pi) >= intent["amount_received"], "metadata": intent["metadata"]})
     return refund
 
 
@@ -233,55 +248,64 @@ def stripe_api(method, path, params):
     raise StripeError(404, "Unrecognized request URL (%s: %s)." % (method, path))
 
 
-def event_for(kind, session):
-    """A signed event (body bytes, headers) for the webhook target, or None."""
-    if not STATE["webhook_url"]:
-        return None
+def queue_event(kind, obj):
+    """Queues a signed event for the webhook target (under LOCK), if it is subscribed."""
+    if not STATE["webhook_url"] or kind not in STATE["events"]:
+        return
     event = {"id": new_id("evt_"), "object": "event", "api_version": "2024-06-20", "created": now(),
              "livemode": False, "pending_webhooks": 1, "type": kind,
-             "request": {"id": None, "idempotency_key": None}, "data": {"object": dict(session)}}
+             "request": {"id": None, "idempotency_key": None}, "data": {"object": json.loads(json.dumps(obj))}}
     body = json.dumps(event, separators=(",", ":"))
     t = str(now())
     v1 = hmac.new(STATE["webhook_secret"].encode(), (t + "." + body).encode(), hashlib.sha256).hexdigest()
-    return STATE["webhook_url"], event, body.encode(), "t=%s,v1=%s" % (t, v1)
+    STATE["outbox"].append((STATE["webhook_url"], event, body.encode(), "t=%s,v1=%s" % (t, v1)))
 
 
-def deliver(prepared):
-    """Sends an event outside the lock; records the outcome."""
-    if prepared is None:
-        return
-    url, event, body, signature = prepared
-    row = {"event": event["id"], "type": event["type"], "status": 0, "error": None}
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "Stripe-Signature": signature,
-        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as answer:
-            row["status"] = answer.status
-    except urllib.error.HTTPError as e:
-        row["status"] = e.code
-    except OSError as e:
-        row["error"] = str(e)
+def deliver():
+    """Sends the queued events, outside LOCK, in order; records each outcome."""
     with LOCK:
-        STATE["webhooks"].append(row)
+        queued, STATE["outbox"] = STATE["outbox"], []
+    for url, event, body, signature in queued:
+        row = {"event": event["id"], "type": event["type"], "status": 0, "error": None}
+        req = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json; charset=utf-8", "Stripe-Signature": signature,
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as answer:
+                row["status"] = answer.status
+        except urllib.error.HTTPError as e:
+            row["status"] = e.code
+        except OSError as e:
+            row["error"] = str(e)
+        with LOCK:
+            STATE["webhooks"].append(row)
+
+
+def new_intent(session, status):
+    pi = new_id("pi_")
+    paid = session["amount_total"] if status == "succeeded" else 0
+    intent = {"id": pi, "object": "payment_intent", "amount": session["amount_total"], "amount_received": paid,
+              "currency": session["currency"], "status": status, "created": now(),
+              "latest_charge": new_id("ch_"), "metadata": STATE["pi_metadata"].get(session["id"], {}),
+              "livemode": False}
+    STATE["intents"][pi] = intent
+    return intent
 
 
 def pay(sid):
-    """Completes a session: (status, session or message, prepared event)."""
+    """Completes a session (under LOCK): (status, session or message)."""
     session = STATE["sessions"].get(sid)
     if session is None:
-        return 404, "no such checkout session", None
+        return 404, "no such checkout session"
     if session["status"] == "complete":
-        return 200, session, None
+        return 200, session
     if session["status"] != "open":
-        return 410, "this checkout session has expired", None
-    pi = new_id("pi_")
-    STATE["intents"][pi] = {"id": pi, "object": "payment_intent", "amount": session["amount_total"],
-                            "amount_received": session["amount_total"], "currency": session["currency"],
-                            "status": "succeeded", "created": now(), "latest_charge": new_id("ch_"),
-                            "metadata": session["metadata"], "livemode": False}
-    session.update(status="complete", payment_status="paid", payment_intent=pi)
-    return 200, session, event_for("checkout.session.completed", session)
+        return 410, "this checkout session has expired"
+    intent = new_intent(session, "succeeded")
+    session.update(status="complete", payment_status="paid", payment_intent=intent["id"])
+    queue_event("checkout.session.completed", session)
+    queue_event("payment_intent.succeeded", intent)
+    return 200, session
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Fake Stripe Checkout</title></head>
@@ -291,6 +315,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Fake Stripe Ch
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, *args):
         pass
@@ -330,6 +355,9 @@ class Handler(BaseHTTPRequestHandler):
             STATE["requests"].append({"method": method, "path": url.path, "query": url.query,
                                       "headers": headers, "form": pairs})
             status, body, extra = self.answer(method, url.path, pairs, headers)
+        # Events go out before the answer, so a test sees their effect when the call returns (Stripe's
+        # may come before or after; a node must take either order).
+        deliver()
         extra = [("Request-Id", "req_" + secrets.token_hex(7))] + extra
         self.send(status, body, extra)
 
@@ -380,10 +408,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, page, [("Content-Security-Policy", "default-src 'none'; form-action 'self'")],
                              content_type="text/html; charset=utf-8")
         with LOCK:
-            status, session, prepared = pay(sid)
+            status, session = pay(sid)
         if status != 200:
             return self.send(status, session, content_type="text/plain")
-        deliver(prepared)
+        deliver()
         target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", sid)
         self.send(303, "", [("Location", target)], content_type="text/plain")
 
@@ -410,19 +438,27 @@ class Handler(BaseHTTPRequestHandler):
                 for name in ("webhook_url", "webhook_secret", "now"):
                     if name in doc:
                         STATE[name] = doc[name]
+                if "events" in doc:
+                    STATE["events"] = set(doc["events"])
                 return self.send(200, {"ok": True})
-            prepared = None
-            if method == "POST" and path.startswith("/_fake/expire/"):
-                session = STATE["sessions"].get(path[len("/_fake/expire/"):])
-                if session is None or session["status"] != "open":
-                    return self.send(409, {"error": "no open session with that id"})
+            m = re.fullmatch(r"/_fake/(expire|fail)/([A-Za-z0-9_]+)", path)
+            if method != "POST" or not m:
+                return self.send(404, {"error": "unknown control path"})
+            session = STATE["sessions"].get(m.group(2))
+            if session is None or session["status"] != "open":
+                return self.send(409, {"error": "no open session with that id"})
+            if m.group(1) == "expire":
                 session["status"] = "expired"
-                prepared = event_for("checkout.session.expired", session)
+                queue_event("checkout.session.expired", session)
                 answer = dict(session)
-        if prepared is not None or (method == "POST" and path.startswith("/_fake/expire/")):
-            deliver(prepared)
-            return self.send(200, answer)
-        return self.send(404, {"error": "unknown control path"})
+            else:
+                intent = new_intent(session, "requires_payment_method")
+                intent["last_payment_error"] = {"type": "card_error", "code": "card_declined",
+                                                "message": "Your card was declined."}
+                queue_event("payment_intent.payment_failed", intent)
+                answer = dict(intent)
+        deliver()
+        return self.send(200, answer)
 
 
 def main():
@@ -432,6 +468,7 @@ def main():
     parser.add_argument("--webhook-url", default="")
     parser.add_argument("--webhook-secret", default="")
     args = parser.parse_args()
+    ThreadingHTTPServer.request_queue_size = 1024  # many connections at once (socketserver's default is 5)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     STATE.update(key=args.key, port=server.server_address[1], webhook_url=args.webhook_url,

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The fake Stripe's customer side (tests/fakes/fake_stripe.py), which the
 payments and portal tests rely on: the pay page, paying (session complete,
-a payment_intent, a checkout.session.completed event signed as Stripe signs,
-303 to success_url), expiring (checkout.session.expired), the webhook target
-set at run time, and the refusals (unknown, expired session; wrong key)."""
+a payment_intent carrying payment_intent_data[metadata], a
+checkout.session.completed event signed as Stripe signs, 303 to success_url),
+expiring, a failed attempt, charge.refunded after a refund, the webhook target
+and the subscribed events set at run time, and the refusals (unknown, expired
+session; wrong key)."""
 import hashlib
 import hmac
 import http.server
@@ -73,8 +75,13 @@ class FakeStripeTest(unittest.TestCase):
         cls.proc.wait()
         cls.receiver.shutdown()
 
+    def setUp(self):
+        call("POST", self.root + "/_fake/config",
+             json.dumps({"events": ["checkout.session.completed", "checkout.session.expired"]}).encode())
+
     def session(self, job):
         form = urllib.parse.urlencode({
+            "payment_intent_data[metadata][job_id]": job,
             "mode": "payment", "success_url": "http://127.0.0.1:9/portal?s={CHECKOUT_SESSION_ID}",
             "metadata[job_id]": job, "line_items[0][quantity]": "2",
             "line_items[0][price_data][currency]": "usd", "line_items[0][price_data][unit_amount]": "1250",
@@ -84,11 +91,40 @@ class FakeStripeTest(unittest.TestCase):
         self.assertEqual(status, 200, body)
         return json.loads(body)
 
-    def event(self, kind):
+    def event(self, kind, object_id=None):
         for headers, body in Receiver.received:
-            if json.loads(body)["type"] == kind:
+            event = json.loads(body)
+            if event["type"] == kind and object_id in (None, event["data"]["object"]["id"]):
                 return headers, body
         self.fail("no %s event arrived" % kind)
+
+    def test_subscribed_events_intent_and_refund(self):
+        call("POST", self.root + "/_fake/config", json.dumps({"events": [
+            "payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded"]}).encode())
+        s = self.session("j0102")
+        status, _, body = call("POST", self.root + "/_fake/fail/" + s["id"])
+        self.assertEqual(status, 200)
+        failed = json.loads(body)
+        event = json.loads(self.event("payment_intent.payment_failed", failed["id"])[1])
+        self.assertEqual(event["data"]["object"]["metadata"], {"job_id": "j0102"})
+        self.assertEqual(call("POST", s["url"])[0], 303)
+        _, _, body = call("GET", self.root + "/v1/checkout/sessions/" + s["id"], None,
+                          {"Authorization": "Bearer " + KEY})
+        pi = json.loads(body)["payment_intent"]
+        event = json.loads(self.event("payment_intent.succeeded", pi)[1])
+        self.assertEqual(event["data"]["object"]["metadata"], {"job_id": "j0102"})
+        self.assertEqual(event["data"]["object"]["amount_received"], 2500)
+        status, _, _ = call("POST", self.root + "/v1/refunds",
+                            urllib.parse.urlencode({"payment_intent": pi, "amount": "500"}).encode(),
+                            {"Authorization": "Bearer " + KEY, "Idempotency-Key": "t-refund-j0102"})
+        self.assertEqual(status, 200)
+        charge = json.loads(self.event("charge.refunded")[1])["data"]["object"]
+        self.assertEqual(charge["payment_intent"], pi)
+        self.assertEqual(charge["amount_refunded"], 500)
+        self.assertFalse(charge["refunded"])
+        # Not subscribed: no checkout.session.completed for this session.
+        self.assertFalse(any(json.loads(b)["type"] == "checkout.session.completed"
+                             and json.loads(b)["data"]["object"]["id"] == s["id"] for _, b in Receiver.received))
 
     def test_pay_sends_a_signed_completed_event_and_redirects(self):
         s = self.session("j0100")
@@ -100,11 +136,12 @@ class FakeStripeTest(unittest.TestCase):
         status, headers, _ = call("POST", s["url"])
         self.assertEqual(status, 303)
         self.assertEqual(headers["Location"], "http://127.0.0.1:9/portal?s=" + s["id"])
-        hdrs, body = self.event("checkout.session.completed")
+        hdrs, body = self.event("checkout.session.completed", s["id"])
         event = json.loads(body)
         self.assertEqual(event["data"]["object"]["id"], s["id"])
         self.assertEqual(event["data"]["object"]["metadata"], {"job_id": "j0100"})
         self.assertEqual(event["data"]["object"]["payment_status"], "paid")
+        self.assertFalse(any(json.loads(b)["type"] == "payment_intent.succeeded" for _, b in Receiver.received))
         self.assertTrue(event["data"]["object"]["payment_intent"].startswith("pi_"))
         parts = dict(p.split("=", 1) for p in hdrs["Stripe-Signature"].split(","))
         expected = hmac.new(SECRET.encode(), (parts["t"] + ".").encode() + body, hashlib.sha256).hexdigest()
@@ -120,7 +157,7 @@ class FakeStripeTest(unittest.TestCase):
     def test_expire_sends_expired_and_refuses_payment(self):
         s = self.session("j0101")
         self.assertEqual(call("POST", self.root + "/_fake/expire/" + s["id"])[0], 200)
-        event = json.loads(self.event("checkout.session.expired")[1])
+        event = json.loads(self.event("checkout.session.expired", s["id"])[1])
         self.assertEqual(event["data"]["object"]["id"], s["id"])
         self.assertEqual(call("POST", s["url"])[0], 410)
         self.assertEqual(call("POST", self.root + "/_fake/expire/" + s["id"])[0], 409)

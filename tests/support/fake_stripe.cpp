@@ -45,6 +45,10 @@ long fake_stripe::expire(const std::string& session_id) {
   return http("POST", root() + "/_fake/expire/" + session_id).status;
 }
 
+long fake_stripe::fail(const std::string& session_id) {
+  return http("POST", root() + "/_fake/fail/" + session_id).status;
+}
+
 nlohmann::json fake_stripe::webhooks() {
   return http("GET", root() + "/_fake/webhooks").json();
 }

@@ -29,12 +29,15 @@ public:
   nlohmann::json requests(const std::string& path);
   /// Queues a fault: {"path", "method"?, "count", "status", "body", "headers"}.
   void script(const nlohmann::json& entry);
-  /// {"webhook_url", "webhook_secret", "now"}.
+  /// {"webhook_url", "webhook_secret", "now", "events"}.
   void config(const nlohmann::json& settings);
   /// Pays an open session as a customer would (POST /pay/{id}); the status.
   long pay(const std::string& session_id);
   /// Expires an open session (and sends checkout.session.expired).
   long expire(const std::string& session_id);
+  /// A declined attempt on an open session (payment_intent.payment_failed,
+  /// when subscribed through config({"events": [...]})).
+  long fail(const std::string& session_id);
   /// Every webhook delivery {event, type, status, error}.
   nlohmann::json webhooks();
 
