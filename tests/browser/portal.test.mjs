@@ -230,7 +230,9 @@ test('an audio file is uploaded in chunks with progress and its transcript becom
 test('the job\'s invoice is paid through Stripe\'s checkout page and shows as paid', async () => {
   phase = 'pay';
   await page.goto(`${base}${link}`);
-  const pay = page.locator('#invoices tr[data-status="open"] a.pay').first();
+  // The text job's invoice (the transcription job has one too).
+  const jobId = await page.locator('#jobs tr', { hasText: 'Quarterly notes' }).getAttribute('data-id');
+  const pay = page.locator('#invoices tr[data-status="open"]', { hasText: jobId }).locator('a.pay');
   await pay.waitFor(wait);
   const href = await pay.getAttribute('href');
   assert.ok(href.startsWith(`${stripeBase}/pay/`), `the Pay link goes to ${href}`);
@@ -247,7 +249,7 @@ test('the job\'s invoice is paid through Stripe\'s checkout page and shows as pa
   await page.locator('#checkout-title', { hasText: 'Thank you' }).waitFor(wait);
   phase = 'paid';
   await page.goto(`${base}${link}`);
-  await page.locator('#invoices tr[data-status="paid"]').first().waitFor(wait);
+  await page.locator('#invoices tr[data-status="paid"]', { hasText: jobId }).waitFor(wait);
   await page.locator('#jobs tr', { hasText: 'Quarterly notes' }).locator('td.payment', { hasText: /^paid$/ })
     .waitFor(wait);
 });
