@@ -550,6 +550,8 @@ TEST_CASE("portal.link_ttl_hours and PORTAL_LINK_TTL_HRS are bounded and name th
   auto model = with({}, R"({"openai": {"transcription_model": ""}})");
   REQUIRE(std::holds_alternative<settings>(model));
   CHECK(std::get<settings>(model).openai.transcription_model.empty());
+}
+
 TEST_CASE("settings: payments from STRIPE_* and GUARD_* and the section \"payments\"") {
   auto with = [](std::map<std::string, std::string> env, std::string cfg = "{}") {
     return resolve_settings({}, fake_env(env), fake_files({{"configs/echopilot.json", cfg}}));
