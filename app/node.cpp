@@ -275,6 +275,18 @@ int run_node(const settings& s) {
   parts.costs.unit_prices = s.costs;
   parts.costs.gateway = server_figures;
   parts.costs.events = store->ops_events_port();
+  // The client portal: uploads under the data dir, transcription through
+  // the model connector when there is one.
+  parts.portal.clock = &clock;
+  parts.portal.dir = dir;
+  parts.portal.data_dir = s.data_dir;
+  parts.portal.events = store->ops_events_port();
+  parts.portal.transcription_model = s.openai.transcription_model;
+  if (model)
+    parts.portal.transcribe = [model](const std::string& path, const std::string& name, const std::string& m,
+                                      std::function<void(connectors::chat_result)> done) {
+      model->transcribe(path, name, m, std::move(done));
+    };
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
   // non-zero status, so that systemd or a container restarts it, rather
@@ -304,6 +316,8 @@ int run_node(const settings& s) {
   ctx.started_at = started_at;
   ctx.flags_view = flags_view;
   ctx.web_root = s.web_root; // the dashboard (S30)
+  ctx.portal.secret = std::get<std::string>(secret);
+  ctx.portal.link_hours = s.portal_link_hours;
   ctx.webhook_secret = s.payments.webhook_secret;
   ctx.webhook_rejected = [pay_counters, &clock] { pay_counters->webhook_failure(clock.now_ms()); };
   if (!read_file(s.web_root + "/index.html"))
@@ -348,6 +362,11 @@ int run_node(const settings& s) {
     so.connections.body = s.body_timeout;
     server = std::make_unique<http::server>(so, gw);
     view->max_connections = server->limits().max_total;
+    // The base of full links: the configured one, or this server's address
+    // (with the port it got when asked for port 0).
+    auto at = s;
+    at.port = server->port();
+    ctx.portal.public_url->set(public_url_of(at));
     view->gw = &gw;
   } catch (const std::exception& e) {
     supervision::stop_tree(sys, root, 5s);

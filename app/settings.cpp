@@ -1,4 +1,6 @@
 #include "app/settings.hpp"
+
+#include "actors/portal/link.hpp"
 #include "app/settings_ops.hpp"
 
 #include <charconv>
@@ -270,6 +272,12 @@ std::optional<usage_error> apply_openai(const std::string& path, const json& v,
       r.millis(x, key, 1, 3'600'000, o.retry_max);
     else if (k == "max_connections")
       r.uint(x, key, 1, 100'000, o.max_connections);
+    else if (k == "transcription_model") {
+      if (!x.is_string())
+        r.bad(key, "a string (\"\" : no transcription)");
+      else
+        o.transcription_model = x.get<std::string>();
+    }
     else if (k == "api_key")
       r.bad(key, "set through AI_INTEGRATIONS_OPENAI_API_KEY, never in the config file");
     else
@@ -471,7 +479,7 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       r.err = apply_supervision(path, v, s.supervisors);
     } else if (key == "scheduler") {
       r.err = apply_scheduler(path, v, s.scheduler);
-    } else if (key == "health" || key == "costs" || key == "backup") {
+    } else if (key == "health" || key == "costs" || key == "backup" || key == "portal") {
       r.err = apply_ops_section(path, key, v, s);
     } else if (key == "web") {
       if (!v.is_object()) {
@@ -586,6 +594,13 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
     return usage_error{"http.public_url / ECHOPILOT_PUBLIC_URL must start with http:// or https://"};
   while (!s.public_url.empty() && s.public_url.back() == '/')
     s.public_url.pop_back();
+  if (auto v = env("PORTAL_LINK_TTL_HRS")) {
+    auto h = parse_uint(*v);
+    if (!h || *h < 1 || *h > portal::max_link_hours)
+      return usage_error{"PORTAL_LINK_TTL_HRS must be a whole number of hours from 1 to "
+                         + std::to_string(portal::max_link_hours) + ", not '" + *v + "'"};
+    s.portal_link_hours = static_cast<std::uint32_t>(*h);
+  }
   if (!s.dashboard_key.empty() && s.dashboard_key.size() < 16)
     return usage_error{"DASHBOARD_KEY must have at least 16 characters"};
 

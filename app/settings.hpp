@@ -113,6 +113,9 @@ struct settings {
   /// data dir (never printed).
   std::string dashboard_key;
   std::string session_secret;
+  /// How long a signed portal link lasts when its issuer names no expiry
+  /// (portal.link_ttl_hours, PORTAL_LINK_TTL_HRS; 1 to 720).
+  std::uint32_t portal_link_hours = 24;
   /// The jobs subsystem (config "jobs"; DEFAULT_RATE_USD_PER_MIN).
   jobs::jobs_config jobs;
   /// The model connector (config "openai"; AI_INTEGRATIONS_OPENAI_BASE_URL,

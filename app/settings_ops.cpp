@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 
+#include "actors/portal/link.hpp"
 #include "app/settings.hpp"
 
 namespace echopilot::app {
@@ -110,6 +111,18 @@ std::optional<usage_error> apply_ops_section(const std::string& path, const std:
     if (!err && p.critical_percent < p.warning_percent)
       err = usage_error{"config " + path + ": 'costs.critical_percent' must be at least costs.warning_percent"};
     return err;
+  }
+  if (key == "portal") {
+    std::map<std::string, field> fields = {
+      {"link_ttl_hours",
+       [&s](ops_reader& r, const json& x, const std::string& k) {
+         std::uint64_t h = 0;
+         r.whole(x, k, 1, portal::max_link_hours, h);
+         if (!r.err)
+           s.portal_link_hours = static_cast<std::uint32_t>(h);
+       }},
+    };
+    return apply_fields(path, key, v, fields);
   }
   if (key == "backup") {
     std::map<std::string, field> fields = {

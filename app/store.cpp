@@ -485,7 +485,7 @@ public:
                                     "access",          alerts::stream, alerts::incidents_stream,
                                     scheduler::stream, slo::stream,    health::stream,
                                     costs::stream,     payments::stream, payments::fraud_stream,
-                                    payments::webhooks_stream};
+                                    payments::webhooks_stream, "portal"};
       for (auto k : known)
         if (stream == k)
           return true;

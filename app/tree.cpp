@@ -10,6 +10,7 @@
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
 #include "protocol/ops.hpp"
+#include "protocol/portal.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -107,6 +108,10 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
            [cfg = parts.health](caf::local_actor* parent) { return parent->spawn(health::health_actor, cfg); }, 5s),
     worker(costs::actor_id,
            [cfg = parts.costs](caf::local_actor* parent) { return parent->spawn(costs::costs_actor, cfg); }, 5s),
+    // The client portal's uploads and transcriptions (files on disk; its
+    // events go through the writer).
+    worker(portal::actor_id,
+           [cfg = parts.portal](caf::local_actor* parent) { return parent->spawn(portal::portal_actor, cfg); }, 5s),
     worker(payments::actor_id,
            [cfg = parts.payments](caf::local_actor* parent) { return parent->spawn(payments::payments_actor, cfg); },
            5s),

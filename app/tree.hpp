@@ -12,6 +12,7 @@
 #include "actors/flags/flags_actor.hpp"
 #include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
+#include "actors/portal/portal_actor.hpp"
 #include "actors/payments/payments_actor.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/slo/slo_actor.hpp"
@@ -50,6 +51,7 @@ struct subsystems {
   slo::slo_config slo;
   health::health_config health;
   costs::costs_config costs;
+  portal::portal_config portal;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
   /// Intensity and backoff by supervisor id (settings::supervisors).

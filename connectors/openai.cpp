@@ -29,6 +29,12 @@ struct call {
   clock_type::time_point started;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
+  /// A transcription: the audio file (streamed from disk by libcurl) and
+  /// the model; empty for a chat completion.
+  std::string file_path;
+  std::string file_name;
+  std::string model;
+  curl_mime* mime = nullptr;
   std::string response;
   std::string retry_after;
   char errbuf[CURL_ERROR_SIZE] = {};
@@ -36,6 +42,8 @@ struct call {
   ~call() {
     if (headers != nullptr)
       curl_slist_free_all(headers);
+    if (mime != nullptr)
+      curl_mime_free(mime);
   }
 };
 
@@ -172,9 +180,27 @@ chat_result parse_chat_response(long status, const std::string& body) {
   return r;
 }
 
+chat_result parse_transcription_response(long status, const std::string& body) {
+  if (status < 200 || status > 299)
+    return parse_chat_response(status, body); // the same error mapping
+  chat_result r;
+  r.status = status;
+  auto doc = json::parse(body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("text") || !doc["text"].is_string()) {
+    r.error_code = "model_bad_response";
+    r.error_message = "the transcription API's answer has no text";
+    r.retryable = true;
+    return r;
+  }
+  r.content = doc["text"].get<std::string>();
+  r.ok = true;
+  return r;
+}
+
 struct openai_client::impl {
   openai_options opts;
   std::string url;
+  std::string audio_url;
   std::string auth_header;
   CURLM* multi = nullptr;
   std::thread thread;
@@ -200,10 +226,35 @@ struct openai_client::impl {
       return;
     }
     c->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body.c_str());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(c->body.size()));
+    if (c->file_path.empty()) {
+      curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body.c_str());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(c->body.size()));
+    } else {
+      // multipart/form-data: file (read from disk as it is sent), model.
+      if (c->mime != nullptr)
+        curl_mime_free(c->mime);
+      c->mime = curl_mime_init(e);
+      auto* part = curl_mime_addpart(c->mime);
+      curl_mime_name(part, "file");
+      if (curl_mime_filedata(part, c->file_path.c_str()) != CURLE_OK) {
+        curl_easy_cleanup(e);
+        c->easy = nullptr;
+        finish(std::move(c), fail_result("model_rejected", "the audio file cannot be read", false));
+        return;
+      }
+      if (!c->file_name.empty())
+        curl_mime_filename(part, c->file_name.c_str());
+      part = curl_mime_addpart(c->mime);
+      curl_mime_name(part, "model");
+      curl_mime_data(part, c->model.c_str(), CURL_ZERO_TERMINATED);
+      part = curl_mime_addpart(c->mime);
+      curl_mime_name(part, "response_format");
+      curl_mime_data(part, "json", CURL_ZERO_TERMINATED);
+      curl_easy_setopt(e, CURLOPT_URL, audio_url.c_str());
+      curl_easy_setopt(e, CURLOPT_MIMEPOST, c->mime);
+    }
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c.get());
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -290,7 +341,8 @@ struct openai_client::impl {
       retry_later(std::move(c), asked);
       return;
     }
-    auto r = parse_chat_response(status, c->response);
+    auto r = c->file_path.empty() ? parse_chat_response(status, c->response)
+                                  : parse_transcription_response(status, c->response);
     if (!r.ok && c->tries > 1)
       r.error_message += " (after " + std::to_string(c->tries) + " tries)";
     finish(std::move(c), std::move(r));
@@ -353,6 +405,7 @@ openai_client::openai_client(openai_options opts) : d_(std::make_unique<impl>())
   while (!base.empty() && base.back() == '/')
     base.pop_back();
   d_->url = base + "/chat/completions";
+  d_->audio_url = base + "/audio/transcriptions";
   d_->auth_header = "Authorization: Bearer " + d_->opts.api_key;
   d_->multi = curl_multi_init();
   if (d_->multi == nullptr)
@@ -369,6 +422,29 @@ openai_client::~openai_client() {
   curl_multi_cleanup(d_->multi);
 }
 
+namespace {
+
+/// Hands a call to the connector's thread (or fails it at once while stopping).
+void enqueue(openai_client::impl* d, std::unique_ptr<call> c) {
+  ++d->started;
+  ++d->in_flight;
+  {
+    std::lock_guard<std::mutex> lock{d->mtx};
+    if (d->stopping) {
+      // Too late: answered at once.
+      --d->in_flight;
+      ++d->failed;
+      auto r = openai_client::impl::fail_result("model_unavailable", "the node is stopping", true);
+      c->done(std::move(r));
+      return;
+    }
+    d->incoming.push_back(std::move(c));
+  }
+  curl_multi_wakeup(d->multi);
+}
+
+} // namespace
+
 void openai_client::chat(chat_request req, std::function<void(chat_result)> done) {
   auto c = std::make_unique<call>();
   c->body = chat_body(req);
@@ -378,21 +454,21 @@ void openai_client::chat(chat_request req, std::function<void(chat_result)> done
   c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
   c->headers = curl_slist_append(c->headers, "Accept: application/json");
   c->headers = curl_slist_append(c->headers, d_->auth_header.c_str());
-  ++d_->started;
-  ++d_->in_flight;
-  {
-    std::lock_guard<std::mutex> lock{d_->mtx};
-    if (d_->stopping) {
-      // Too late: answered at once.
-      --d_->in_flight;
-      ++d_->failed;
-      auto r = impl::fail_result("model_unavailable", "the node is stopping", true);
-      c->done(std::move(r));
-      return;
-    }
-    d_->incoming.push_back(std::move(c));
-  }
-  curl_multi_wakeup(d_->multi);
+  enqueue(d_.get(), std::move(c));
+}
+
+void openai_client::transcribe(std::string path, std::string filename, std::string model,
+                               std::function<void(chat_result)> done) {
+  auto c = std::make_unique<call>();
+  c->file_path = std::move(path);
+  c->file_name = std::move(filename);
+  c->model = std::move(model);
+  c->done = std::move(done);
+  c->started = clock_type::now();
+  c->headers = curl_slist_append(c->headers, "Accept: application/json");
+  c->headers = curl_slist_append(c->headers, "Expect:"); // no 100-continue round trip
+  c->headers = curl_slist_append(c->headers, d_->auth_header.c_str());
+  enqueue(d_.get(), std::move(c));
 }
 
 chat_stats openai_client::stats() const {

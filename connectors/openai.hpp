@@ -59,6 +59,9 @@ struct openai_options {
   std::chrono::milliseconds retry_max{30'000};
   /// Connections kept open to the API at most.
   long max_connections = 512;
+  /// The model of POST /audio/transcriptions (openai.transcription_model;
+  /// "" : the portal refuses audio, transcription_unavailable).
+  std::string transcription_model = "whisper-1";
 };
 
 /// Counters of the connector (for /metrics and benchmarks).
@@ -85,6 +88,14 @@ public:
   /// short: send a message).
   void chat(chat_request req, std::function<void(chat_result)> done);
 
+  /// Starts a transcription of the audio file at `path` with `model`
+  /// (POST <base>/audio/transcriptions, multipart; libcurl reads the file
+  /// from disk as it sends it). `done` as for chat(): content holds the
+  /// transcript.
+  /// `filename`: the name the API is told (its extension names the format).
+  void transcribe(std::string path, std::string filename, std::string model,
+                  std::function<void(chat_result)> done);
+
   chat_stats stats() const;
 
   const openai_options& options() const noexcept;
@@ -101,6 +112,10 @@ std::string chat_body(const chat_request& req);
 /// Reads a chat-completions response: content, model, usage; on failure the
 /// error code and message (status, the API's own error message).
 chat_result parse_chat_response(long status, const std::string& body);
+
+/// Reads a transcription response ({"text": ...}) into content; failures
+/// as parse_chat_response.
+chat_result parse_transcription_response(long status, const std::string& body);
 
 /// Whether a status is worth retrying: 408, 409, 429, 5xx.
 bool retryable_status(long status) noexcept;

@@ -6,6 +6,7 @@
 
 #include "http/gateway.hpp"
 #include "http/route_input.hpp"
+#include "http/portal_routes.hpp"
 #include "http/runtime_routes.hpp"
 #include "http/static_files.hpp"
 #include "protocol/alerts.hpp"
@@ -642,6 +643,8 @@ std::vector<route> make_routes(const route_context& ctx) {
     r.body_limit = 64 * kib;
   }
 
+  // -- client portal (issue 12): signed links, the page, its API ----------
+  add_portal_routes(ctx, add);
   // -- payments (S6, S7, S9): http/payments_routes.cpp -----------------------
   add_payment_routes(ctx, t);
 

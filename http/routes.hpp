@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <variant>
 #include <vector>
@@ -50,6 +51,26 @@ struct route_context {
   /// The dashboard's files (S30): index.html, its assets, vendor/ (Chart.js,
   /// copied there by scripts/setup). "" serves nothing (404).
   std::string web_root;
+  /// The client portal: the key of its signed links (SESSION_SECRET), the
+  /// node's public base URL (full_url) and the default life of a link.
+  struct portal_settings {
+    std::string secret;
+    /// Set once the server knows its port (any thread may read it).
+    struct base_url {
+      std::string get() const {
+        std::lock_guard<std::mutex> lock{mtx};
+        return value;
+      }
+      void set(std::string v) {
+        std::lock_guard<std::mutex> lock{mtx};
+        value = std::move(v);
+      }
+      mutable std::mutex mtx;
+      std::string value;
+    };
+    std::shared_ptr<base_url> public_url = std::make_shared<base_url>();
+    std::uint32_t link_hours = 24;
+  } portal;
   /// STRIPE_WEBHOOK_SECRET ("": POST /api/payments/webhook answers 503).
   std::string webhook_secret;
   /// Counts a refused webhook (bad signature) for the alerts (S16).

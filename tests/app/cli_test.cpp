@@ -413,6 +413,8 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.openai.retry_base == embedded.openai.retry_base);
   CHECK(shipped.openai.retry_max == embedded.openai.retry_max);
   CHECK(shipped.openai.max_connections == embedded.openai.max_connections);
+  CHECK(shipped.openai.transcription_model == embedded.openai.transcription_model);
+  CHECK(shipped.portal_link_hours == embedded.portal_link_hours);
   CHECK(shipped.payments.currency == embedded.payments.currency);
   CHECK(shipped.payments.minimum_charge_cents == embedded.payments.minimum_charge_cents);
   CHECK(shipped.payments.recon_lookback_days == embedded.payments.recon_lookback_days);
@@ -524,6 +526,30 @@ TEST_CASE("settings: the Telegram connector from TELEGRAM_* (dry-run without a t
   CHECK(s.telegram.api_base == "http://127.0.0.1:9");
   CHECK(settings_error({}, {{"TELEGRAM_API_BASE", "api.telegram.org"}}, {})
         == "TELEGRAM_API_BASE must start with http:// or https://");
+}
+
+TEST_CASE("portal.link_ttl_hours and PORTAL_LINK_TTL_HRS are bounded and name the key") {
+  auto with = [](std::map<std::string, std::string> env, std::string cfg) {
+    return resolve_settings({}, fake_env(std::move(env)), fake_files({{"configs/echopilot.json", std::move(cfg)}}));
+  };
+  auto s = with({}, R"({"portal": {"link_ttl_hours": 48}})");
+  REQUIRE(std::holds_alternative<settings>(s));
+  CHECK(std::get<settings>(s).portal_link_hours == 48);
+  auto e = with({{"PORTAL_LINK_TTL_HRS", "6"}}, R"({"portal": {"link_ttl_hours": 48}})");
+  REQUIRE(std::holds_alternative<settings>(e));
+  CHECK(std::get<settings>(e).portal_link_hours == 6);
+  auto bad = with({}, R"({"portal": {"link_ttl_hours": 0}})");
+  REQUIRE(std::holds_alternative<usage_error>(bad));
+  CHECK(std::get<usage_error>(bad).message.find("portal.link_ttl_hours") != std::string::npos);
+  auto big = with({{"PORTAL_LINK_TTL_HRS", "721"}}, "{}");
+  REQUIRE(std::holds_alternative<usage_error>(big));
+  CHECK(std::get<usage_error>(big).message.find("PORTAL_LINK_TTL_HRS") != std::string::npos);
+  auto unknown = with({}, R"({"portal": {"ttl": 1}})");
+  REQUIRE(std::holds_alternative<usage_error>(unknown));
+  CHECK(std::get<usage_error>(unknown).message.find("portal.ttl") != std::string::npos);
+  auto model = with({}, R"({"openai": {"transcription_model": ""}})");
+  REQUIRE(std::holds_alternative<settings>(model));
+  CHECK(std::get<settings>(model).openai.transcription_model.empty());
 }
 
 TEST_CASE("settings: payments from STRIPE_* and GUARD_* and the section \"payments\"") {

@@ -16,10 +16,15 @@ HTTP on the same port:
                  each call takes the first scripted response of its kind
   GET  /_stats   counts, the Authorization headers seen, peak concurrency
   POST /_reset   forgets script and counts
+POST .../audio/transcriptions (multipart/form-data: file, model) answers
+{"text": "transcript of NAME: N bytes, sha256 HEX"} from the file's bytes, so
+a test can tell that the whole file arrived; a scripted entry of kind
+"audio" replaces the answer (its status and body).
 Prints "listening on PORT" once it accepts connections. Loopback only.
 """
 import argparse
 import asyncio
+import hashlib
 import json
 import sys
 import time
@@ -36,6 +41,7 @@ STATE = {
     "auth": [],
     "in_flight": 0,
     "max_in_flight": 0,
+    "transcriptions": [],
 }
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
@@ -141,10 +147,65 @@ async def chat(writer, headers, body):
         await respond(writer, status, entry.get("body") or error_body(status), extra)
 
 
+def multipart(content_type, body):
+    """The parts of a multipart/form-data body: {name: (filename, bytes)}."""
+    boundary = None
+    for piece in content_type.split(";"):
+        k, _, v = piece.strip().partition("=")
+        if k.lower() == "boundary":
+            boundary = v.strip('"')
+    if not boundary:
+        raise ValueError("no boundary")
+    parts = {}
+    delimiter = b"--" + boundary.encode()
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, data = chunk.partition(b"\r\n\r\n")
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        name = filename = None
+        for line in head.decode("latin-1").split("\r\n"):
+            if line.lower().startswith("content-disposition:"):
+                for attr in line.split(";")[1:]:
+                    k, _, v = attr.strip().partition("=")
+                    if k == "name":
+                        name = v.strip('"')
+                    elif k == "filename":
+                        filename = v.strip('"')
+        if name:
+            parts[name] = (filename, data)
+    return parts
+
+
+async def transcription(writer, headers, body):
+    STATE["requests"] += 1
+    entry = take_script("audio")
+    try:
+        parts = multipart(headers.get("content-type", ""), body)
+    except ValueError:
+        await respond(writer, 400, error_body(400))
+        return
+    if "file" not in parts or "model" not in parts:
+        await respond(writer, 400, {"error": {"message": "file and model are required",
+                                              "type": "invalid_request_error"}})
+        return
+    filename, data = parts["file"]
+    model = parts["model"][1].decode()
+    STATE["transcriptions"].append({"model": model, "filename": filename, "bytes": len(data),
+                                    "content_length": int(headers.get("content-length", "0"))})
+    if entry and entry.get("status", 200) != 200:
+        await respond(writer, entry["status"], entry.get("body") or error_body(entry["status"]))
+        return
+    text = "transcript of %s: %d bytes, sha256 %s" % (filename, len(data), hashlib.sha256(data).hexdigest())
+    await respond(writer, 200, (entry or {}).get("body") or {"text": text})
+
+
 async def control(writer, method, path, body):
     if path == "/_stats":
         await respond(writer, 200, {k: STATE[k] for k in
-                                    ("requests", "by_kind", "statuses", "auth", "in_flight", "max_in_flight")})
+                                    ("requests", "by_kind", "statuses", "auth", "in_flight", "max_in_flight",
+                                     "transcriptions")})
     elif path == "/_config" and method == "POST":
         for k, v in json.loads(body or b"{}").items():
             if k not in ("latency_ms", "qa_score", "prompt_tokens", "completion_tokens"):
@@ -157,7 +218,7 @@ async def control(writer, method, path, body):
         await respond(writer, 200, {"ok": True, "queued": len(STATE["script"])})
     elif path == "/_reset" and method == "POST":
         STATE.update(script=[], requests=0, by_kind={"process": 0, "qa": 0}, statuses={}, auth=[],
-                     max_in_flight=0)
+                     max_in_flight=0, transcriptions=[])
         await respond(writer, 200, {"ok": True})
     else:
         await respond(writer, 404, {"error": {"message": "no route " + path, "type": "invalid_request_error"}})
@@ -181,6 +242,8 @@ async def serve(reader, writer):
             body = await reader.readexactly(length) if length else b""
             if path.endswith("/chat/completions") and method == "POST":
                 await chat(writer, headers, body)
+            elif path.endswith("/audio/transcriptions") and method == "POST":
+                await transcription(writer, headers, body)
             else:
                 await control(writer, method, path.split("?")[0], body)
             if headers.get("connection", "").lower() == "close":

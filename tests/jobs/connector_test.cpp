@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <future>
 #include <thread>
 
@@ -177,4 +180,41 @@ TEST_CASE("hundreds of calls in flight on the connector's one thread") {
   CHECK(fake.stats()["max_in_flight"].get<int>() >= 100);
   // One after another they would take 90 s; together about one latency.
   CHECK(took < 30s);
+}
+
+TEST_CASE("a transcription: the file goes up as multipart under its own name; 503 is retried; errors mapped") {
+  char tmpl[] = "/tmp/transcribe-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  std::string bytes(300'000, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<char>((i * 131) & 0xff);
+  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+  test::fake_model fake;
+  fake.script(json::array({{{"kind", "audio"}, {"status", 503}}}));
+  openai_client client{options(fake)};
+  std::promise<chat_result> p;
+  client.transcribe(tmpl, "talk.m4a", "whisper-1", [&p](chat_result r) { p.set_value(std::move(r)); });
+  auto r = p.get_future().get();
+  CHECK(r.ok);
+  CHECK(r.tries == 2);
+  CHECK(r.content.rfind("transcript of talk.m4a: 300000 bytes, sha256 ", 0) == 0);
+  auto seen = fake.stats()["transcriptions"];
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1]["model"] == "whisper-1");
+  CHECK(seen[1]["bytes"] == 300'000);
+  ::unlink(tmpl);
+
+  // A file that is not there, and the API's answers.
+  std::promise<chat_result> gone;
+  client.transcribe("/nonexistent/audio.mp3", "audio.mp3", "whisper-1",
+                    [&gone](chat_result x) { gone.set_value(std::move(x)); });
+  CHECK_FALSE(gone.get_future().get().ok);
+  CHECK(parse_transcription_response(200, R"({"text": "hello"})").content == "hello");
+  CHECK(parse_transcription_response(200, R"({"words": []})").error_code == "model_bad_response");
+  CHECK(parse_transcription_response(401, R"({"error": {"message": "bad key sk-123"}})").error_code
+        == "model_auth_failed");
+  CHECK(parse_transcription_response(400, R"({"error": {"message": "Invalid file format."}})").error_code
+        == "model_rejected");
 }
