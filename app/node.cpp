@@ -9,14 +9,16 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "actors/health/traffic.hpp"
+#include "actors/payments/stripe_adapter.hpp"
+#include "actors/portal/link.hpp"
 #include "app/secrets.hpp"
 #include "app/store.hpp"
-#include "actors/health/traffic.hpp"
 #include "app/tree.hpp"
+#include "base/shared_text.hpp"
 #include "connectors/openai.hpp"
-#include "connectors/telegram.hpp"
 #include "connectors/stripe.hpp"
-#include "actors/payments/stripe_adapter.hpp"
+#include "connectors/telegram.hpp"
 #include "http/caller.hpp"
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
@@ -226,7 +228,16 @@ int run_node(const settings& s) {
   parts.payments.currency = s.payments.currency;
   parts.payments.minimum_charge_cents = s.payments.minimum_charge_cents;
   parts.payments.recon_lookback_days = s.payments.recon_lookback_days;
+  // Stripe returns the client to their own portal through a fresh signed
+  // link, on the address the server really has (known after it binds).
+  auto public_url = std::make_shared<base::shared_text>(public_url_of(s));
   parts.payments.public_url = public_url_of(s);
+  parts.payments.portal_link = [public_url, session = std::get<std::string>(secret), &clock,
+                                hours = s.portal_link_hours](const std::string& email) {
+    auto exp = std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count()
+               + std::int64_t{hours} * 3600;
+    return public_url->get() + portal::link_path(session, email, exp);
+  };
   parts.payments.backup_dir = backup_dir_of(s) ;
   parts.alerts.payments = pay_counters;
   auto alerts_port = store->alerts_port();
@@ -318,6 +329,7 @@ int run_node(const settings& s) {
   ctx.web_root = s.web_root; // the dashboard (S30)
   ctx.portal.secret = std::get<std::string>(secret);
   ctx.portal.link_hours = s.portal_link_hours;
+  ctx.portal.public_url = public_url;
   ctx.webhook_secret = s.payments.webhook_secret;
   ctx.webhook_rejected = [pay_counters, &clock] { pay_counters->webhook_failure(clock.now_ms()); };
   if (!read_file(s.web_root + "/index.html"))

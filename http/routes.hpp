@@ -5,12 +5,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "base/clock.hpp"
+#include "base/shared_text.hpp"
 #include "http/caller.hpp"
 #include "http/route.hpp"
 #include "protocol/flags.hpp"
@@ -56,19 +56,7 @@ struct route_context {
   struct portal_settings {
     std::string secret;
     /// Set once the server knows its port (any thread may read it).
-    struct base_url {
-      std::string get() const {
-        std::lock_guard<std::mutex> lock{mtx};
-        return value;
-      }
-      void set(std::string v) {
-        std::lock_guard<std::mutex> lock{mtx};
-        value = std::move(v);
-      }
-      mutable std::mutex mtx;
-      std::string value;
-    };
-    std::shared_ptr<base_url> public_url = std::make_shared<base_url>();
+    std::shared_ptr<base::shared_text> public_url = std::make_shared<base::shared_text>();
     std::uint32_t link_hours = 24;
   } portal;
   /// STRIPE_WEBHOOK_SECRET ("": POST /api/payments/webhook answers 503).

@@ -180,13 +180,18 @@ json invoice_answer(const invoice& inv, bool replayed) {
   return out;
 }
 
+/// Where Stripe sends the client back: their own portal (a signed link that
+/// lasts as long as a portal link does), with the job or invoice and the
+/// outcome, which the page shows in a line of its own.
 std::string return_url(const state_ptr& st, const invoice& inv, const char* status) {
+  auto what = inv.job_id.empty() ? "invoice=" + inv.id : "job=" + inv.job_id;
+  what += std::string{"&status="} + status;
+  if (st->cfg.portal_link)
+    return st->cfg.portal_link(inv.email) + "&" + what;
   auto base = st->cfg.public_url;
   while (!base.empty() && base.back() == '/')
     base.pop_back();
-  if (!inv.job_id.empty())
-    return base + "/portal?job=" + inv.job_id + "&status=" + status;
-  return base + "/portal?invoice=" + inv.id + "&status=" + status;
+  return base + "/portal?" + what;
 }
 
 /// Makes the Checkout Session of `inv` (allowed by the guard) and stores

@@ -83,7 +83,9 @@ struct payments_config {
   /// Stripe's minimum charge; a smaller amount is raised to it (and the
   /// invoice says so).
   std::int64_t minimum_charge_cents = 50;
-  /// The node's public base URL (success and cancel URLs).
+  /// The client's portal as Stripe returns to it: a fresh signed link for
+  /// an email (base URL included). Not set (tests): public_url + "/portal".
+  std::function<std::string(const std::string& email)> portal_link;
   std::string public_url;
   /// How far back reconciliation lists Stripe's sessions.
   std::int64_t recon_lookback_days = 3;

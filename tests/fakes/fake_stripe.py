@@ -405,7 +405,7 @@ class Handler(BaseHTTPRequestHandler):
                     session["amount_total"], session["currency"], session["status"], sid)
             if page is None:
                 return self.send(404, "no such checkout session", content_type="text/plain")
-            return self.send(200, page, [("Content-Security-Policy", "default-src 'none'; form-action 'self'")],
+            return self.send(200, page, [("Content-Security-Policy", "default-src 'none'")],
                              content_type="text/html; charset=utf-8")
         with LOCK:
             status, session = pay(sid)

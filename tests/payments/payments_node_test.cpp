@@ -194,7 +194,14 @@ TEST_CASE("create-invoice, checkout after QA, webhook, duplicate, refunds, polle
   auto job_sid = j["payment"]["session_id"].get<std::string>();
   auto job_req = last_post(p, "/v1/checkout/sessions");
   CHECK(form(job_req, "metadata[job_id]") == job_id);
-  CHECK(form(job_req, "success_url").find("/portal?job=" + job_id + "&status=success") != std::string::npos);
+  // Stripe returns the client to their own portal: a signed link on the
+  // node's real address, with the job and the outcome.
+  auto back = form(job_req, "success_url");
+  CHECK(back.rfind(p.n->base() + "/portal?e=client%40example.com&exp=", 0) == 0);
+  CHECK(back.find("&job=" + job_id + "&status=success") != std::string::npos);
+  auto query = back.substr(back.find('?'));
+  CHECK(p.n->get("/api/portal/jobs" + query).status == 200); // the link holds
+  CHECK(form(job_req, "cancel_url").find("&job=" + job_id + "&status=cancelled") != std::string::npos);
   CHECK(job_req["headers"].value("idempotency-key", "") == "job:" + job_id + ":checkout");
   auto pay = test::http("POST", p.stripe.root + "/pay/" + job_sid);
   CHECK((pay.status == 303 || pay.status == 200));
