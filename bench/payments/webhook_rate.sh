@@ -2,9 +2,9 @@
 # Webhook deliveries per second, signed and durable, against POST
 # /api/flags/set in the same run (issue 12: aim at least half its rate).
 # Every delivery is a distinct checkout.session.completed event, signed with
-# Stripe's v1 scheme: the node verifies it, stores the event (insert + stream
-# append, one commit), applies it (the invoice it names is already paid: no
-# further change) and marks it processed (a second commit) before its 200.
+# Stripe's v1 scheme: the node verifies it, applies it (the invoice it names
+# is already paid: no further change) and stores the event as processed
+# (insert + stream append, one commit) before its 200.
 # Loopback only, bounded in time.
 # usage: bench/payments/webhook_rate.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
 set -euo pipefail
