@@ -230,7 +230,8 @@ TEST_CASE("create-invoice, checkout after QA, webhook, duplicate, refunds, polle
                         + echopilot::connectors::sign_stripe_payload(forged.dump(), whsec, std::time(nullptr) - 301)});
   CHECK(old.status == 400);
   CHECK(p.get("/api/customer/invoices/client@example.com").body.find("\"status\":\"paid\"") != std::string::npos);
-  for (auto& inv : p.get("/api/customer/invoices/client@example.com").json()["data"]["invoices"])
+  auto listed = p.get("/api/customer/invoices/client@example.com").json(); // kept: the loop reads into it
+  for (auto& inv : listed["data"]["invoices"])
     if (inv["id"] == d["invoice"]["id"])
       CHECK(inv["status"] == "open");
 
