@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,10 +39,15 @@ child_process::child_process(std::vector<std::string> argv, std::map<std::string
   int err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
+  auto parent = getpid();
   pid_ = fork();
   if (pid_ < 0)
     throw std::runtime_error(std::string{"fork: "} + std::strerror(errno));
   if (pid_ == 0) {
+    // A test that dies (an abort under the sanitizers, a crash) takes its
+    // node and fakes with it instead of leaving them running.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+      _exit(125);
     dup2(out[1], 1);
     dup2(err[1], 2);
     for (auto& [k, v] : env) {
