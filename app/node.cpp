@@ -231,7 +231,6 @@ int run_node(const settings& s) {
   // Stripe returns the client to their own portal through a fresh signed
   // link, on the address the server really has (known after it binds).
   auto public_url = std::make_shared<base::shared_text>(public_url_of(s));
-  parts.payments.public_url = public_url_of(s);
   parts.payments.portal_link = [public_url, session = std::get<std::string>(secret), &clock,
                                 hours = s.portal_link_hours](const std::string& email) {
     auto exp = std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count()

@@ -17,23 +17,6 @@ namespace {
 
 constexpr std::size_t kib = 1024;
 
-/// The Idempotency-Key header (sent at most once), or the 400.
-std::variant<std::string, response> idempotency_key(const request& req) {
-  std::string key;
-  std::size_t fields = 0;
-  for (auto& [name, value] : req.headers)
-    if (name == "idempotency-key") {
-      std::string problem;
-      key = parse_idempotency_key(value, problem);
-      if (!problem.empty())
-        return fail(400, "invalid_header", problem);
-      ++fields;
-    }
-  if (fields > 1)
-    return fail(400, "invalid_header", std::string{"the header '"} + idempotency_header + "' must be sent once");
-  return key;
-}
-
 /// `dry_run` at the top level of the envelope when the answer says so.
 response lift(json& answer) {
   bool dry = answer.is_object() && answer.value("dry_run", false);

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/common.hpp"
+
 namespace echopilot::http {
 
 /// A required string field of the JSON body, or the 400 naming it.
@@ -70,6 +72,22 @@ std::variant<std::int64_t, response> time_param(const request& r, const char* na
                   + "' must be Unix milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '"
                   + v->substr(0, 40) + "'");
   return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
+std::variant<std::string, response> idempotency_key(const request& r) {
+  std::string key;
+  std::size_t fields = 0;
+  for (auto& [name, value] : r.headers)
+    if (name == "idempotency-key") {
+      std::string problem;
+      key = parse_idempotency_key(value, problem);
+      if (!problem.empty())
+        return fail(400, "invalid_header", problem);
+      ++fields;
+    }
+  if (fields > 1)
+    return fail(400, "invalid_header", std::string{"the header '"} + idempotency_header + "' must be sent once");
+  return key;
 }
 
 } // namespace echopilot::http

@@ -26,4 +26,8 @@ std::variant<std::uint64_t, response> uint_param(const request& r, const char* n
 /// midnight) or an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ); 0 if absent.
 std::variant<std::int64_t, response> time_param(const request& r, const char* name);
 
+/// The Idempotency-Key header (protocol/common.hpp's parse_idempotency_key;
+/// "" when absent), or the 400 for a malformed one or one sent twice.
+std::variant<std::string, response> idempotency_key(const request& r);
+
 } // namespace echopilot::http

@@ -308,21 +308,11 @@ std::vector<route> make_routes(const route_context& ctx) {
                   via_actor(
                     ctx, jobs::queue_id,
                     [](request& req) -> std::variant<caf::message, response> {
-                      std::string key;
-                      std::size_t fields = 0;
-                      for (auto& [name, value] : req.headers)
-                        if (name == "idempotency-key") {
-                          std::string problem;
-                          key = parse_idempotency_key(value, problem);
-                          if (!problem.empty())
-                            return fail(400, "invalid_header", problem);
-                          ++fields;
-                        }
-                      if (fields > 1)
-                        return fail(400, "invalid_header",
-                                    std::string{"the header '"} + idempotency_header
-                                      + "' must be sent once");
-                      return caf::make_message(jobs::submit_atom::value, req.json, std::move(key));
+                      auto key = idempotency_key(req);
+                      if (auto* bad = std::get_if<response>(&key))
+                        return std::move(*bad);
+                      return caf::make_message(jobs::submit_atom::value, req.json,
+                                               std::move(std::get<std::string>(key)));
                     },
                     [](json& answer) {
                       auto r = ok(std::move(answer["job"]), 201);

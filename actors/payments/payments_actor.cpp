@@ -364,20 +364,28 @@ std::int64_t job_cents(const json& job) {
   return std::max<std::int64_t>(1, (micros + 5'000) / 10'000);
 }
 
-caf::result<json> on_create(caf::event_based_actor* self, const state_ptr& st, const json& body, std::string key) {
-  if (!body.is_object())
-    return make_error(errc::invalid_argument, "the body must be a JSON object");
-  request_in in;
+/// The optional "card" (a fingerprint, at most 128 bytes) and "prepaid"
+/// fields of create-invoice and the fraud check.
+caf::error read_card(const json& body, std::string& card, bool& prepaid) {
   if (auto c = body.find("card"); c != body.end()) {
-    if (!c->is_string() || c->get<std::string>().size() > 128)
+    if (!c->is_string() || c->get_ref<const std::string&>().size() > 128)
       return make_error(errc::invalid_argument, "the field 'card' must be a string (a card fingerprint)");
-    in.card = c->get<std::string>();
+    card = c->get<std::string>();
   }
   if (auto p = body.find("prepaid"); p != body.end()) {
     if (!p->is_boolean())
       return make_error(errc::invalid_argument, "the field 'prepaid' must be true or false");
-    in.prepaid = p->get<bool>();
+    prepaid = p->get<bool>();
   }
+  return {};
+}
+
+caf::result<json> on_create(caf::event_based_actor* self, const state_ptr& st, const json& body, std::string key) {
+  if (!body.is_object())
+    return make_error(errc::invalid_argument, "the body must be a JSON object");
+  request_in in;
+  if (auto err = read_card(body, in.card, in.prepaid))
+    return err;
   if (auto j = body.find("job_id"); j != body.end()) {
     if (!j->is_string() || j->get<std::string>().empty() || j->get<std::string>().size() > 64)
       return make_error(errc::invalid_argument, "the field 'job_id' must be a job's id");
@@ -520,16 +528,8 @@ caf::result<json> on_fraud_check(caf::event_based_actor* self, const state_ptr& 
   if (!cents || *cents <= 0)
     return make_error(errc::invalid_argument, "the field 'amount' must be a positive number of dollars");
   fraud_input in{lower(email->get<std::string>()), "", false, *cents};
-  if (auto c = body.find("card"); c != body.end()) {
-    if (!c->is_string())
-      return make_error(errc::invalid_argument, "the field 'card' must be a string");
-    in.card = c->get<std::string>();
-  }
-  if (auto p = body.find("prepaid"); p != body.end()) {
-    if (!p->is_boolean())
-      return make_error(errc::invalid_argument, "the field 'prepaid' must be true or false");
-    in.prepaid = p->get<bool>();
-  }
+  if (auto err = read_card(body, in.card, in.prepaid))
+    return err;
   json warnings = json::array();
   for (auto k : {"txn_count_hour", "count", "day_total", "transactions", "daily_total"})
     if (body.contains(k))
