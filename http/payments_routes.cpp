@@ -3,7 +3,9 @@
 // refunds, the poller, reconciliation and the fraud check.
 #include <caf/make_message.hpp>
 
+#include "actors/portal/link.hpp"
 #include "connectors/stripe_signature.hpp"
+#include "http/json_body.hpp"
 #include "http/route_input.hpp"
 #include "http/routes.hpp"
 #include "protocol/payments.hpp"
@@ -84,9 +86,12 @@ void add_payment_routes(const route_context& ctx, std::vector<route>& t) {
             return respond(fail(400, "invalid_signature",
                                 "the Stripe-Signature header does not verify (" + check.reason + "); nothing was applied"));
           }
-          auto event = json::parse(req.body, nullptr, false);
-          if (event.is_discarded())
-            return respond(fail(400, "malformed_json", "the signed body is not valid JSON"));
+          // The gateway's JSON rules (malformed_json only for text that is
+          // not JSON; numbers beyond a double, lone surrogates, nesting).
+          auto parsed = parse_json_body(req.body);
+          if (auto* bad = std::get_if<body_problem>(&parsed))
+            return respond(fail(400, bad->code, "the signed body: " + bad->message));
+          auto event = std::get<json>(std::move(parsed));
           if (!event.is_object())
             return respond(fail(400, "invalid_body", "the event must be a JSON object"));
           calls->call(payments::actor_id, caf::make_message(payments::webhook_atom::value, std::move(event)), timeout,
@@ -131,7 +136,10 @@ void add_payment_routes(const route_context& ctx, std::vector<route>& t) {
   add(method::get, "/api/customer/invoices/{email}", auth_level::admin,
       "One client's invoices, from the node's own ledger.",
       to_actor([](request& req) -> std::variant<caf::message, response> {
-        return caf::make_message(payments::invoices_atom::value, *req.param("email"));
+        const auto& email = *req.param("email");
+        if (!portal::valid_email(email))
+          return fail(400, "invalid_field", "the path's email must be an email address");
+        return caf::make_message(payments::invoices_atom::value, email);
       }));
 
   add(method::post, "/api/payments/refund", auth_level::admin,

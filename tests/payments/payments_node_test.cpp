@@ -229,6 +229,23 @@ TEST_CASE("create-invoice, checkout after QA, webhook, duplicate, refunds, polle
                        {"Stripe-Signature: "
                         + echopilot::connectors::sign_stripe_payload(forged.dump(), whsec, std::time(nullptr) - 301)});
   CHECK(old.status == 400);
+  // A signed body the gateway's JSON rules refuse: named as they name it.
+  auto signed_raw = [&](const std::string& body) {
+    return p.n->post("/api/payments/webhook", body,
+                     {"Stripe-Signature: "
+                      + echopilot::connectors::sign_stripe_payload(body, whsec, std::time(nullptr))});
+  };
+  auto huge = signed_raw(R"({"id":"evt_huge","object":"event","type":"invoice.paid","n":1e999})");
+  CHECK(huge.status == 400);
+  CHECK(code(huge) == "number_out_of_range");
+  auto deep = signed_raw(R"({"id":"evt_deep","type":"invoice.paid","d":)" + std::string(100, '[')
+                         + std::string(100, ']') + "}");
+  CHECK(deep.status == 400);
+  CHECK(code(deep) == "too_deep");
+  CHECK(code(signed_raw("{\"id\":")) == "malformed_json");
+  auto not_email = p.get("/api/customer/invoices/not-an-email");
+  CHECK(not_email.status == 400);
+  CHECK(code(not_email) == "invalid_field");
   CHECK(p.get("/api/customer/invoices/client@example.com").body.find("\"status\":\"paid\"") != std::string::npos);
   auto listed = p.get("/api/customer/invoices/client@example.com").json(); // kept: the loop reads into it
   for (auto& inv : listed["data"]["invoices"])
