@@ -559,6 +559,18 @@ int environment::put(MDB_txn* txn, const std::string& table, std::string_view ke
   return rc;
 }
 
+int environment::get_in(MDB_txn* txn, const std::string& table, std::string_view key, std::string& out) {
+  auto t = d_->table(table);
+  if (t == nullptr)
+    return MDB_NOTFOUND;
+  MDB_val k = val(key);
+  MDB_val v;
+  int rc = mdb_get(txn, t->dbi, &k, &v);
+  if (rc == 0)
+    out.assign(view(v));
+  return rc;
+}
+
 int environment::del(MDB_txn* txn, const std::string& table, std::string_view key) {
   auto t = d_->table(table);
   if (t == nullptr)

@@ -273,6 +273,9 @@ public:
   /// `only_if_absent`: MDB_KEYEXIST if the key is present (nothing changed).
   int put(MDB_txn* txn, const std::string& table, std::string_view key, std::string_view json,
           const index_entries& entries, bool only_if_absent = false);
+  /// get: the record of `key` in `table` as this transaction sees it, into
+  /// `out`; MDB_NOTFOUND if absent (or no such table).
+  int get_in(MDB_txn* txn, const std::string& table, std::string_view key, std::string& out);
   /// del: removes the record and its index entries (absent: 0).
   int del(MDB_txn* txn, const std::string& table, std::string_view key);
   /// append: `payload` is a compact JSON object; the stored event is

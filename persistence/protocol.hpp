@@ -40,6 +40,12 @@ struct op {
     /// insert the record `key` of table `name` if absent; present: this
     /// request alone fails with errc::exists (idempotency keys, unique ids)
     insert,
+    /// last writer wins: put `value` (null: delete) under `key` of table
+    /// `name` only if `version` is greater than the version the store holds
+    /// for `version_key` (writer_options::replication); otherwise nothing
+    /// changes and the request still succeeds. Never replicated again: it
+    /// is how a change that came from another node is applied.
+    put_newer,
   };
   kind what = kind::put;
   /// A declared table (put, del) or a stream name (append: 1-64 characters
@@ -52,10 +58,14 @@ struct op {
   nlohmann::json value;
   /// `value` encoded (compact JSON); empty: the writer encodes `value`.
   std::string text;
+  /// put_newer only: the change's version (ordered as strings) and the key
+  /// its version is kept under ("<table>/<key>" of the node that made it).
+  std::string version;
+  std::string version_key;
 
   static op put(std::string table, std::string key, nlohmann::json record) {
     auto text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return {kind::put, std::move(table), std::move(key), std::move(record), std::move(text)};
+    return {kind::put, std::move(table), std::move(key), std::move(record), std::move(text), {}, {}};
   }
   static op insert(std::string table, std::string key, nlohmann::json record) {
     auto o = put(std::move(table), std::move(key), std::move(record));
@@ -63,18 +73,26 @@ struct op {
     return o;
   }
   static op del(std::string table, std::string key) {
-    return {kind::del, std::move(table), std::move(key), nullptr, {}};
+    return {kind::del, std::move(table), std::move(key), nullptr, {}, {}, {}};
+  }
+  static op put_newer(std::string table, std::string key, nlohmann::json record, std::string version,
+                      std::string version_key) {
+    auto o = put(std::move(table), std::move(key), std::move(record));
+    o.what = kind::put_newer;
+    o.version = std::move(version);
+    o.version_key = std::move(version_key);
+    return o;
   }
   static op append(std::string stream, nlohmann::json payload) {
     auto text = payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return {kind::append, std::move(stream), {}, std::move(payload), std::move(text)};
+    return {kind::append, std::move(stream), {}, std::move(payload), std::move(text), {}, {}};
   }
 };
 
 /// What `o` weighs against the bounds on bytes (the writer's batches, the
 /// client's writes in flight): its table or stream name, key and text.
 inline std::size_t encoded_size(const op& o) noexcept {
-  return o.name.size() + o.key.size() + o.text.size();
+  return o.name.size() + o.key.size() + o.text.size() + o.version.size() + o.version_key.size();
 }
 
 /// The changes of one request, applied in order in one transaction: all of

@@ -1,5 +1,6 @@
 #include "persistence/writer.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -39,6 +40,8 @@ struct pending {
   write_ack ack;
   /// Encoded size (records, events, keys), for max_batch_bytes.
   std::size_t bytes = 0;
+  /// The last replication event its transaction appended (0: none).
+  std::uint64_t replicated = 0;
 };
 
 /// Checks `p.req` and prepares it (encodes, computes index entries): "" or
@@ -53,6 +56,23 @@ std::string check(const environment& env, pending& p) {
     switch (o.what) {
       case op::kind::put:
       case op::kind::insert: {
+        if (o.text.empty())
+          o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        auto problem = env.prepare_put(o.name, o.key, o.value, p.entries[i]);
+        if (!problem.empty())
+          return problem;
+        break;
+      }
+      case op::kind::put_newer: {
+        if (o.version.empty() || o.version_key.empty() || o.version_key.size() > max_key_size)
+          return "a put_newer needs a version and a version key of 1 to " + std::to_string(max_key_size)
+                 + " bytes";
+        if (o.value.is_null()) {
+          if (!env.has_table(o.name))
+            return "no table '" + o.name + "'";
+          o.text.clear();
+          break;
+        }
         if (o.text.empty())
           o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         auto problem = env.prepare_put(o.name, o.key, o.value, p.entries[i]);
@@ -95,10 +115,57 @@ bool environment_failure(int rc) {
 /// Marks a request that failed inside the transaction (never an LMDB code).
 constexpr int request_failed = INT_MIN;
 
+/// A JSON string literal of `s` (keys and versions: no escaping needed in
+/// practice, but a key may hold any byte).
+std::string json_text(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Replication of a local change of `o` (a put, insert or del on a
+/// replicated table): its version, kept beside it, and its event in the
+/// replication stream.
+int replicate(environment& env, const replication_hook& hook, MDB_txn* txn, const op& o,
+              const std::string& ts, pending& p) {
+  auto version = hook.next_version();
+  auto vkey = o.name + "/" + o.key;
+  int r = env.put(txn, hook.versions_table, vkey, json_text(version), {});
+  if (r != 0)
+    return r;
+  std::string event = "{\"t\":" + json_text(o.name) + ",\"k\":" + json_text(o.key) + ",\"v\":" + json_text(version)
+                      + ",\"d\":" + (o.what == op::kind::del ? std::string{"null"} : o.text) + "}";
+  std::uint64_t seq = 0;
+  r = env.append(txn, hook.stream, event, ts, seq);
+  if (r == 0)
+    p.replicated = seq;
+  return r;
+}
+
+/// Applies a change from another node if it is newer than what the store
+/// holds for its version key (last writer wins); 0 when it is older too.
+int apply_newer(environment& env, const replication_hook* hook, MDB_txn* txn, const op& o,
+                const environment::index_entries& entries) {
+  if (hook == nullptr || hook->versions_table.empty())
+    return MDB_NOTFOUND; // nothing to compare with: refused
+  std::string held;
+  int r = env.get_in(txn, hook->versions_table, o.version_key, held);
+  if (r != 0 && r != MDB_NOTFOUND)
+    return r;
+  if (hook->observe)
+    hook->observe(o.version);
+  if (r == 0 && json_text(o.version) <= held)
+    return 0; // what the store holds is as new or newer
+  r = o.value.is_null() ? env.del(txn, o.name, o.key) : env.put(txn, o.name, o.key, o.text, entries);
+  if (r != 0)
+    return r;
+  return env.put(txn, hook->versions_table, o.version_key, json_text(o.version), {});
+}
+
 /// Applies one request's ops in `txn`; 0 or the first failing code.
 int apply(environment& env, const writer_options& opts, MDB_txn* txn, pending& p,
           const std::string& ts, std::size_t position) {
   p.ack.seqs.clear();
+  p.replicated = 0;
+  auto* hook = opts.replication.get();
   for (std::size_t i = 0; i < p.req.size(); ++i) {
     auto& o = p.req[i];
     int r = 0;
@@ -110,6 +177,9 @@ int apply(environment& env, const writer_options& opts, MDB_txn* txn, pending& p
       case op::kind::del:
         r = env.del(txn, o.name, o.key);
         break;
+      case op::kind::put_newer:
+        r = apply_newer(env, hook, txn, o, p.entries[i]);
+        break;
       case op::kind::append: {
         std::uint64_t seq = 0;
         r = env.append(txn, o.name, o.text, ts, seq);
@@ -117,6 +187,9 @@ int apply(environment& env, const writer_options& opts, MDB_txn* txn, pending& p
         break;
       }
     }
+    if (r == 0 && hook != nullptr && o.what != op::kind::put_newer && o.what != op::kind::append
+        && hook->replicates(o.name))
+      r = replicate(env, *hook, txn, o, ts, p);
     if (r != 0)
       return r;
   }
@@ -242,6 +315,14 @@ caf::error commit(environment& env, base::clock& clock, const writer_options& op
     if (rc == 0) {
       commits.fetch_add(1, std::memory_order_relaxed);
       std::size_t acked = 0;
+      // The replication log's new head is announced before the answers, so
+      // that whoever hears of a write can already find it in the log.
+      std::uint64_t replicated = 0;
+      for (std::size_t i = 0; i < covered; ++i)
+        if (rcs[i] == 0)
+          replicated = std::max(replicated, todo[i]->replicated);
+      if (replicated != 0 && opts.replication && opts.replication->committed)
+        opts.replication->committed(replicated);
       for (std::size_t i = 0; i < covered; ++i) {
         if (rcs[i] != 0) {
           fail(*todo[i], failure(env, rcs[i], 1, mdb_strerror(rcs[i])));

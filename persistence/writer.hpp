@@ -30,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -39,6 +40,32 @@
 #include "persistence/protocol.hpp"
 
 namespace persistence {
+
+/// Replication (the regions, S26): every put, insert and delete on one of
+/// `tables` gets a version from `next_version` (a hybrid logical clock,
+/// ordered as strings), kept in `versions_table` under "<table>/<key>", and
+/// an event {"t": table, "k": key, "v": version, "d": record or null}
+/// appended to `stream`, all in the request's own transaction: the stream's
+/// sequence is the node's replication log, without gaps. op::put_newer
+/// compares with the same versions (last writer wins). The functions are
+/// called on the writer's thread and must be thread-safe and quick.
+struct replication_hook {
+  std::vector<std::string> tables;
+  std::string versions_table;
+  std::string stream;
+  std::function<std::string()> next_version;
+  /// A version that came from another node (the clock moves past it).
+  std::function<void(const std::string&)> observe;
+  /// After a commit that appended to `stream`: its last sequence number.
+  std::function<void(std::uint64_t)> committed;
+
+  bool replicates(const std::string& table) const {
+    for (auto& t : tables)
+      if (t == table)
+        return true;
+    return false;
+  }
+};
 
 struct writer_options {
   /// Requests per commit at most (1: one transaction per write).
@@ -65,6 +92,8 @@ struct writer_options {
   /// its last op with that code (MDB_KEYEXIST, MDB_TXN_FULL, ...; an errno
   /// or MDB_PANIC fails the batch as the environment's failure).
   std::function<int(const write_request&, std::size_t position)> on_apply;
+  /// Replication of the tables it names (null: none).
+  std::shared_ptr<const replication_hook> replication;
 };
 
 /// Starts one incarnation of the writer as a child of a supervisor: a
