@@ -8,12 +8,16 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
 
 #include "actors/health/traffic.hpp"
 #include "actors/payments/stripe_adapter.hpp"
 #include "actors/portal/link.hpp"
 #include "app/secrets.hpp"
 #include "app/store.hpp"
+#include "app/store_regions.hpp"
+#include "base/hlc.hpp"
 #include "app/tree.hpp"
 #include "base/shared_text.hpp"
 #include "connectors/openai.hpp"
@@ -149,16 +153,51 @@ int run_node(const settings& s) {
   if (auto* e = std::get_if<std::string>(&defaults))
     return fail_start(*e);
 
+  // The regions (S26): this node's id and the cluster's secret, kept in
+  // the data dir (the secret from ECHOPILOT_CLUSTER_SECRET, or generated
+  // once, to be copied to every node).
+  auto node_file = load_or_create_secret(s.data_dir + "/node.id", "");
+  if (auto* e = std::get_if<secret_error>(&node_file))
+    return fail_start("node id: " + e->message);
+  auto node_id = std::get<std::string>(node_file).substr(0, 16);
+  auto cluster_secret = load_or_create_secret(s.data_dir + "/cluster.secret", s.cluster_secret);
+  if (auto* e = std::get_if<secret_error>(&cluster_secret))
+    return fail_start("cluster secret: " + e->message);
+  bool clustered = s.cluster_port.has_value() || !s.peers.empty();
+
   caf::actor_system_config cfg;
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   supervision::add_error_category(cfg);
+  if (clustered) {
+    // CAF's own network layer; heartbeats so that a frozen peer (its TCP
+    // connection still open) is seen down within about 1.2 s.
+    cfg.load<caf::io::middleman>();
+    cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});
+    cfg.set("middleman.connection-timeout", caf::timespan{1s});
+  }
   caf::actor_system sys{cfg};
+
+  // Every change of a replicated table gets a version from the node's
+  // hybrid logical clock and an event in its replication log, in the same
+  // transaction (persistence/writer.hpp); the cluster actor hears of each
+  // commit and tells the peers.
+  auto dir = std::make_shared<supervision::directory>(clock);
+  auto hlc = std::make_shared<base::hlc>(clock, node_id);
+  auto replication = std::make_shared<persistence::replication_hook>();
+  replication->tables = replicated_tables();
+  replication->versions_table = regions::versions_table;
+  replication->stream = regions::log_stream;
+  replication->next_version = [hlc] { return hlc->next_version(); };
+  replication->observe = [hlc](const std::string& v) { hlc->observe_version(v); };
+  replication->committed = [dir, node_id](std::uint64_t head) {
+    if (auto cluster = dir->resolve(regions::cluster_id))
+      caf::anon_send(*cluster, regions::have_atom::value, node_id, head);
+  };
 
   // The store opens before anything that keeps state in it starts; its
   // writer is the tree's first child, found by name.
-  auto dir = std::make_shared<supervision::directory>(clock);
-  auto opened = node_store::open(s.data_dir, sys, clock, [dir] { return dir->resolve(writer_id); });
+  auto opened = node_store::open(s.data_dir, sys, clock, [dir] { return dir->resolve(writer_id); }, replication);
   if (auto* e = std::get_if<std::string>(&opened))
     return fail_start(*e);
   auto store = std::move(std::get<std::unique_ptr<node_store>>(opened));
@@ -297,6 +336,18 @@ int run_node(const settings& s) {
                                       std::function<void(connectors::chat_result)> done) {
       model->transcribe(path, name, m, std::move(done));
     };
+  std::string cluster_address =
+    s.cluster_port ? s.cluster_bind + ":" + std::to_string(*s.cluster_port) : std::string{};
+  parts.regions.region = s.region;
+  parts.regions.node = node_id;
+  parts.regions.secret = std::get<std::string>(cluster_secret);
+  parts.regions.bind = s.cluster_bind;
+  parts.regions.port = s.cluster_port.value_or(0);
+  parts.regions.peers = s.peers;
+  parts.regions.store = store->regions_port();
+  parts.regions.status = std::make_shared<regions::board>(s.region, node_id, cluster_address, s.peers);
+  parts.regions.dir = dir;
+  parts.regions.clock = &clock;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
   // non-zero status, so that systemd or a container restarts it, rather

@@ -68,6 +68,7 @@ std::map<std::string, supervisor_tuning> default_supervisors() {
           {"store", tuned(5, 10s)},
           {"core", tuned(5, 10s)},
           {"ops", tuned(5, 10s)},
+          {"regions", tuned(20, 10s)},
           {"jobs", tuned(100, 10s)},
           {"http", bridges}};
 }
@@ -399,6 +400,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
   for (auto& [key, v] : doc.items()) {
     if (key == "region") {
       r.text(v, key, s.region);
+    } else if (key == "cluster_bind") {
+      r.text(v, key, s.cluster_bind);
     } else if (key == "data_dir") {
       r.text(v, key, s.data_dir);
     } else if (key == "fault_injection") {
@@ -538,6 +541,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
   for (auto [var, out] : {std::pair{"ECHOPILOT_DATA_DIR", &s.data_dir},
                           std::pair{"ECHOPILOT_BIND", &s.bind},
                           std::pair{"ECHOPILOT_REGION", &s.region},
+                          std::pair{"ECHOPILOT_CLUSTER_BIND", &s.cluster_bind},
+                          std::pair{"ECHOPILOT_CLUSTER_SECRET", &s.cluster_secret},
                           std::pair{"DASHBOARD_KEY", &s.dashboard_key},
                           std::pair{"SESSION_SECRET", &s.session_secret},
                           std::pair{"ECHOPILOT_WEB_ROOT", &s.web_root},
@@ -603,6 +608,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
   }
   if (!s.dashboard_key.empty() && s.dashboard_key.size() < 16)
     return usage_error{"DASHBOARD_KEY must have at least 16 characters"};
+  if (!s.cluster_secret.empty() && s.cluster_secret.size() < 16)
+    return usage_error{"ECHOPILOT_CLUSTER_SECRET must have at least 16 characters"};
 
   // The command line, over everything.
   if (cli.data_dir)

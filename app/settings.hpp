@@ -83,6 +83,12 @@ struct settings {
   std::string region = "local";
   std::optional<std::uint16_t> cluster_port;
   std::vector<std::string> peers;
+  /// Where the cluster port listens (cluster_bind, ECHOPILOT_CLUSTER_BIND;
+  /// loopback by default) and the secret every node proves
+  /// (ECHOPILOT_CLUSTER_SECRET; empty: generated in the data dir, to be
+  /// copied to every node).
+  std::string cluster_bind = "127.0.0.1";
+  std::string cluster_secret;
   /// HTTP threads (RESTinio's pool).
   std::size_t http_threads = 2;
   /// Body limit of routes that set none (CONTRACT.md: 1 MiB).

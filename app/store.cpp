@@ -1,5 +1,6 @@
 #include "app/store.hpp"
 #include "app/store_payments.hpp"
+#include "app/store_regions.hpp"
 
 #include <mutex>
 #include <stdexcept>
@@ -41,6 +42,8 @@ std::vector<persistence::table_def> node_tables() {
           {slo::minutes_table, {}}};
   for (auto& p : payments_tables())
     t.push_back(std::move(p));
+  for (auto& r : regions_tables())
+    t.push_back(std::move(r));
   return t;
 }
 
@@ -173,6 +176,11 @@ public:
       return true;
     }));
     return out;
+  }
+
+  json get(const std::string& key) override {
+    auto text = must_read(env_->get(flags::table, key));
+    return text ? json::parse(*text, nullptr, false) : json(nullptr);
   }
 
   std::vector<json> history(std::size_t limit) override {
@@ -392,8 +400,10 @@ private:
 class lmdb_store : public node_store {
 public:
   lmdb_store(caf::actor_system& sys, std::shared_ptr<persistence::environment> env,
-             base::clock& clock, writer_ref writer)
-    : sys_(sys), env_(std::move(env)), clock_(clock), writer_(std::move(writer)) {
+             base::clock& clock, writer_ref writer,
+             std::shared_ptr<const persistence::replication_hook> replication)
+    : sys_(sys), env_(std::move(env)), clock_(clock), writer_(std::move(writer)),
+      replication_(std::move(replication)) {
     flags_ = std::make_shared<flags_port_impl>(env_, writer_);
     jobs_ = std::make_shared<jobs_port_impl>(env_, writer_);
     alerts_ = std::make_shared<alerts_port_impl>(env_, writer_);
@@ -404,6 +414,14 @@ public:
                                                             std::function<void(const caf::error&)> done) {
       send_write(self, writer, std::move(req), std::move(done), false);
     });
+    regions_ = make_regions_port(env_, [writer = writer_](caf::event_based_actor* self, persistence::write_request req,
+                                                          std::function<void(const caf::error&)> done) {
+      send_write(self, writer, std::move(req), std::move(done), false);
+    });
+  }
+
+  std::shared_ptr<regions::store_port> regions_port() override {
+    return regions_;
   }
 
   std::shared_ptr<payments::store_port> payments_port() override {
@@ -447,8 +465,10 @@ public:
   }
 
   std::function<caf::actor(caf::local_actor*)> writer_start() override {
-    return [env = env_, clock = &clock_](caf::local_actor* parent) {
-      return persistence::start_writer(parent, env, *clock); // reopens a broken store first
+    persistence::writer_options opts;
+    opts.replication = replication_;
+    return [env = env_, clock = &clock_, opts](caf::local_actor* parent) {
+      return persistence::start_writer(parent, env, *clock, opts); // reopens a broken store first
     };
   }
 
@@ -485,7 +505,8 @@ public:
                                     "access",          alerts::stream, alerts::incidents_stream,
                                     scheduler::stream, slo::stream,    health::stream,
                                     costs::stream,     payments::stream, payments::fraud_stream,
-                                    payments::webhooks_stream, "portal"};
+                                    payments::webhooks_stream, "portal", regions::stream,
+                                    regions::log_stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -579,6 +600,8 @@ private:
   std::shared_ptr<scheduler_port_impl> scheduler_;
   std::shared_ptr<slo_port_impl> slo_;
   std::shared_ptr<payments::store_port> payments_;
+  std::shared_ptr<regions::store_port> regions_;
+  std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };
 
@@ -586,7 +609,8 @@ private:
 
 std::variant<std::unique_ptr<node_store>, std::string>
 node_store::open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock,
-                 std::function<caf::expected<caf::actor>()> writer) {
+                 std::function<caf::expected<caf::actor>()> writer,
+                 std::shared_ptr<const persistence::replication_hook> replication) {
   auto client = std::make_shared<const persistence::writer_client>(std::move(writer));
   persistence::options o;
   o.dir = data_dir;
@@ -596,7 +620,7 @@ node_store::open(const std::string& data_dir, caf::actor_system& sys, base::cloc
     return *e;
   return std::unique_ptr<node_store>{
     new lmdb_store(sys, std::get<std::shared_ptr<persistence::environment>>(opened), clock,
-                   std::move(client))};
+                   std::move(client), std::move(replication))};
 }
 
 } // namespace echopilot::app

@@ -15,6 +15,8 @@
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/payments/payments_actor.hpp"
+#include "actors/regions/cluster.hpp"
+#include "persistence/writer.hpp"
 #include "actors/health/ports.hpp"
 #include "actors/health/sample.hpp"
 #include "actors/jobs/jobs_actors.hpp"
@@ -30,9 +32,12 @@ public:
   /// Opens (or creates) the store in `data_dir`; its parts reach the writer
   /// through `writer` (the current incarnation, by its stable name). The
   /// error names the path and the cause.
+  /// `replication`: the tables whose changes replicate to other regions
+  /// (null: none; persistence/writer.hpp).
   static std::variant<std::unique_ptr<node_store>, std::string>
   open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock,
-       std::function<caf::expected<caf::actor>()> writer);
+       std::function<caf::expected<caf::actor>()> writer,
+       std::shared_ptr<const persistence::replication_hook> replication = nullptr);
 
   virtual ~node_store() = default;
 
@@ -54,6 +59,8 @@ public:
   virtual std::shared_ptr<health::events_port> ops_events_port() = 0;
   /// The payments actor's port (tables pay_*).
   virtual std::shared_ptr<payments::store_port> payments_port() = 0;
+  /// The regions' port (tables repl_*, streams replication and regions).
+  virtual std::shared_ptr<regions::store_port> regions_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

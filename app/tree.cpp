@@ -119,6 +119,23 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};
 
+  // The regions (S26): the cluster actor (published on the cluster port;
+  // applies what the links pull), then one link per peer. one_for_one: a
+  // link that crashes reconnects alone; the cluster actor's next
+  // incarnation takes the port over.
+  auto regions = supervisor(parts, regions::supervisor_id, supervision::strategy::one_for_one);
+  regions.children = {worker(regions::cluster_id,
+                             [cfg = parts.regions](caf::local_actor* parent) {
+                               return parent->spawn(regions::cluster_actor, cfg);
+                             },
+                             5s)};
+  for (std::uint32_t i = 0; i < parts.regions.peers.size(); ++i)
+    regions.children.push_back(worker(regions::link_id(i),
+                                      [cfg = parts.regions, i](caf::local_actor* parent) {
+                                        return parent->spawn(regions::link_actor, cfg, i);
+                                      },
+                                      2s));
+
   // The gateway's bridges to the actors: started last, stopped first.
   auto bridges = http::bridges_spec(parts.http_bridges);
   tune(parts, bridges);
@@ -127,6 +144,7 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   root.children = {supervision::supervisor_child(std::move(store), dir),
                    supervision::supervisor_child(std::move(core), dir),
                    supervision::supervisor_child(std::move(ops), dir),
+                   supervision::supervisor_child(std::move(regions), dir),
                    supervision::supervisor_child(std::move(bridges), dir)};
   return root;
 }

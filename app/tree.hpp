@@ -14,6 +14,7 @@
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/portal/portal_actor.hpp"
 #include "actors/payments/payments_actor.hpp"
+#include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/slo/slo_actor.hpp"
 #include "app/settings.hpp"
@@ -54,6 +55,8 @@ struct subsystems {
   portal::portal_config portal;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
+  /// The regions (S26): the cluster actor's settings; one link per peer.
+  regions::cluster_config regions;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).

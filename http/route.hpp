@@ -69,6 +69,9 @@ struct route {
   std::chrono::milliseconds deadline{0};
   /// Only present when fault injection is on.
   bool fault_injection = false;
+  /// A read that an up peer region serves when the local target cannot
+  /// (via_actor_or_peer; S26). Opt-in, never for a write.
+  bool failover = false;
   /// Counts toward the SLO (S15; http/slo_recorder.hpp): the API routes
   /// (/api/..., /ofrep/...) do; probes (/healthz, /readyz), /metrics, the
   /// dashboard's static files and requests that match no route do not.

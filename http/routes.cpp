@@ -16,6 +16,7 @@
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
 #include "supervision/errors.hpp"
+#include "supervision/protocol.hpp"
 
 namespace echopilot::http {
 
@@ -147,7 +148,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   {
     auto& r = add(method::post, "/api/supervision/crash", auth_level::admin, "gateway",
                   "Fault injection: {\"child\": id, \"mode\": \"exception\" (default: it exits as "
-                  "after an uncaught exception) or \"kill\" (untrappable)} (only with "
+                  "after an uncaught exception), \"kill\" (untrappable) or \"stop\" (its supervisor "
+                  "terminates it and does not restart it: the subsystem stays down)} (only with "
                   "ECHOPILOT_FAULT_INJECTION=1).",
                   [ctx](request& req, respond_fn respond) {
                     auto child = string_field(req, "child");
@@ -158,12 +160,15 @@ std::vector<route> make_routes(const route_context& ctx) {
                     // stops its children first); "kill": as Erlang's
                     // exit(Pid, kill), nobody traps it.
                     auto reason = caf::exit_reason::unhandled_exception;
+                    bool stop = false;
                     if (auto mode = req.json.find("mode"); mode != req.json.end()) {
                       if (*mode == "kill")
                         reason = caf::exit_reason::kill;
+                      else if (*mode == "stop")
+                        stop = true;
                       else if (*mode != "exception")
                         return respond(fail(400, "invalid_field",
-                                            "the field 'mode' must be \"exception\" or \"kill\""));
+                                            "the field 'mode' must be \"exception\", \"kill\" or \"stop\""));
                     }
                     auto h = ctx.dir->resolve(id);
                     if (!h) {
@@ -172,6 +177,14 @@ std::vector<route> make_routes(const route_context& ctx) {
                                == static_cast<std::uint8_t>(supervision::errc::unknown_child))
                         return respond(fail(404, "unknown_child", "no actor '" + id + "' in the tree"));
                       return respond(error_response(h.error()));
+                    }
+                    if (stop) {
+                      auto st = ctx.dir->status(id);
+                      auto parent = st && !st->parent.empty() ? ctx.dir->resolve(st->parent) : caf::expected<caf::actor>{caf::sec::invalid_argument};
+                      if (!parent)
+                        return respond(fail(400, "invalid_field", "'" + id + "' has no running supervisor to stop it"));
+                      caf::anon_send(*parent, supervision::terminate_child_atom::value, id);
+                      return respond(ok({{"child", id}, {"crashed", false}, {"stopped", true}, {"mode", "stop"}}));
                     }
                     caf::anon_send_exit(*h, reason);
                     respond(ok({{"child", id}, {"crashed", true},
@@ -289,14 +302,26 @@ std::vector<route> make_routes(const route_context& ctx) {
     r.body_limit = 64 * kib;
   }
 
-  add(method::get, "/api/flags/history", auth_level::admin, flags::actor_id,
-      "Changes of the flags, newest first (?limit=N, at most 1000), with who and when.",
-      via_actor(ctx, flags::actor_id, [](request& req) -> std::variant<caf::message, response> {
-        auto limit = uint_param(req, "limit", 100, 1000);
-        if (auto* bad = std::get_if<response>(&limit))
-          return std::move(*bad);
-        return caf::make_message(history_atom::value, std::get<std::uint64_t>(limit));
-      }));
+  {
+    auto& r = add(method::get, "/api/flags/history", auth_level::admin, flags::actor_id,
+                  "Changes of the flags, newest first (?limit=N, at most 1000), with who and when; served "
+                  "by a peer region while the flags actor cannot (served_by).",
+                  via_actor_or_peer(
+                    ctx, flags::actor_id,
+                    [](request& req) -> std::variant<caf::message, response> {
+                      auto limit = uint_param(req, "limit", 100, 1000);
+                      if (auto* bad = std::get_if<response>(&limit))
+                        return std::move(*bad);
+                      return caf::make_message(history_atom::value, std::get<std::uint64_t>(limit));
+                    },
+                    "flags.history",
+                    [](request& req) {
+                      auto limit = uint_param(req, "limit", 100, 1000);
+                      return json{{"limit", std::get<std::uint64_t>(limit)}};
+                    }));
+    r.failover = true;
+    r.deadline = ctx.timeout * 2;
+  }
 
   // -- jobs (S1-S5) ------------------------------------------------------------
   {
@@ -575,8 +600,10 @@ std::vector<route> make_routes(const route_context& ctx) {
   // -- OFREP: OpenFeature Remote Evaluation Protocol over the flags ----------
   {
     auto& r = add(method::post, "/ofrep/v1/evaluate/flags/{key}", auth_level::bearer,
-                  flags::actor_id, "OFREP single flag evaluation.",
-                  via_actor(
+                  flags::actor_id,
+                  "OFREP single flag evaluation; served by a peer region while the flags actor cannot "
+                  "(X-Served-By).",
+                  via_actor_or_peer(
                     ctx, flags::actor_id,
                     [](request& req) -> std::variant<caf::message, response> {
                       auto ctx_field = req.json.find("context");
@@ -590,9 +617,17 @@ std::vector<route> make_routes(const route_context& ctx) {
                       }
                       return caf::make_message(evaluate_atom::value, *req.param("key"), context);
                     },
+                    "flags.evaluate",
+                    [](request& req) {
+                      auto c = req.json.find("context");
+                      return json{{"key", *req.param("key")},
+                                  {"context", c != req.json.end() ? *c : json::object()}};
+                    },
                     [](json& result) { return raw_json(ofrep_status(result), result); }));
     r.body = body_kind::json;
     r.body_limit = 64 * kib;
+    r.failover = true;
+    r.deadline = ctx.timeout * 2;
   }
   {
     auto& r = add(method::post, "/ofrep/v1/evaluate/flags", auth_level::bearer, flags::actor_id,
@@ -637,6 +672,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_portal_routes(ctx, add);
   // -- payments (S6, S7, S9): http/payments_routes.cpp -----------------------
   add_payment_routes(ctx, t);
+  // -- regions (S26): http/regions_routes.cpp --------------------------------
+  add_regions_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

@@ -85,4 +85,19 @@ using decode_fn = std::function<response(nlohmann::json&)>;
 handler_fn via_actor(const route_context& ctx, std::string target, encode_fn encode,
                      decode_fn decode = nullptr);
 
+/// The arguments of a failover op, from the request (JSON that crosses the
+/// wire as text).
+using failover_args_fn = std::function<nlohmann::json(request&)>;
+
+/// As via_actor, and when the local `target` cannot answer (restarting,
+/// stopped, past its deadline) the read is served by an up peer region as
+/// `op` (protocol/regions.hpp; only reads), its answer marked with the node
+/// that served it (X-Served-By and a top-level "served_by"). The route sets
+/// `failover` (http/regions_routes.cpp).
+handler_fn via_actor_or_peer(const route_context& ctx, std::string target, encode_fn encode,
+                             std::string op, failover_args_fn args, decode_fn decode = nullptr);
+
+/// The regions routes (http/regions_routes.cpp), added to `t` by make_routes.
+void add_regions_routes(const route_context& ctx, std::vector<route>& t);
+
 } // namespace echopilot::http

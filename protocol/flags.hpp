@@ -14,6 +14,9 @@
 //       "metadata"} or {"key", "errorCode", "errorDetails"}.
 //   (evaluate_atom, json context) -> {"flags": [evaluation, ...]}
 //       OFREP bulk evaluation, or {"errorCode", "errorDetails"}.
+//   (refresh_atom, std::vector<std::string> keys)   (no reply)
+//       the regions (S26) applied changes of these keys from another node:
+//       serve what the store now holds for them.
 //
 // Reads of all values need no message: the actor publishes them in a `view`
 // after loading and after every committed change (below), as a `version`
@@ -26,6 +29,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/common.hpp"
 
@@ -33,6 +37,8 @@ namespace echopilot::flags {
 
 /// The flags actor's id in the supervision tree and the directory.
 inline constexpr const char* actor_id = "flags";
+
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 
 /// The table of current flags and the stream of their changes.
 inline constexpr const char* table = "flags";

@@ -18,6 +18,21 @@ struct state {
   version::ptr values;
 };
 
+using state_ptr = std::shared_ptr<state>;
+
+/// Serves the stored record of `key` (`fallback` if there is none or it
+/// does not parse) and publishes the values.
+void reload(const state_ptr& st, const std::string& key, flag fallback) {
+  auto stored = st->cfg.store->get(key);
+  std::string error;
+  auto f = stored.is_null() ? std::nullopt : flag_from_json(stored, error);
+  auto next = f ? std::move(*f) : std::move(fallback);
+  st->values = st->values->with(key, next.value);
+  st->flags[key] = std::move(next);
+  if (st->cfg.published)
+    st->cfg.published->publish(st->values);
+}
+
 } // namespace
 
 caf::behavior flags_actor(caf::event_based_actor* self, flags_config cfg) {
@@ -65,13 +80,18 @@ caf::behavior flags_actor(caf::event_based_actor* self, flags_config cfg) {
                                                         + "' was not stored; nothing changed"));
                                 return;
                               }
-                              st->values = st->values->with(key, next.value);
-                              st->flags[key] = std::move(next);
-                              if (st->cfg.published)
-                                st->cfg.published->publish(st->values);
+                              // What the store holds now: this change, or a
+                              // newer one from another region (S26).
+                              reload(st, key, std::move(next));
                               rp.deliver(change);
                             });
       return rp;
+    },
+    [st](refresh_atom, const std::vector<std::string>& keys) {
+      for (auto& key : keys) {
+        auto i = st->flags.find(key);
+        reload(st, key, i != st->flags.end() ? i->second : flag{});
+      }
     },
     [st](history_atom, std::uint64_t limit) -> json {
       json out = json::array();

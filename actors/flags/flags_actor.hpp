@@ -29,6 +29,9 @@ public:
   /// Every stored flag record (table "flags"), by key.
   virtual std::map<std::string, nlohmann::json> load() = 0;
 
+  /// The stored record of one flag (null if none).
+  virtual nlohmann::json get(const std::string& key) = 0;
+
   /// The last `limit` changes (stream "flags"), newest first.
   virtual std::vector<nlohmann::json> history(std::size_t limit) = 0;
 

@@ -479,7 +479,7 @@ TEST_CASE("settings: supervisors' intensity and backoff come from the config") {
     return settings_error({}, {}, {{"configs/echopilot.json", std::move(text)}});
   };
   CHECK(with(R"({"supervision": {"cor": {}}})").find("'supervision.cor' must be the id of one of the "
-                                                      "tree's supervisors (core, http, jobs, ops, root, store)")
+                                                      "tree's supervisors (core, http, jobs, ops, regions, root, store)")
         != std::string::npos);
   CHECK(with(R"({"supervision": {"core": {"max_restart": 1}}})").find("unknown key 'supervision.core.max_restart'")
         != std::string::npos);

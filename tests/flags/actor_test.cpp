@@ -38,6 +38,10 @@ public:
   std::map<std::string, json> load() override {
     return records;
   }
+  json get(const std::string& key) override {
+    auto i = records.find(key);
+    return i == records.end() ? json(nullptr) : i->second;
+  }
   std::vector<json> history(std::size_t) override {
     return {};
   }
