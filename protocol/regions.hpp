@@ -45,7 +45,7 @@
 //       replicated here {"table", "key", "origin", "version", "record"}
 //   (partition_atom, bool on) -> {"partitioned"}   fault injection: drop
 //       every cluster message in and out (the HTTP side lives on)
-//   (apply_atom, std::string peer, std::string batch) -> json
+//   (apply_atom, std::string peer, json batch) -> json
 //       a link hands over a pulled batch; applied in order, one batch at a
 //       time (the replies come back after the commit): {"applied",
 //       "duplicates", "gaps", "head"}

@@ -1,5 +1,7 @@
 #include "actors/regions/cluster.hpp"
 
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -12,6 +14,7 @@
 #include <caf/system_messages.hpp>
 
 #include "base/crypto.hpp"
+#include "base/hlc.hpp"
 #include "protocol/flags.hpp"
 
 namespace echopilot::regions {
@@ -56,8 +59,30 @@ vector_clock board::applied() const {
   return applied_;
 }
 
+void board::record_lag(std::int64_t ms) {
+  constexpr std::size_t keep = 100'000;
+  auto v = static_cast<std::uint32_t>(std::clamp<std::int64_t>(ms, 0, UINT32_MAX));
+  std::lock_guard<std::mutex> lock{mu_};
+  if (lags_.size() < keep)
+    lags_.push_back(v);
+  else
+    lags_[next_lag_] = v;
+  next_lag_ = (next_lag_ + 1) % keep;
+  ++lag_count_;
+}
+
 json board::to_json(std::int64_t now_ms) const {
   std::lock_guard<std::mutex> lock{mu_};
+  json lag = {{"events", lag_count_}, {"window", lags_.size()}, {"p50_ms", nullptr}, {"p99_ms", nullptr},
+              {"max_ms", nullptr}};
+  if (!lags_.empty()) {
+    auto sorted = lags_;
+    std::sort(sorted.begin(), sorted.end());
+    auto at = [&](double q) { return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(q * sorted.size()))]; };
+    lag["p50_ms"] = at(0.50);
+    lag["p99_ms"] = at(0.99);
+    lag["max_ms"] = sorted.back();
+  }
   auto head = [&](const std::string& node) -> std::uint64_t {
     auto i = applied_.find(node);
     return i == applied_.end() ? 0 : i->second;
@@ -96,7 +121,8 @@ json board::to_json(std::int64_t now_ms) const {
                            {"gaps", gaps.load()},
                            {"refused", refused.load()},
                            {"failovers", failovers.load()},
-                           {"failovers_served", failovers_served.load()}}}};
+                           {"failovers_served", failovers_served.load()},
+                           {"lag", std::move(lag)}}}};
 }
 
 std::string link_id(std::size_t index) {
@@ -177,7 +203,10 @@ void apply_next(caf::event_based_actor* self, const state_ptr& st) {
   // Only the origins this batch moves are written.
   vector_clock moved;
   std::vector<std::string> flag_keys;
+  std::vector<std::int64_t> made_ms;
   for (auto& e : p.apply) {
+    if (auto t = base::hlc::parse_version(e.version))
+      made_ms.push_back(base::hlc::millis(*t));
     moved[e.origin] = p.next[e.origin];
     if (e.table == flags::table)
       flag_keys.push_back(e.key);
@@ -185,8 +214,13 @@ void apply_next(caf::event_based_actor* self, const state_ptr& st) {
   auto next = p.next;
   st->cfg.store->apply(
     self, p.apply, moved,
-    [self, st, rp = job.rp, report, next, flag_keys](const caf::error& err) mutable {
+    [self, st, rp = job.rp, report, next, flag_keys, made_ms](const caf::error& err) mutable {
       st->applying = false;
+      if (!err) {
+        auto now = st->cfg.clock->now_ms();
+        for (auto t : made_ms)
+          st->cfg.status->record_lag(now - t);
+      }
       if (err) {
         rp.deliver(make_error(errc::storage_failure, "the batch was not applied: " + self->system().render(err)));
       } else {
@@ -404,10 +438,9 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       for (auto& [cid, m] : st->members)
         self->send(m.link, have_atom::value, st->cfg.node, st->applied[st->cfg.node]);
     },
-    [self, st](apply_atom, const std::string& peer, const std::string& text) -> caf::result<json> {
+    [self, st](apply_atom, const std::string& peer, json& batch) -> caf::result<json> {
       if (from_remote(self))
         return make_error(errc::rule_violation, "apply is local only");
-      auto batch = json::parse(text, nullptr, false);
       if (!batch.is_object() || !batch.value("events", json()).is_array())
         return make_error(errc::invalid_argument, "a batch from " + peer + " without events");
       std::vector<event> events;

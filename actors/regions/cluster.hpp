@@ -91,6 +91,10 @@ public:
   void set_applied(vector_clock v);
   vector_clock applied() const;
 
+  /// Replication lag of an applied event: from its version's time at the
+  /// origin to its commit here, in milliseconds (the last 100,000 kept).
+  void record_lag(std::int64_t ms);
+
   /// Counters of the node's side.
   std::atomic<std::uint64_t> refused{0};     ///< handshakes refused (wrong secret, unknown node)
   std::atomic<std::uint64_t> duplicates{0};  ///< events received twice
@@ -109,6 +113,9 @@ private:
   mutable std::mutex mu_;
   std::vector<peer_status> peers_;
   vector_clock applied_;
+  std::vector<std::uint32_t> lags_;
+  std::size_t next_lag_ = 0;
+  std::uint64_t lag_count_ = 0;
 };
 
 struct publication {

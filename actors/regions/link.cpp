@@ -142,7 +142,7 @@ void pull(caf::event_based_actor* self, const state_ptr& st) {
             return pull(self, st);
           return finish_syncs(st, n == 0);
         }
-        self->request(cluster, st->cfg.call_timeout, apply_atom::value, st->peer_node, std::move(text))
+        self->request(cluster, st->cfg.call_timeout, apply_atom::value, st->peer_node, std::move(batch))
           .then(
             [self, st, gen, more](json& r) {
               if (gen != st->generation)

@@ -232,7 +232,11 @@ TEST_CASE("three regions: replicate within 2 s, see a killed node down within 2 
     [&] { return a.peer_state(b.address()) == "down" && z.peer_state(b.address()) == "down"; }, 10s, 10ms));
   CHECK(ms_since(cut) < 2000);
   a.set("regions.partitioned", "written-on-a");
-  std::this_thread::sleep_for(500ms); // what would reach b if anything leaked
+  // More than one pulled batch (1,024 events) waits for b: after the heal
+  // it catches up from a's store, batch after batch.
+  for (int i = 0; i < 1100; ++i)
+    a.set("regions.bulk." + std::to_string(i), i);
+  std::this_thread::sleep_for(300ms); // what would reach b if anything leaked
   CHECK(b.flag("regions.partitioned").is_null());
   CHECK(b.get("/healthz").status == 200);
   REQUIRE(b.post("/api/regions/partition", {{"on", false}}).status == 200);
@@ -244,6 +248,12 @@ TEST_CASE("three regions: replicate within 2 s, see a killed node down within 2 
   for (auto& peer : report["peers"])
     CHECK_MESSAGE(peer["caught_up"] == true, report.dump());
   CHECK(b.flag("regions.partitioned") == "written-on-a");
+  auto all = b.get("/api/flags/get").json()["data"];
+  int bulk = 0;
+  for (auto& [k, v] : all.items())
+    bulk += k.rfind("regions.bulk.", 0) == 0 ? 1 : 0;
+  CHECK(bulk == 1100);
+  CHECK(all["regions.bulk.1099"] == 1099);
   REQUIRE(test::eventually([&] { return c.all_up(); }, 15s));
 
   // Every node has applied every origin up to its head: nothing lost.
