@@ -126,7 +126,7 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
   auto regions = supervisor(parts, regions::supervisor_id, supervision::strategy::one_for_one);
   regions.children = {worker(regions::cluster_id,
                              [cfg = parts.regions](caf::local_actor* parent) {
-                               return parent->spawn(regions::cluster_actor, cfg);
+                               return regions::start_cluster(parent, cfg);
                              },
                              5s)};
   for (std::uint32_t i = 0; i < parts.regions.peers.size(); ++i)

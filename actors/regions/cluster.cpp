@@ -11,6 +11,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/node_id.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
 #include "base/crypto.hpp"
@@ -123,6 +124,27 @@ json board::to_json(std::int64_t now_ms) const {
                            {"failovers", failovers.load()},
                            {"failovers_served", failovers_served.load()},
                            {"lag", std::move(lag)}}}};
+}
+
+caf::actor start_cluster(caf::local_actor* parent, const cluster_config& cfg) {
+  auto a = parent->spawn(cluster_actor, cfg);
+  if (cfg.port == 0)
+    return a;
+  // The port stays the node's across incarnations: the one published
+  // before is taken off first. A port that cannot be had fails the start.
+  auto& mm = parent->system().middleman();
+  auto& pub = *cfg.published;
+  std::lock_guard<std::mutex> lock{pub.mu};
+  if (pub.actor)
+    mm.unpublish(pub.actor, cfg.port);
+  auto bound = mm.publish(a, cfg.port, cfg.bind.c_str(), true);
+  if (!bound) {
+    caf::anon_send_exit(a, caf::exit_reason::kill);
+    throw std::runtime_error("the cluster port " + cfg.bind + ":" + std::to_string(cfg.port)
+                             + " cannot be had: " + parent->system().render(bound.error()));
+  }
+  pub.actor = a;
+  return a;
 }
 
 std::string link_id(std::size_t index) {
@@ -279,20 +301,6 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
   st->remotes.resize(st->cfg.peers.size());
   st->applied = st->cfg.store->applied(st->cfg.node);
   st->cfg.status->set_applied(st->applied);
-  if (st->cfg.port != 0) {
-    // The port stays the node's across incarnations: the one published
-    // before is taken off first.
-    auto& mm = self->system().middleman();
-    auto& pub = *st->cfg.published;
-    std::lock_guard<std::mutex> lock{pub.mu};
-    if (pub.actor)
-      mm.unpublish(pub.actor, st->cfg.port);
-    auto bound = mm.publish(caf::actor_cast<caf::actor>(self), st->cfg.port, st->cfg.bind.c_str(), true);
-    if (!bound)
-      throw std::runtime_error("regions: cannot listen on " + st->cfg.bind + ":" + std::to_string(st->cfg.port)
-                               + ": " + self->system().render(bound.error()));
-    pub.actor = caf::actor_cast<caf::actor>(self);
-  }
   self->set_down_handler([st](caf::down_msg& dm) {
     for (auto i = st->members.begin(); i != st->members.end();)
       i = i->second.link.address() == dm.source ? st->members.erase(i) : std::next(i);
@@ -311,6 +319,10 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       if (!sender)
         return make_error(errc::invalid_argument, "a hello needs a sender");
       auto nonce = base::random_hex(16);
+      // Challenges waiting for their proof are bounded: a flood of hellos
+      // that never prove anything cannot grow memory.
+      if (st->nonces.size() >= 256)
+        st->nonces.clear();
       st->nonces[sender->node()] = {nonce, hello["nonce"].get<std::string>()};
       json welcome = {{"region", st->cfg.region}, {"node", st->cfg.node}, {"nonce", nonce}};
       return welcome.dump();
@@ -354,7 +366,9 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       auto theirs = want.is_object() ? vector_from_json(want.value("applied", json::object()), problem) : std::nullopt;
       if (!theirs)
         return make_error(errc::invalid_argument, "a pull needs an applied vector: " + problem);
-      std::size_t max = std::min<std::size_t>(want.value("max", st->cfg.batch), st->cfg.batch);
+      auto asked = want.value("max", json(st->cfg.batch));
+      std::size_t max = asked.is_number_unsigned() ? std::clamp<std::size_t>(asked.get<std::size_t>(), 1, st->cfg.batch)
+                                                   : st->cfg.batch;
       st->applied[st->cfg.node] = std::max(st->applied[st->cfg.node], st->cfg.store->head());
       bool more = false;
       auto events = st->cfg.store->events_for(st->cfg.node, *theirs, st->applied, max, more);

@@ -156,6 +156,12 @@ struct cluster_config {
 /// The published cluster actor.
 caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg);
 
+/// Starts an incarnation of the cluster actor under `parent` and publishes
+/// it on cfg.port (none: 0), taking the port over from the incarnation
+/// before; throws std::runtime_error, naming the address, when the port
+/// cannot be had (a failed start: the tree does not come up).
+caf::actor start_cluster(caf::local_actor* parent, const cluster_config& cfg);
+
 /// A link to peer `index` (0-based) of cfg.peers.
 caf::behavior link_actor(caf::event_based_actor* self, cluster_config cfg, std::uint32_t index);
 

@@ -310,6 +310,9 @@ caf::behavior link_actor(caf::event_based_actor* self, cluster_config cfg, std::
               p.last_seen_ms = st->cfg.clock->now_ms();
               p.head = std::max(p.head, head);
             });
+            // A restarted cluster actor learns again which peers are up.
+            if (auto c = local_cluster(st))
+              self->send(c, link_atom::value, static_cast<std::uint32_t>(st->index), st->remote);
             auto applied = st->cfg.status->applied();
             auto i = applied.find(st->peer_node);
             if (head > (i == applied.end() ? 0 : i->second))

@@ -353,3 +353,23 @@ TEST_CASE("a crashed link restarts under the tree and reconnects; the cluster po
   auto r = test::http("GET", "http://" + a.address() + "/api/flags/get", {auth});
   CHECK(r.status == 0);
 }
+
+TEST_CASE("a cluster port that cannot be had stops the start with one line naming it") {
+  cluster c{1};
+  c.start_all();
+  auto& a = c.nodes[0];
+  test::temp_dir other;
+  auto r = test::run_program({ECHOPILOT_BINARY, "serve", "--port", "0", "--data-dir", other.path + "/data",
+                              "--config", a.config, "--cluster-port", std::to_string(a.cluster_port)},
+                             {{"DASHBOARD_KEY", key}, {"ECHOPILOT_CLUSTER_SECRET", secret}}, 30s);
+  CHECK(r.status == 1);
+  CHECK_MESSAGE(r.err.find("the cluster port 127.0.0.1:" + std::to_string(a.cluster_port) + " cannot be had")
+                  != std::string::npos,
+                r.err);
+  // Too short a secret is refused before anything starts.
+  auto weak = test::run_program({ECHOPILOT_BINARY, "serve", "--port", "0", "--data-dir", other.path + "/weak",
+                                 "--config", a.config},
+                                {{"DASHBOARD_KEY", key}, {"ECHOPILOT_CLUSTER_SECRET", "short"}}, 30s);
+  CHECK(weak.status == 2);
+  CHECK(weak.err.find("ECHOPILOT_CLUSTER_SECRET must have at least 16 characters") != std::string::npos);
+}
