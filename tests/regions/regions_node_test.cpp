@@ -199,6 +199,16 @@ TEST_CASE("three regions: replicate within 2 s, see a killed node down within 2 
   auto copy = b.get("/api/regions/records/jobs/" + job_id).json()["data"];
   CHECK(copy["origin"] == a.status()["self"]["node"]);
   CHECK(copy["record"]["id"] == job_id);
+  // An invoice (Stripe in dry-run: recorded, nothing sent) is a global ledger too.
+  auto invoice = a.post("/api/payments/create-invoice", {{"amount", 5}, {"email", "client@example.com"}});
+  REQUIRE_MESSAGE(invoice.status == 200, invoice.body);
+  auto invoice_id = invoice.json()["data"]["invoice"]["id"].get<std::string>();
+  REQUIRE(test::eventually([&] { return b.get("/api/regions/records/pay_invoices/" + invoice_id).status == 200; },
+                           10s));
+  CHECK(b.get("/api/regions/records/pay_invoices/" + invoice_id).json()["data"]["record"]["email"]
+        == "client@example.com");
+  CHECK(b.get("/api/regions/records/orders/x").status == 400);
+  CHECK(b.get("/api/regions/records/jobs/no-such-job").status == 404);
 
   // Back: it catches up on everything written meanwhile.
   z.start();
