@@ -1,6 +1,7 @@
 #include "app/store.hpp"
 #include "app/store_payments.hpp"
 #include "app/store_regions.hpp"
+#include "app/must_read.hpp"
 
 #include <mutex>
 #include <stdexcept>
@@ -49,20 +50,6 @@ std::vector<persistence::table_def> node_tables() {
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
-/// The value of a read the ports cannot do without: a failed read (the
-/// store's read_failed) throws, so that the calling actor ends and its
-/// supervisor restarts it, instead of taking the failure for an empty store.
-template <class T>
-T must_read(caf::expected<T> x) {
-  if (!x)
-    throw std::runtime_error(persistence::error_message(x.error()));
-  return std::move(*x);
-}
-
-void must_read(const caf::error& err) {
-  if (err)
-    throw std::runtime_error(persistence::error_message(err));
-}
 
 /// Access events waiting to be written. HTTP threads append under a mutex
 /// (no message and no wake-up per request); the access-log actor takes the

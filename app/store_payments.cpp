@@ -2,9 +2,7 @@
 // the node's LMDB environment; writes go through the node's writer client.
 #include "app/store_payments.hpp"
 
-#include <stdexcept>
-
-#include "persistence/errors.hpp"
+#include "app/must_read.hpp"
 
 namespace echopilot::app {
 
@@ -12,10 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-void must(const caf::error& err) {
-  if (err)
-    throw std::runtime_error(persistence::error_message(err));
-}
 
 class payments_port_impl : public payments::store_port {
 public:
@@ -35,7 +29,7 @@ public:
   std::vector<json> find(const std::string& table, const std::string& index, const std::string& value,
                          std::size_t limit) override {
     std::vector<json> out;
-    must(env_->scan_index(table, index, value, {}, limit, [&](std::string_view, std::string_view v) {
+    must_read(env_->scan_index(table, index, value, {}, limit, [&](std::string_view, std::string_view v) {
       out.push_back(json::parse(v, nullptr, false));
       return true;
     }));
@@ -45,7 +39,7 @@ public:
   std::vector<json> between(const std::string& table, std::int64_t from_ms, std::int64_t to_ms,
                             std::size_t limit) override {
     std::vector<json> out;
-    must(env_->scan_time(table, payments::by_time, std::max<std::int64_t>(from_ms, 0), to_ms, limit,
+    must_read(env_->scan_time(table, payments::by_time, std::max<std::int64_t>(from_ms, 0), to_ms, limit,
                          [&](std::string_view, std::string_view v) {
                            out.push_back(json::parse(v, nullptr, false));
                            return true;

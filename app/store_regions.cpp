@@ -1,8 +1,6 @@
 #include "app/store_regions.hpp"
 
-#include <stdexcept>
-
-#include "persistence/errors.hpp"
+#include "app/must_read.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/payments.hpp"
@@ -13,18 +11,6 @@ using nlohmann::json;
 
 namespace {
 
-template <class T>
-T checked(caf::expected<T> x) {
-  if (!x)
-    throw std::runtime_error(persistence::error_message(x.error()));
-  return std::move(*x);
-}
-
-void checked(const caf::error& err) {
-  if (err)
-    throw std::runtime_error(persistence::error_message(err));
-}
-
 class regions_port_impl : public regions::store_port {
 public:
   regions_port_impl(std::shared_ptr<persistence::environment> env, commit_fn commit)
@@ -33,7 +19,7 @@ public:
 
   regions::vector_clock applied(const std::string& self) override {
     regions::vector_clock v;
-    checked(env_->scan(regions::applied_table, {}, {}, SIZE_MAX, [&](std::string_view key, std::string_view value) {
+    must_read(env_->scan(regions::applied_table, {}, {}, SIZE_MAX, [&](std::string_view key, std::string_view value) {
       auto j = json::parse(value, nullptr, false);
       if (j.is_object() && j.value("seq", json()).is_number_unsigned())
         v[std::string{key}] = j["seq"].get<std::uint64_t>();
@@ -44,7 +30,7 @@ public:
   }
 
   std::uint64_t head() override {
-    return checked(env_->last_seq(regions::log_stream));
+    return must_read(env_->last_seq(regions::log_stream));
   }
 
   std::vector<regions::event> events_for(const std::string& self, const regions::vector_clock& theirs,
@@ -59,7 +45,7 @@ public:
       }
       auto room = max - out.size();
       if (r.origin == self) {
-        for (auto& e : checked(env_->read_stream(regions::log_stream, r.after + 1, room))) {
+        for (auto& e : must_read(env_->read_stream(regions::log_stream, r.after + 1, room))) {
           auto j = json::parse(e.json, nullptr, false);
           regions::event ev;
           ev.origin = self;
@@ -73,7 +59,7 @@ public:
       } else {
         auto from = regions::event_key(r.origin, r.after + 1);
         auto to = regions::event_key(r.origin, r.upto + 1);
-        checked(env_->scan(regions::events_table, from, to, room, [&](std::string_view, std::string_view value) {
+        must_read(env_->scan(regions::events_table, from, to, room, [&](std::string_view, std::string_view value) {
           std::string problem;
           if (auto ev = regions::event_from_json(json::parse(value, nullptr, false), problem))
             out.push_back(std::move(*ev));
@@ -104,7 +90,7 @@ public:
   }
 
   json row(const std::string& table, const std::string& key) override {
-    auto text = checked(env_->get(regions::rows_table, table + "/" + key));
+    auto text = must_read(env_->get(regions::rows_table, table + "/" + key));
     return text ? json::parse(*text, nullptr, false) : json(nullptr);
   }
 

@@ -53,33 +53,30 @@ std::string check(const environment& env, pending& p) {
   p.entries.resize(p.req.size());
   for (std::size_t i = 0; i < p.req.size(); ++i) {
     auto& o = p.req[i];
+    // A record to put: encoded here, its index entries computed.
+    auto prepare = [&]() -> std::string {
+      if (o.text.empty())
+        o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return env.prepare_put(o.name, o.key, o.value, p.entries[i]);
+    };
     switch (o.what) {
       case op::kind::put:
-      case op::kind::insert: {
-        if (o.text.empty())
-          o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        auto problem = env.prepare_put(o.name, o.key, o.value, p.entries[i]);
-        if (!problem.empty())
+      case op::kind::insert:
+        if (auto problem = prepare(); !problem.empty())
           return problem;
         break;
-      }
-      case op::kind::put_newer: {
+      case op::kind::put_newer:
         if (o.version.empty() || o.version_key.empty() || o.version_key.size() > max_key_size)
           return "a put_newer needs a version and a version key of 1 to " + std::to_string(max_key_size)
                  + " bytes";
-        if (o.value.is_null()) {
+        if (o.value.is_null()) { // a delete
           if (!env.has_table(o.name))
             return "no table '" + o.name + "'";
           o.text.clear();
-          break;
-        }
-        if (o.text.empty())
-          o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        auto problem = env.prepare_put(o.name, o.key, o.value, p.entries[i]);
-        if (!problem.empty())
+        } else if (auto problem = prepare(); !problem.empty()) {
           return problem;
+        }
         break;
-      }
       case op::kind::del:
         if (!env.has_table(o.name))
           return "no table '" + o.name + "'";
