@@ -100,7 +100,9 @@ json board::to_json(std::int64_t now_ms) const {
                      {"link", p.link},
                      {"region", p.region.empty() ? json(nullptr) : json(p.region)},
                      {"node", p.node.empty() ? json(nullptr) : json(p.node)},
-                     {"state", p.state},
+                     // CONTRACT.md: up or down; the link's own phase beside it.
+                     {"state", p.state == "up" ? "up" : "down"},
+                     {"link_state", p.state},
                      {"last_seen", iso(p.last_seen_ms)},
                      {"last_seen_ms_ago", p.last_seen_ms == 0 ? json(nullptr) : json(now_ms - p.last_seen_ms)},
                      {"down_since", iso(p.down_since_ms)},

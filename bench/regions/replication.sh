@@ -7,10 +7,11 @@
 #    in the event's version at A: one clock, one machine), p50/p99/max.
 #    Rates: 1000 and 5000 writes/s (RATES overrides); each rate on a fresh
 #    cluster.
-# 2. Cost: closed-loop flag writes (32 connections) on a lone node, then on
-#    node A of a cluster whose two peers pull every write; the ratio, in the
-#    same run. The peers share this machine's cores with A and the load
-#    source, so the cost measured here is an upper bound.
+# 2. Cost on the writing node: its CPU time per write at 1000 writes/s, and
+#    its closed-loop throughput (32 connections), alone and as node A of a
+#    cluster whose two peers pull every write; the ratios, in the same run.
+#    The peers share this machine's cores with A and the load source, so the
+#    throughput ratio is a lower bound; the CPU per write is A's own cost.
 #
 # usage: bench/regions/replication.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
@@ -108,19 +109,34 @@ print('    node $i applied %d events: lag p50 %s ms, p99 %s ms, max %s ms' % (d[
   done
 done
 
-echo "== write throughput on the writing node, closed loop, 32 connections, ${secs}s each"
-stop_all
-start alone 0
-echo "-- a lone node"
-write 32
-alone=$(python3 -c "import json; print(json.load(open('$work/out.json'))['throughput_rps'])" 2>/dev/null || echo 0)
-stop_all
-for i in 0 1 2; do start cost "$i" cluster; done
-wait_up
-echo "-- node 0 of three, both peers pulling"
-write 32
-clustered=$(python3 -c "import json; print(json.load(open('$work/out.json'))['throughput_rps'])" 2>/dev/null || echo 0)
-wait_caught_up
+# CPU time (user + system) of process $1, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+echo "== the writing node's cost: CPU per write at 1000 writes/s, then closed-loop throughput (32 connections), ${secs}s each"
+declare -A cpu_us tput
+for mode in lone cluster; do
+  stop_all
+  if [[ $mode == lone ]]; then
+    start lone 0
+  else
+    for i in 0 1 2; do start cost "$i" cluster; done
+    wait_up
+  fi
+  writer_pid=${pids[0]}
+  echo "-- $mode: node 0$([[ $mode == cluster ]] && echo ' of three, both peers pulling')"
+  before=$(cpu_ticks "$writer_pid")
+  write 64 1000
+  after=$(cpu_ticks "$writer_pid")
+  done_n=$(python3 -c "import json; print(json.load(open('$work/out.json'))['entries'][0]['responses'])")
+  cpu_us[$mode]=$(python3 -c "print('%.0f' % ((($after - $before) / $hz) * 1e6 / max(1, $done_n)))")
+  echo "    node 0 CPU: ${cpu_us[$mode]} us per write"
+  write 32
+  tput[$mode]=$(python3 -c "import json; print('%.0f' % json.load(open('$work/out.json'))['throughput_rps'])")
+  [[ $mode == cluster ]] && wait_caught_up
+done
 python3 -c "
-a, c = float('$alone'), float('$clustered')
-print('== clustered / lone: %.0f / %.0f req/s = %.0f %% (cost %.0f %%)' % (c, a, 100 * c / a if a else 0, 100 - 100 * c / a if a else 0))"
+cl, cc = float('${cpu_us[lone]}'), float('${cpu_us[cluster]}')
+tl, tc = float('${tput[lone]}'), float('${tput[cluster]}')
+print('== CPU per write on the writing node: %.0f us in a cluster vs %.0f us alone (+%.0f %%)' % (cc, cl, 100 * (cc - cl) / cl))
+print('== closed-loop throughput: %.0f req/s in a cluster vs %.0f alone (%.0f %%; the peers share the 2 cores)' % (tc, tl, 100 * tc / tl))"

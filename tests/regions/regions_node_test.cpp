@@ -93,14 +93,18 @@ struct region {
     auto r = get("/api/regions/status");
     return r.status == 200 ? r.json()["data"] : json(nullptr);
   }
-  /// The state this node sees its peer at `address` in ("" if unknown).
-  std::string peer_state(const std::string& address) const {
+  /// The state this node sees its peer at `address` in ("" if unknown):
+  /// up or down (CONTRACT.md), or with `phase` the link's own (connecting,
+  /// up, down, refused).
+  std::string peer_state(const std::string& address, bool phase = false) const {
     auto s = status();
     if (s.is_null())
       return {};
     for (auto& p : s["peers"])
-      if (p["address"] == address)
-        return p["state"];
+      if (p["address"] == address) {
+        CHECK((p["state"] == "up" || p["state"] == "down"));
+        return p[phase ? "link_state" : "state"];
+      }
     return {};
   }
   void set(const std::string& k, const json& v) const {
@@ -291,7 +295,8 @@ TEST_CASE("a node with the wrong secret is refused, and the refusal is logged") 
   intruder.peers = {a.address()};
   intruder.cluster_secret = "another-secret-0123456789abcdef";
   intruder.start();
-  REQUIRE(test::eventually([&] { return intruder.peer_state(a.address()) == "refused"; }, 10s));
+  REQUIRE(test::eventually([&] { return intruder.peer_state(a.address(), true) == "refused"; }, 10s));
+  CHECK(intruder.peer_state(a.address()) == "down");
   REQUIRE(test::eventually([&] { return a.status()["replication"]["refused"].get<int>() >= 1; }, 10s));
   CHECK(a.n->process().read_stderr().find("refused") != std::string::npos);
   std::this_thread::sleep_for(300ms);
