@@ -6,6 +6,7 @@
 #include <caf/config.hpp>
 
 #include "actors/scheduler/cron.hpp"
+#include "app/regions_cli.hpp"
 
 namespace echopilot::app {
 
@@ -213,6 +214,8 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
     return parse_cron_next(args);
   if (first == "scheduler")
     return parse_scheduler(args);
+  if (first == "regions")
+    return parse_regions(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -227,6 +230,7 @@ std::optional<std::string> help_text(const std::string& topic) {
       "  serve      run a node (see 'echopilot help serve')\n"
       "  cron-next  the next times a cron expression fires (UTC)\n"
       "  scheduler  list, run, pause or resume a running node's scheduled tasks\n"
+      "  regions    a running node's peers and replication, or a forced catch-up\n"
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -266,6 +270,8 @@ std::optional<std::string> help_text(const std::string& topic) {
       "DASHBOARD_KEY. list: every task with its schedule (UTC), next and last\n"
       "run and last result; run: starts a task now; pause/resume: stops or\n"
       "restarts its timer. Exit 0 on success, 1 with a one-line reason.\n"};
+  if (topic == "regions")
+    return regions_help_text();
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

@@ -47,8 +47,17 @@ struct scheduler_command {
   std::string url = "http://127.0.0.1:8080";
 };
 
+/// `echopilot regions [status|sync] [--url URL] [--key-file F] [--json]`
+/// against a running node (app/regions_cli.hpp).
+struct regions_command {
+  std::string action = "status"; // status, sync
+  std::string url = "http://127.0.0.1:8080";
+  std::optional<std::string> key_file; // unset: the key from DASHBOARD_KEY
+  bool json = false;                   // print the answer's data as JSON
+};
+
 using command = std::variant<version_command, help_command, serve_command, cron_next_command,
-                             scheduler_command>;
+                             scheduler_command, regions_command>;
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {

@@ -8,6 +8,7 @@
 #include "app/cli.hpp"
 #include "base/clock.hpp"
 #include "app/node.hpp"
+#include "app/regions_cli.hpp"
 #include "app/scheduler_cli.hpp"
 #include "app/settings.hpp"
 
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
         auto key = process_env("DASHBOARD_KEY");
         return run_scheduler_command(c, key.value_or(""), stdout, stderr);
       },
+      [](const regions_command& c) { return run_regions_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
       [](const serve_command& c) {
         auto resolved = resolve_settings(c.options);
         if (auto err = std::get_if<usage_error>(&resolved)) {

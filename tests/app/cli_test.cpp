@@ -7,6 +7,7 @@
 #include <ctime>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "app/cli.hpp"
@@ -326,6 +327,73 @@ TEST_CASE("echopilot cron-next prints the next firings, or exits 2 naming the fi
   r = test::run_program({ECHOPILOT_BINARY, "help", "cron-next"});
   CHECK(r.status == 0);
   CHECK(r.out.find("--count N") != std::string::npos);
+}
+
+TEST_CASE("regions: status by default, sync, --url, --key-file, --json; every bad one named") {
+  auto parsed = [](const std::vector<std::string>& args) {
+    auto r = parse_command_line(args);
+    REQUIRE_MESSAGE(std::holds_alternative<command>(r), usage_message(args));
+    return std::get<regions_command>(std::get<command>(r));
+  };
+  auto c = parsed({"regions"});
+  CHECK(c.action == "status");
+  CHECK(c.url == "http://127.0.0.1:8080");
+  CHECK_FALSE(c.key_file);
+  CHECK_FALSE(c.json);
+  c = parsed({"regions", "sync", "--url", "http://10.0.0.2:9000/", "--key-file=/tmp/k", "--json"});
+  CHECK(c.action == "sync");
+  CHECK(c.url == "http://10.0.0.2:9000/");
+  CHECK(c.key_file == "/tmp/k");
+  CHECK(c.json);
+  c = parsed({"regions", "--url=https://node.example", "status"});
+  CHECK(c.action == "status");
+  CHECK(c.url == "https://node.example");
+  CHECK(parsed({"regions", "--url", "http://[::1]:8080"}).url == "http://[::1]:8080");
+
+  CHECK(usage_message({"regions", "restart"}) == "regions: unknown action 'restart' (status or sync)");
+  CHECK(usage_message({"regions", "status", "sync"})
+        == "regions: one action only (status or sync), not 'status sync'");
+  CHECK(usage_message({"regions", "--verbose"})
+        == "regions: unknown option '--verbose' (see 'echopilot help regions')");
+  CHECK(usage_message({"regions", "--json=yes"}) == "regions: --json takes no value");
+  CHECK(usage_message({"regions", "--url"}) == "regions: option --url needs a value");
+  CHECK(usage_message({"regions", "--key-file="}) == "regions: option --key-file needs a non-empty value");
+  for (std::string bad : {"127.0.0.1:8080", "ftp://x", "http://", "http:///api", "http://host:0",
+                          "http://host:99999", "http://host:80x", "http://a b", "http://user@host", "http://:80"})
+    CHECK_MESSAGE(usage_message({"regions", "--url", bad})
+                    == "regions: --url must be http://HOST:PORT or https://HOST[:PORT], not '" + bad + "'",
+                  bad);
+  auto help = help_text("regions");
+  REQUIRE(help);
+  CHECK(help->find("usage: echopilot regions [status | sync]") == 0);
+  CHECK(help_text("")->find("regions ") != std::string::npos);
+}
+
+TEST_CASE("regions: a bad command line exits 2, no node exits 1, each with one line") {
+  auto r = test::run_program({ECHOPILOT_BINARY, "regions", "--url", "localhost:8080"});
+  CHECK(r.status == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err
+        == "echopilot: regions: --url must be http://HOST:PORT or https://HOST[:PORT], not 'localhost:8080'\n");
+  r = test::run_program({ECHOPILOT_BINARY, "regions", "pause"});
+  CHECK(r.status == 2);
+  CHECK(r.err == "echopilot: regions: unknown action 'pause' (status or sync)\n");
+  r = test::run_program({ECHOPILOT_BINARY, "help", "regions"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("--key-file FILE") != std::string::npos);
+
+  // A key file that cannot be used: named, before any call.
+  test::temp_dir dir;
+  r = test::run_program({ECHOPILOT_BINARY, "regions", "--key-file", dir.path + "/missing.key"});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err == "echopilot: regions status: cannot read the key file " + dir.path
+                   + "/missing.key: No such file or directory\n");
+  { std::ofstream{dir.path + "/empty.key"} << "\n"; }
+  r = test::run_program({ECHOPILOT_BINARY, "regions", "sync", "--key-file", dir.path + "/empty.key"});
+  CHECK(r.status == 1);
+  CHECK(r.err == "echopilot: regions sync: the key file " + dir.path
+                   + "/empty.key is empty (its first line is the key)\n");
 }
 
 TEST_CASE("serve prints one line when it is up and stops cleanly on SIGTERM and SIGINT") {
