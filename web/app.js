@@ -1,11 +1,13 @@
 // The EchoPilot dashboard (S30): key entry, health, the supervision tree
-// (live), jobs, the three charts, finance, self-heal and flags. Everything
-// it loads comes from the node; every call needs the key, held in memory.
+// (live), jobs, the three charts, finance, self-heal, flags, and in files of
+// their own payments and regions. Everything it loads comes from the node;
+// every call needs the key, held in memory.
 
 import { api, ApiError, describe, setKey, clearKey, hasKey, whenUnauthorized } from './api.js';
 import { el, fill, money, number1, count, utc, clock, duration, jsonText } from './format.js';
 import * as charts from './charts.js';
 import * as payments from './payments.js';
+import * as regions from './regions.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -110,6 +112,7 @@ function disconnect(reason) {
     'alerts-table', 'incidents-table'])
     $(id).hidden = true;
   payments.clear();
+  regions.clear();
   $('panels').hidden = true;
   $('conn').hidden = true;
   $('key-panel').hidden = false;
@@ -697,6 +700,8 @@ async function refreshScheduler() {
 }
 every(5000, refreshScheduler);
 every(5000, () => payments.refresh(offers));
+every(3000, () => regions.refresh(offers));
+$('regions-sync').addEventListener('click', (ev) => regions.sync(ev.currentTarget, offers));
 
 // -- operations: SLO, alerts, incidents -----------------------------------------
 

@@ -62,6 +62,16 @@ export function duration(ms) {
   return `${s} s`;
 }
 
+/** "0.2 s ago", "42 s ago", "3 min ago", "5 h ago" from milliseconds; "never" for null. */
+export function ago(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) return 'never';
+  const v = Math.max(0, Number(ms));
+  if (v < 10000) return `${(v / 1000).toFixed(1)} s ago`;
+  if (v < 60000) return `${Math.round(v / 1000)} s ago`;
+  if (v < 3600000) return `${Math.round(v / 60000)} min ago`;
+  return `${Math.round(v / 3600000)} h ago`;
+}
+
 /** A JSON value as compact text ("true", "42", "\"text\""). */
 export function jsonText(v) {
   try {

@@ -1,6 +1,7 @@
 // The dashboard (S30) in a real browser: Debian's chromium driven by npm's
 // playwright-core, against the real echopilot binary on a free port with a
-// temporary data dir and fault injection on. Run by CTest
+// temporary data dir and fault injection on, joined as a cluster with a
+// second node (its peer region). Run by CTest
 // (tests/browser/CMakeLists.txt), which sets ECHOPILOT_BINARY and
 // ECHOPILOT_SOURCE_DIR.
 //
@@ -10,10 +11,10 @@
 // count; flags set and their history; a job submitted and completed; the
 // three charts with data; finance; self-heal; the scheduler (run now, pause);
 // operations (SLO, an alert acknowledged and resolved, an incident scan);
-// payments (invoices, a held one rejected, a webhook event, a refund); a
-// phone width; then no console
-// errors, no request outside the node's origin, and a screenshot in
-// tests/artifacts/dashboard.png.
+// payments (invoices, a held one rejected, a webhook event, a refund);
+// regions (the peer up, Sync now and its report); a phone width; then no
+// console errors, no request outside the node's origin, and a screenshot in
+// tests/artifacts/dashboard.png (and of the regions panel in regions.png).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:net';
 
 const binary = process.env.ECHOPILOT_BINARY;
 const source = process.env.ECHOPILOT_SOURCE_DIR;
@@ -32,9 +34,13 @@ const key = 'browser-test-key-0123456789abcdef';
 const wrongKey = 'not-the-key-0123456789';
 const wait = { timeout: 15000 };
 const webhookSecret = 'whsec_browser_test_secret';
+const clusterSecret = 'browser-test-cluster-secret-0123';
 
-let node;        // the echopilot child process
+let node;        // the echopilot child process under test (region-a)
 let dataDir;     // its temporary data dir
+let peer;        // its peer in the cluster (region-b), another echopilot
+let peerDir;     // the peer's data dir
+let peerAddress; // the peer's cluster address, "127.0.0.1:PORT"
 let base;        // "http://127.0.0.1:PORT"
 let browser;
 let page;
@@ -48,35 +54,72 @@ const foreign = [];         // requests to any other origin
 const badResponses = [];    // responses >= 400 the page should not have caused
 const expectedUrls = new Set(); // responses >= 400 that a step provoked on purpose
 
-/** Starts the node and resolves with its base URL from the one line it prints. */
-function startNode() {
-  dataDir = mkdtempSync(join(tmpdir(), 'echopilot-browser-'));
-  node = spawn(binary, ['serve', '--port', '0', '--data-dir', dataDir], {
+/**
+ * Starts `serve` with `args` in a fresh data dir; resolves with
+ * { proc, dir, url } once it printed its URL.
+ */
+function spawnNode(args, env) {
+  const dir = mkdtempSync(join(tmpdir(), 'echopilot-browser-'));
+  const proc = spawn(binary, ['serve', '--port', '0', '--data-dir', dir, ...args], {
     cwd: source,
-    env: { ...process.env, ECHOPILOT_FAULT_INJECTION: '1', DASHBOARD_KEY: key, STRIPE_WEBHOOK_SECRET: webhookSecret },
+    env: { ...process.env, ECHOPILOT_FAULT_INJECTION: '1', DASHBOARD_KEY: key, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  node.stderr.on('data', (d) => { stderr += d; });
+  proc.stderr.on('data', (d) => { stderr += d; });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the node printed no URL in 20 s; stderr: ${stderr}`)), 20000);
-    node.on('exit', (code) => reject(new Error(`the node exited (${code}) before serving; stderr: ${stderr}`)));
-    createInterface({ input: node.stdout }).once('line', (line) => {
+    proc.on('exit', (code) => reject(new Error(`the node exited (${code}) before serving; stderr: ${stderr}`)));
+    createInterface({ input: proc.stdout }).once('line', (line) => {
       clearTimeout(timer);
       const m = /^echopilot \S+ serving (http:\/\/127\.0\.0\.1:(\d+))\/dashboard \(/.exec(line);
       if (!m) reject(new Error(`unexpected first line: ${line}`));
-      else resolve(m[1]);
+      else resolve({ proc, dir, url: m[1] });
     });
   });
 }
 
-function stopNode() {
-  if (!node || node.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const hard = setTimeout(() => node.kill('SIGKILL'), 15000);
-    node.once('exit', () => { clearTimeout(hard); resolve(); });
-    node.kill('SIGTERM');
+/** A loopback port nobody listens on now (the kernel's choice for port 0). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
+}
+
+/**
+ * Starts the node under test (region-a) and its peer (region-b) joined as a
+ * cluster, each the other's --peer; resolves with the node's base URL.
+ */
+async function startNode() {
+  const [portA, portB] = [await freePort(), await freePort()];
+  peerAddress = `127.0.0.1:${portB}`;
+  const cluster = { ECHOPILOT_CLUSTER_SECRET: clusterSecret };
+  const [a, b] = await Promise.all([
+    spawnNode(['--region', 'region-a', '--cluster-port', String(portA), '--peer', peerAddress],
+      { ...cluster, STRIPE_WEBHOOK_SECRET: webhookSecret }),
+    spawnNode(['--region', 'region-b', '--cluster-port', String(portB), '--peer', `127.0.0.1:${portA}`], cluster),
+  ]);
+  ({ proc: node, dir: dataDir } = a);
+  ({ proc: peer, dir: peerDir } = b);
+  return a.url;
+}
+
+function stop(proc) {
+  if (!proc || proc.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const hard = setTimeout(() => proc.kill('SIGKILL'), 15000);
+    proc.once('exit', () => { clearTimeout(hard); resolve(); });
+    proc.kill('SIGTERM');
+  });
+}
+
+function stopNode() {
+  return Promise.all([stop(node), stop(peer)]);
 }
 
 before(async () => {
@@ -122,7 +165,7 @@ after(async () => {
   } catch (e) { /* reported by the step that needs it */ }
   if (browser) await browser.close();
   await stopNode();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  for (const d of [dataDir, peerDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 async function screenshot() {
@@ -375,6 +418,33 @@ test('payments: invoices, a held invoice rejected, a signed webhook event, a ref
   await page.locator(`#inv-body tr[data-id="${held.data.invoice.id}"][data-status="rejected"]`).waitFor(wait);
 });
 
+test('regions: this node, its peer up with its counters, and Sync now with its report', async () => {
+  const peerRow = page.locator(`#peers-body tr[data-address="${peerAddress}"]`);
+  await page.locator(`#peers-body tr[data-address="${peerAddress}"][data-state="up"]`).waitFor({ timeout: 20000 });
+  const self = await page.locator('#regions-self').textContent();
+  assert.match(self, /region-a/);
+  assert.match(self, /127\.0\.0\.1:\d+/);
+  assert.match(await peerRow.textContent(), /region-b/);
+  assert.equal((await peerRow.locator('td.peer-state').textContent()).trim(), 'up');
+  assert.ok(await peerRow.locator('td.peer-state .badge.ok').isVisible(), 'the state is not a green badge');
+  assert.match(await peerRow.locator('td[data-label="Last seen"]').textContent(), /^\d+(\.\d)? s ago$/);
+  // What this test wrote (flags, invoices) went to the peer: it was sent.
+  await page.waitForFunction((address) => {
+    const r = document.querySelector(`#peers-body tr[data-address="${address}"]`);
+    return r && Number(r.querySelector('td[data-label="Sent"]').textContent.replace(/,/g, '')) > 0;
+  }, peerAddress, wait);
+  for (const k of ['duplicates', 'gaps', 'refused', 'failovers', 'failovers_served'])
+    await page.locator(`#regions-counters .card[data-key="${k}"]`).waitFor(wait);
+  assert.match(await page.locator('#regions-applied').textContent(), /Applied per origin: region-a\//);
+  await page.click('#regions-sync');
+  await page.locator('#regions-msg.ok', { hasText: /caught up with 1 peer/ }).waitFor(wait);
+  await page.locator(`#sync-body tr[data-address="${peerAddress}"][data-caught-up="true"]`).waitFor(wait);
+  assert.match(await page.locator('#sync-body').textContent(), /region-b.*yes/);
+  assert.ok(await page.locator('#regions-sync').isEnabled(), 'Sync now stays disabled');
+  mkdirSync(join(source, 'tests', 'artifacts'), { recursive: true });
+  await page.locator('#regions-panel').screenshot({ path: join(source, 'tests', 'artifacts', 'regions.png') });
+});
+
 test('readable at a phone width: nothing wider than the screen', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await row('flags').waitFor(wait);
@@ -399,6 +469,7 @@ test('forgetting the key hides everything it showed', async () => {
   assert.ok(await page.locator('#panels').isHidden());
   assert.equal(await page.locator('#tree-body tr').count(), 0, 'the tree stays in the page');
   assert.equal(await page.locator('#flags-body tr').count(), 0, 'the flags stay in the page');
+  assert.equal(await page.locator('#peers-body tr, #sync-body tr').count(), 0, 'the regions stay in the page');
   assert.match(await page.locator('#key-msg').textContent(), /forgotten/);
 });
 
