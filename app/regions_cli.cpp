@@ -81,12 +81,22 @@ std::optional<std::string> resolve_key(const regions_command& cmd, const std::op
   return key;
 }
 
+/// `s` with each control character (a newline, an escape sequence's ESC)
+/// made a space: what the node sends is printed on one line, inert.
+std::string printable(std::string s) {
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < ' ' || c == 0x7f)
+      c = ' ';
+  return s;
+}
+
+/// A value for a table cell or a reason: "-" for null or "".
 std::string text_of(const json& v) {
   if (v.is_null())
     return "-";
   if (v.is_string())
-    return v.get<std::string>().empty() ? "-" : v.get<std::string>();
-  return v.dump();
+    return v.get<std::string>().empty() ? "-" : printable(v.get<std::string>());
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string field(const json& obj, const char* name) {
@@ -123,7 +133,7 @@ std::string applied_text(const json& applied, const std::map<std::string, std::s
     if (!out.empty())
       out += ", ";
     auto r = regions.find(node);
-    out += (r != regions.end() ? r->second + "/" : std::string{}) + node + " " + text_of(seq);
+    out += (r != regions.end() ? printable(r->second) + "/" : std::string{}) + printable(node) + " " + text_of(seq);
   }
   return out;
 }
@@ -186,11 +196,11 @@ int status(const regions_command& cmd, const remote_target& target, std::FILE* o
     r.error = "the answer of " + cmd.url + " is not a regions status (no self and peers)";
   }
   if (!r.ok) {
-    std::fprintf(err, "echopilot: regions status: %s\n", r.error.c_str());
+    std::fprintf(err, "echopilot: regions status: %s\n", printable(r.error).c_str());
     return 1;
   }
   if (cmd.json)
-    std::fprintf(out, "%s\n", r.data.dump(2).c_str());
+    std::fprintf(out, "%s\n", r.data.dump(2, ' ', false, json::error_handler_t::replace).c_str());
   else
     print_status(r.data, out);
   return 0;
@@ -203,7 +213,7 @@ int sync(const regions_command& cmd, const remote_target& target, std::FILE* out
     r.error = "the answer of " + cmd.url + " is not a sync report (no peers)";
   }
   if (!r.ok) {
-    std::fprintf(err, "echopilot: regions sync: %s\n", r.error.c_str());
+    std::fprintf(err, "echopilot: regions sync: %s\n", printable(r.error).c_str());
     return 1;
   }
   std::string behind;
@@ -219,7 +229,7 @@ int sync(const regions_command& cmd, const remote_target& target, std::FILE* out
       behind += ": " + field(p, "state");
   }
   if (cmd.json) {
-    std::fprintf(out, "%s\n", r.data.dump(2).c_str());
+    std::fprintf(out, "%s\n", r.data.dump(2, ' ', false, json::error_handler_t::replace).c_str());
   } else if (r.data["peers"].empty()) {
     std::fprintf(out, "no peers: nothing to catch up (started without --peer)\n");
   } else {
