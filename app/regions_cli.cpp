@@ -155,6 +155,24 @@ void name_node(const json& obj, std::map<std::string, std::string>& regions) {
     regions[node.get<std::string>()] = region.get<std::string>();
 }
 
+/// The peer's `state` (up or down), with the link's own phase when it says
+/// more: "down (connecting)", "down (refused)".
+std::string state_text(const json& p) {
+  auto state = field(p, "state");
+  auto phase = p.value("link_state", json{});
+  if (phase.is_string() && !phase.get<std::string>().empty() && text_of(phase) != state)
+    state += " (" + text_of(phase) + ")";
+  return state;
+}
+
+/// "p50 3 ms  p99 12 ms  max 40 ms" from replication.lag; "-" before any.
+std::string lag_text(const json& lag) {
+  if (!lag.is_object() || !lag.value("p50_ms", json{}).is_number())
+    return "-";
+  return "p50 " + field(lag, "p50_ms") + " ms  p99 " + field(lag, "p99_ms") + " ms  max " + field(lag, "max_ms")
+         + " ms";
+}
+
 /// REQUIRES: d["self"] is an object and d["peers"] an array of objects.
 void print_status(const json& d, std::FILE* out) {
   auto& self = d.at("self");
@@ -169,12 +187,12 @@ void print_status(const json& d, std::FILE* out) {
   if (peers.empty()) {
     std::fprintf(out, "no peers (started without --peer)\n");
   } else {
-    std::fprintf(out, "%-22s %-12s %-10s %-12s %6s %9s %9s %9s  %s\n", "PEER", "REGION", "STATE", "LAST SEEN",
+    std::fprintf(out, "%-22s %-12s %-17s %-12s %6s %9s %9s %9s  %s\n", "PEER", "REGION", "STATE", "LAST SEEN",
                  "LAG", "RECEIVED", "APPLIED", "SENT", "LAST ERROR");
     for (auto& p : peers) {
       name_node(p, regions);
-      std::fprintf(out, "%-22s %-12s %-10s %-12s %6s %9s %9s %9s  %s\n", field(p, "address").c_str(),
-                   field(p, "region").c_str(), field(p, "state").c_str(),
+      std::fprintf(out, "%-22s %-12s %-17s %-12s %6s %9s %9s %9s  %s\n", field(p, "address").c_str(),
+                   field(p, "region").c_str(), state_text(p).c_str(),
                    ago(p.value("last_seen_ms_ago", json{})).c_str(), field(p, "lag").c_str(),
                    field(p, "events_received").c_str(), field(p, "events_applied").c_str(),
                    field(p, "events_sent").c_str(), field(p, "last_error").c_str());
@@ -186,6 +204,8 @@ void print_status(const json& d, std::FILE* out) {
   std::fprintf(out, "replication  duplicates %s  gaps %s  refused %s  failovers %s  served for peers %s\n",
                field(rep, "duplicates").c_str(), field(rep, "gaps").c_str(), field(rep, "refused").c_str(),
                field(rep, "failovers").c_str(), field(rep, "failovers_served").c_str());
+  std::fprintf(out, "lag          %s (from a change at its origin to its commit here)\n",
+               lag_text(rep.value("lag", json{})).c_str());
   std::fprintf(out, "applied      %s\n", applied_text(rep.value("applied", json{}), regions).c_str());
 }
 

@@ -22,6 +22,14 @@ function stateBadge(s) {
   return el('span', { class: `badge ${kind}` }, s || 'unknown');
 }
 
+/** The peer's state (up or down) as a badge coloured by the link's own phase, named when it says more. */
+function peerState(p) {
+  const phase = p.link_state || p.state;
+  const badge = el('span', { class: `badge ${p.state === 'up' ? 'ok' : phase === 'connecting' ? 'warn' : 'bad'}` },
+    p.state || 'unknown');
+  return [badge, phase && phase !== p.state ? el('small', { class: 'muted link-state' }, ` ${phase}`) : null];
+}
+
 function shortNode(id) {
   return typeof id === 'string' && id.length > 8 ? `${id.slice(0, 8)}…` : id || '–';
 }
@@ -43,11 +51,11 @@ function renderSelf(self) {
 
 function peerRow(p) {
   const since = p.state !== 'up' && p.down_since ? el('small', { class: 'muted' }, ` since ${utc(p.down_since)}`) : null;
-  return el('tr', { dataset: { address: p.address, state: p.state || '' } },
+  return el('tr', { dataset: { address: p.address, state: p.state || '', linkState: p.link_state || '' } },
     el('td', { class: 'mono' }, p.address),
     el('td', { 'data-label': 'Region' }, p.region || '–',
       p.node ? el('small', { class: 'muted mono', title: p.node }, ` ${shortNode(p.node)}`) : null),
-    el('td', { class: 'peer-state', 'data-label': 'State' }, stateBadge(p.state), since),
+    el('td', { class: 'peer-state', 'data-label': 'State' }, peerState(p), since),
     el('td', { class: 'nowrap', 'data-label': 'Last seen', title: p.last_seen ? utc(p.last_seen) : '' },
       ago(p.last_seen_ms_ago)),
     el('td', { class: 'num lag', 'data-label': 'Lag' }, count(p.lag)),
@@ -75,12 +83,15 @@ function appliedText(applied, names) {
 
 function renderCounters(rep, names) {
   rep = rep || {};
+  const lag = rep.lag || {};
   fill($('regions-counters'),
     card('duplicates', 'Duplicates', count(rep.duplicates), 'events received twice, applied once'),
     card('gaps', 'Gaps', count(rep.gaps), 'events received past a missing one, never applied out of order'),
     card('refused', 'Refused', count(rep.refused), 'handshakes with a wrong secret'),
     card('failovers', 'Failovers', count(rep.failovers), 'requests served through a peer'),
-    card('failovers_served', 'Served for peers', count(rep.failovers_served), 'requests this node served for a peer'));
+    card('failovers_served', 'Served for peers', count(rep.failovers_served), 'requests this node served for a peer'),
+    card('lag', 'Lag p50 / p99', lag.p50_ms === null || lag.p50_ms === undefined ? '–'
+      : `${count(lag.p50_ms)} / ${count(lag.p99_ms)} ms`, 'from a change at its origin to its commit here'));
   $('regions-applied').textContent = appliedText(rep.applied, names);
 }
 

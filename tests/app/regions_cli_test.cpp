@@ -113,7 +113,7 @@ TEST_CASE("echopilot regions against two nodes joined as a cluster") {
     MESSAGE(r.out);
     auto node_a = status(*a)["self"]["node"].get<std::string>();
     auto lines = lines_of(r.out);
-    REQUIRE(lines.size() == 5);
+    REQUIRE(lines.size() == 6);
     CHECK(lines[0].rfind("this node  region region-a  node " + node_a + "  cluster " + addr_a + "  head ", 0)
           == 0);
     CHECK(lines[1].rfind("PEER", 0) == 0);
@@ -128,7 +128,8 @@ TEST_CASE("echopilot regions against two nodes joined as a cluster") {
     CHECK(std::stoi(peer[9]) >= 1); // sent: b pulled a's flag from a
     CHECK(peer[10] == "-");
     CHECK(lines[3].rfind("replication  duplicates ", 0) == 0);
-    CHECK(lines[4].find("region-a/" + node_a) != std::string::npos);
+    CHECK(lines[4].rfind("lag          ", 0) == 0);
+    CHECK(lines[5].find("region-a/" + node_a) != std::string::npos);
 
     // On b: what it received and applied from a.
     r = regions({"status", "--url=" + b->base()});
@@ -138,6 +139,12 @@ TEST_CASE("echopilot regions against two nodes joined as a cluster") {
     CHECK(peer[2] == "up");
     CHECK(std::stoi(peer[7]) >= 1); // received
     CHECK(std::stoi(peer[8]) >= 1); // applied
+    // b applied a's flag: its replication lag has a p50.
+    auto lag = row(r.out, "lag ");
+    REQUIRE(lag.size() >= 10);
+    CHECK(lag[1] == "p50");
+    CHECK(std::stoi(lag[2]) >= 0);
+    CHECK(lag[3] == "ms");
   }
 
   {

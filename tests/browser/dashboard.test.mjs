@@ -433,7 +433,7 @@ test('regions: this node, its peer up with its counters, and Sync now with its r
     const r = document.querySelector(`#peers-body tr[data-address="${address}"]`);
     return r && Number(r.querySelector('td[data-label="Sent"]').textContent.replace(/,/g, '')) > 0;
   }, peerAddress, wait);
-  for (const k of ['duplicates', 'gaps', 'refused', 'failovers', 'failovers_served'])
+  for (const k of ['duplicates', 'gaps', 'refused', 'failovers', 'failovers_served', 'lag'])
     await page.locator(`#regions-counters .card[data-key="${k}"]`).waitFor(wait);
   assert.match(await page.locator('#regions-applied').textContent(), /Applied per origin: region-a\//);
   await page.click('#regions-sync');
