@@ -14,7 +14,7 @@
 //       "metadata"} or {"key", "errorCode", "errorDetails"}.
 //   (evaluate_atom, json context) -> {"flags": [evaluation, ...]}
 //       OFREP bulk evaluation, or {"errorCode", "errorDetails"}.
-//   (refresh_atom, std::vector<std::string> keys)   (no reply)
+//   (refresh_atom, std::vector<std::string> keys) -> caf::unit
 //       the regions (S26) applied changes of these keys from another node:
 //       serve what the store now holds for them.
 //

@@ -29,9 +29,13 @@
 //       node's own last sequence, "applied": this node's vector, "more"}.
 //   (ping_atom, std::string node) -> std::string pong
 //       pong {"head", "applied"}: the peer is alive and how far it is.
-//   (have_atom, std::string node, std::uint64_t head)   (no reply)
-//       a cluster actor tells the links of its peers that it has new
-//       events up to `head`; the link pulls.
+//   (push_atom, std::string node, std::string batch) -> std::string ack
+//       a cluster actor streams its own new events to the link of a peer
+//       that proved the secret: batch {"events", "head"} (at most 512
+//       events, read from its log; at most 2 pushes unanswered per peer);
+//       ack {"applied": the peer's vector, "gaps"} once applied. A peer
+//       whose position is unknown (before its first pull, after a failed
+//       push) gets no pushes: it pulls.
 //   (failover_atom, std::string op, std::string args) -> std::string reply
 //       a read served on behalf of a peer whose own subsystem cannot
 //       serve it (route table: failover ops); reply {"data", "served_by"}.
@@ -56,9 +60,9 @@
 //       (an invalid handle)
 //   (have_atom, std::string node, std::uint64_t head)   (no reply)
 //       the store's writer committed this node's log up to `head`; the
-//       cluster actor tells its peers' links (at most once a millisecond)
+//       cluster actor pushes the new events to its peers
 //
-// Internal timers: (tick_atom, ...) pings and notifications, (retry_atom,
+// Internal timers: (tick_atom, generation) a link's pings, (retry_atom,
 // std::uint64_t generation) a link's next connection attempt.
 //
 // Event (one replicated change, as pulled): {"o": origin node, "s": its
@@ -95,6 +99,7 @@ using auth_atom = caf::atom_constant<caf::atom("auth")>;
 using pull_atom = caf::atom_constant<caf::atom("pull")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using have_atom = caf::atom_constant<caf::atom("have")>;
+using push_atom = caf::atom_constant<caf::atom("push")>;
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;

@@ -87,11 +87,12 @@ caf::behavior flags_actor(caf::event_based_actor* self, flags_config cfg) {
                             });
       return rp;
     },
-    [st](refresh_atom, const std::vector<std::string>& keys) {
+    [st](refresh_atom, const std::vector<std::string>& keys) -> caf::unit_t {
       for (auto& key : keys) {
         auto i = st->flags.find(key);
         reload(st, key, i != st->flags.end() ? i->second : flag{});
       }
+      return caf::unit;
     },
     [st](history_atom, std::uint64_t limit) -> json {
       json out = json::array();

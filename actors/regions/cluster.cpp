@@ -176,9 +176,18 @@ struct pending_apply {
 struct member {
   std::string node;
   std::string region;
-  /// Its link to this node (told of new events here).
+  /// Its link to this node: new events of this node are pushed to it.
   caf::actor link;
+  /// This node's events it has (or has been sent): known from its pulls.
+  std::uint64_t pushed = 0;
+  bool known = false;
+  /// Pushes not answered yet (at most max_pushes).
+  int in_flight = 0;
 };
+
+/// Pushes in flight per peer, and events per push.
+constexpr int max_pushes = 2;
+constexpr std::size_t push_batch = 512;
 
 struct cluster_state {
   cluster_config cfg;
@@ -193,7 +202,6 @@ struct cluster_state {
   /// Batches to apply, one at a time (the vector moves in order).
   std::deque<pending_apply> queue;
   bool applying = false;
-  bool notify_due = false;
 };
 
 using state_ptr = std::shared_ptr<cluster_state>;
@@ -252,11 +260,17 @@ void apply_next(caf::event_based_actor* self, const state_ptr& st) {
           if (seq > st->applied[origin])
             st->applied[origin] = seq;
         st->cfg.status->set_applied(st->applied);
-        // The flags actor serves what the store now holds for these keys.
-        if (!flag_keys.empty())
-          if (auto flags_actor = st->cfg.dir->resolve(flags::actor_id))
-            self->send(*flags_actor, flags::refresh_atom::value, flag_keys);
-        rp.deliver(report);
+        // The flags actor serves what the store now holds for these keys
+        // before the batch counts as applied (a sync that answers "caught
+        // up" means readable here); the next batch is not held up by it.
+        auto flags_actor = flag_keys.empty() ? caf::expected<caf::actor>{caf::sec::invalid_argument}
+                                             : st->cfg.dir->resolve(flags::actor_id);
+        if (flags_actor)
+          self->request(*flags_actor, st->cfg.call_timeout, flags::refresh_atom::value, flag_keys)
+            .then([rp, report]() mutable { rp.deliver(report); },
+                  [rp, report](caf::error&) mutable { rp.deliver(report); });
+        else
+          rp.deliver(report);
       }
       apply_next(self, st);
     });
@@ -293,6 +307,54 @@ void serve_failover(caf::event_based_actor* self, const state_ptr& st, const std
       [self, rp](caf::error& err) mutable {
         rp.deliver(make_error(errc::unavailable, "the peer could not serve it: " + self->system().render(err)));
       });
+}
+
+/// Streams this node's new events to every peer whose position is known,
+/// read from the log (never queued in memory), at most max_pushes batches
+/// unanswered per peer: a slow peer stops receiving pushes and catches up by
+/// pulling from the store instead.
+void push_all(caf::event_based_actor* self, const state_ptr& st) {
+  if (st->cfg.status->partitioned.load())
+    return;
+  auto head = st->applied[st->cfg.node];
+  for (auto& [cid, m] : st->members) {
+    while (m.known && m.in_flight < max_pushes && m.pushed < head) {
+      bool more = false;
+      auto events = st->cfg.store->events_for(st->cfg.node, {{st->cfg.node, m.pushed}}, {{st->cfg.node, head}},
+                                              push_batch, more);
+      if (events.empty())
+        break;
+      json batch = {{"events", json::array()}, {"head", head}};
+      for (auto& e : events)
+        batch["events"].push_back(to_json(e));
+      m.pushed = events.back().seq;
+      ++m.in_flight;
+      auto node = cid;
+      self->request(m.link, st->cfg.call_timeout, push_atom::value, st->cfg.node, batch.dump())
+        .then(
+          [self, st, node](std::string& text) {
+            auto i = st->members.find(node);
+            if (i == st->members.end())
+              return;
+            --i->second.in_flight;
+            auto ack = json::parse(text, nullptr, false);
+            // The peer saw a gap: start again from what it applied.
+            if (ack.is_object() && ack.value("gaps", std::uint64_t{0}) > 0) {
+              auto applied = ack.value("applied", json::object());
+              i->second.pushed = applied.value(st->cfg.node, std::uint64_t{0});
+            }
+            push_all(self, st);
+          },
+          [st, node](caf::error&) {
+            auto i = st->members.find(node);
+            if (i == st->members.end())
+              return;
+            // Unknown again until the peer's next pull says where it is.
+            --i->second.in_flight;
+            i->second.known = false;
+          });
+    }
+  }
 }
 
 } // namespace
@@ -374,6 +436,17 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       st->applied[st->cfg.node] = std::max(st->applied[st->cfg.node], st->cfg.store->head());
       bool more = false;
       auto events = st->cfg.store->events_for(st->cfg.node, *theirs, st->applied, max, more);
+      // Where the peer stands in this node's log: pushes go on from there.
+      auto& who = m->second;
+      auto has = theirs->count(st->cfg.node) ? theirs->at(st->cfg.node) : 0;
+      for (auto& e : events)
+        if (e.origin == st->cfg.node)
+          has = std::max(has, e.seq);
+      if (!who.known || who.in_flight == 0)
+        who.pushed = has;
+      else
+        who.pushed = std::max(who.pushed, has);
+      who.known = true;
       json batch = {{"events", json::array()}, {"head", st->applied[st->cfg.node]},
                     {"applied", to_json(st->applied)}, {"more", more}};
       for (auto& e : events)
@@ -441,18 +514,7 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
         return;
       auto& mine = st->applied[st->cfg.node];
       mine = std::max(mine, head);
-      if (!st->notify_due) {
-        st->notify_due = true;
-        self->delayed_send(self, std::chrono::milliseconds{1}, tick_atom::value, have_atom::value);
-      }
-    },
-    [self, st, partitioned](tick_atom, have_atom) {
-      st->notify_due = false;
-      st->cfg.status->set_applied(st->applied);
-      if (partitioned())
-        return;
-      for (auto& [cid, m] : st->members)
-        self->send(m.link, have_atom::value, st->cfg.node, st->applied[st->cfg.node]);
+      push_all(self, st);
     },
     [self, st](apply_atom, const std::string& peer, json& batch) -> caf::result<json> {
       if (from_remote(self))

@@ -36,6 +36,8 @@ struct link_state {
   /// are ignored.
   std::uint64_t generation = 0;
   std::chrono::milliseconds backoff{0};
+  /// What this node had applied of the peer at the last ping.
+  std::uint64_t last_ping_applied = 0;
   /// One pull at a time; `again` asks for another when it ends.
   bool pulling = false;
   bool again = false;
@@ -313,10 +315,14 @@ caf::behavior link_actor(caf::event_based_actor* self, cluster_config cfg, std::
             // A restarted cluster actor learns again which peers are up.
             if (auto c = local_cluster(st))
               self->send(c, link_atom::value, static_cast<std::uint32_t>(st->index), st->remote);
+            // Behind the peer with no progress since the last ping (pushes
+            // stopped, or one was lost): pull.
             auto applied = st->cfg.status->applied();
             auto i = applied.find(st->peer_node);
-            if (head > (i == applied.end() ? 0 : i->second))
+            auto have = i == applied.end() ? 0 : i->second;
+            if (head > have && have == st->last_ping_applied)
               pull(self, st);
+            st->last_ping_applied = have;
           },
           [self, st, gen](caf::error& err) {
             if (gen == st->generation)
@@ -324,15 +330,38 @@ caf::behavior link_actor(caf::event_based_actor* self, cluster_config cfg, std::
           });
       self->delayed_send(self, st->cfg.ping_every, tick_atom::value, gen);
     },
-    // The peer has new events.
-    [self, st](have_atom, const std::string& node, std::uint64_t head) {
+    // The peer streams its new events: applied here, answered once
+    // applied (the answer is the peer's flow control). A gap makes the link
+    // pull what is missing.
+    [self, st](push_atom, const std::string& node, std::string& text) -> caf::result<std::string> {
       if (!st->up || node != st->peer_node || st->cfg.status->partitioned.load())
-        return;
+        return make_error(errc::unavailable, "this link does not take pushes now");
+      auto batch = json::parse(text, nullptr, false);
+      if (!batch.is_object() || !batch.value("events", json()).is_array())
+        return make_error(errc::invalid_argument, "a push without events");
+      auto n = batch["events"].size();
+      auto head = batch.value("head", std::uint64_t{0});
       set(st, [&](peer_status& p) {
+        p.pulled += n;
         p.head = std::max(p.head, head);
         p.last_seen_ms = st->cfg.clock->now_ms();
       });
-      pull(self, st);
+      auto cluster = local_cluster(st);
+      if (!cluster)
+        return make_error(errc::unavailable, "the cluster actor is restarting");
+      auto rp = self->make_response_promise();
+      auto gen = st->generation;
+      self->request(cluster, st->cfg.call_timeout, apply_atom::value, st->peer_node, std::move(batch))
+        .then(
+          [self, st, gen, rp](json& r) mutable {
+            auto gaps = r.value("gaps", std::uint64_t{0});
+            set(st, [&](peer_status& p) { p.applied += r.value("applied", std::uint64_t{0}); });
+            rp.deliver(json{{"applied", to_json(st->cfg.status->applied())}, {"gaps", gaps}}.dump());
+            if (gaps > 0 && gen == st->generation)
+              pull(self, st);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+      return caf::delegated<std::string>{};
     },
     [self, st](sync_atom) -> caf::result<json> {
       auto rp = self->make_response_promise();

@@ -10,8 +10,10 @@
 # 2. Cost on the writing node: its CPU time per write at 1000 writes/s, and
 #    its closed-loop throughput (32 connections), alone and as node A of a
 #    cluster whose two peers pull every write; the ratios, in the same run.
-#    The peers share this machine's cores with A and the load source, so the
-#    throughput ratio is a lower bound; the CPU per write is A's own cost.
+#    With PIN=1 (the default on 2 cores or more) A and the load source run on
+#    core 0 and the peers on core 1, so that the ratio is A's own cost of
+#    replication (its log, the pulls and pushes it serves), not the peers'
+#    work taking A's CPU; PIN=0 lets them share the cores.
 #
 # usage: bench/regions/replication.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
@@ -19,6 +21,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${1:-$root/build}
 secs=${2:-10}
 rates=${RATES:-1000 5000}
+pin_cores=${PIN:-$( (( $(nproc) >= 2 )) && echo 1 || echo 0)}
+peers_tmpfs=${PEERS_ON_TMPFS:-$([[ -d /dev/shm ]] && echo 1 || echo 0)}
+shm=$([[ $peers_tmpfs == 1 ]] && mktemp -d /dev/shm/echopilot-bench.XXXXXX || echo "")
 key=bench-dashboard-key-0123456789
 export ECHOPILOT_CLUSTER_SECRET=bench-cluster-secret-0123456789
 bench=$build/bench/harness/echopilot-bench
@@ -27,6 +32,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
+  [[ -n $shm ]] && rm -rf "$shm"
 }
 trap cleanup EXIT
 
@@ -40,8 +46,18 @@ start() {
     args=(--region "r$i" --cluster-port "${cluster[$i]}")
     for j in 0 1 2; do [[ $j != "$i" ]] && args+=(--peer "127.0.0.1:${cluster[$j]}"); done
   fi
-  (cd "$root" && DASHBOARD_KEY=$key exec "$build/echopilot" serve --port "${http[$i]}" \
-    --data-dir "$work/$1-$i" "${args[@]}" >/dev/null 2>"$work/$1-$i.err") &
+  # Pinned (PIN=1, the default on 2 or more cores): the writing node and
+  # the load source on core 0, the peers on core 1, so that the peers'
+  # work does not take the writer's CPU.
+  local pin=()
+  [[ $pin_cores == 1 ]] && pin=(taskset -c "$([[ $i == 0 ]] && echo 0 || echo 1)")
+  # The peers' data dirs on tmpfs (PEERS_ON_TMPFS=1, the default when
+  # /dev/shm exists): on one machine their commits would otherwise share the
+  # writer's disk, which separate regions do not.
+  local data=$work/$1-$i
+  [[ $i != 0 && $peers_tmpfs == 1 ]] && data=$shm/$1-$i
+  (cd "$root" && DASHBOARD_KEY=$key exec "${pin[@]}" "$build/echopilot" serve --port "${http[$i]}" \
+    --data-dir "$data" "${args[@]}" >/dev/null 2>"$work/$1-$i.err") &
   pids+=($!)
   for _ in $(seq 200); do
     curl -fs "http://127.0.0.1:${http[$i]}/readyz" >/dev/null 2>&1 && return
@@ -87,7 +103,9 @@ wait_caught_up() {
 write() { # write CONNECTIONS [RATE]: flag writes on node 0 for SECONDS
   local extra=()
   [[ -n ${2:-} ]] && extra=(--rate "$2")
-  "$bench" --url "http://127.0.0.1:${http[0]}/api/flags/set" -m POST --body '{"key":"bench.lag","value":1}' \
+  local pin=()
+  [[ $pin_cores == 1 ]] && pin=(taskset -c 0)
+  "${pin[@]}" "$bench" --url "http://127.0.0.1:${http[0]}/api/flags/set" -m POST --body '{"key":"bench.lag","value":1}' \
     -H "X-Dash-Key: $key" -H 'Content-Type: application/json' -c "$1" -d "${secs}s" "${extra[@]}" \
     --json "$work/out.json" | sed 's/^/    /'
 }
@@ -95,7 +113,7 @@ write() { # write CONNECTIONS [RATE]: flag writes on node 0 for SECONDS
 echo "== replication lag, 3 nodes, ${secs}s per rate"
 for rate in $rates; do
   stop_all
-  rm -rf "$work"/lag-*
+  rm -rf "$work"/lag-* ${shm:+"$shm"/lag-*}
   for i in 0 1 2; do start lag "$i" cluster; done
   wait_up
   echo "-- offered $rate writes/s on node 0"
@@ -139,4 +157,4 @@ python3 -c "
 cl, cc = float('${cpu_us[lone]}'), float('${cpu_us[cluster]}')
 tl, tc = float('${tput[lone]}'), float('${tput[cluster]}')
 print('== CPU per write on the writing node: %.0f us in a cluster vs %.0f us alone (+%.0f %%)' % (cc, cl, 100 * (cc - cl) / cl))
-print('== closed-loop throughput: %.0f req/s in a cluster vs %.0f alone (%.0f %%; the peers share the 2 cores)' % (tc, tl, 100 * tc / tl))"
+print('== closed-loop throughput: %.0f req/s in a cluster vs %.0f alone (%.0f %%, cost %.0f %%)' % (tc, tl, 100 * tc / tl, 100 - 100 * tc / tl))"
