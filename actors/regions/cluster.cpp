@@ -309,6 +309,15 @@ void serve_failover(caf::event_based_actor* self, const state_ptr& st, const std
       });
 }
 
+/// Counts events sent to the peer `node` (pulled or pushed) on its row.
+void count_sent(const state_ptr& st, const std::string& node, std::size_t n) {
+  for (std::size_t i = 0; i < st->cfg.peers.size(); ++i)
+    st->cfg.status->update(i, [&](peer_status& p) {
+      if (p.node == node)
+        p.served += n;
+    });
+}
+
 /// Streams this node's new events to every peer whose position is known,
 /// read from the log (never queued in memory), at most max_pushes batches
 /// unanswered per peer: a slow peer stops receiving pushes and catches up by
@@ -329,6 +338,7 @@ void push_all(caf::event_based_actor* self, const state_ptr& st) {
         batch["events"].push_back(to_json(e));
       m.pushed = events.back().seq;
       ++m.in_flight;
+      count_sent(st, m.node, events.size());
       auto node = cid;
       self->request(m.link, st->cfg.call_timeout, push_atom::value, st->cfg.node, batch.dump())
         .then(
@@ -451,11 +461,7 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
                     {"applied", to_json(st->applied)}, {"more", more}};
       for (auto& e : events)
         batch["events"].push_back(to_json(e));
-      for (std::size_t i = 0; i < st->cfg.peers.size(); ++i)
-        st->cfg.status->update(i, [&](peer_status& p) {
-          if (p.node == m->second.node)
-            p.served += events.size();
-        });
+      count_sent(st, m->second.node, events.size());
       return batch.dump();
     },
     [self, st, partitioned, dropped](ping_atom, const std::string&) -> caf::result<std::string> {
