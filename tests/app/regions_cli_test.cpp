@@ -11,10 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "tests/support/http_client.hpp"
 
@@ -26,18 +22,6 @@ namespace {
 const std::string key = "regions-cli-test-key-0123456789";
 const std::string secret = "regions-cli-test-secret-0123456";
 
-/// A port nobody listens on now (the kernel's choice for port 0).
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::unique_ptr<test::node> start(const std::string& dir, const std::string& name, std::uint16_t port,
                                   std::uint16_t peer_port) {
@@ -91,8 +75,8 @@ std::vector<std::string> row(const std::string& text, const std::string& prefix)
 TEST_CASE("echopilot regions against two nodes joined as a cluster") {
   test::temp_dir dir;
   std::ofstream{dir.path + "/echopilot.json"} << json{{"flags", {{"defaults", ""}}}}.dump(2);
-  auto pa = free_port();
-  auto pb = free_port();
+  auto pa = test::free_port();
+  auto pb = test::free_port();
   auto a = start(dir.path, "region-a", pa, pb);
   auto b = start(dir.path, "region-b", pb, pa);
   auto addr_a = "127.0.0.1:" + std::to_string(pa);
@@ -209,7 +193,7 @@ TEST_CASE("echopilot regions against two nodes joined as a cluster") {
 }
 
 TEST_CASE("echopilot regions where nothing listens: exit 1 with one line") {
-  auto url = "http://127.0.0.1:" + std::to_string(free_port());
+  auto url = "http://127.0.0.1:" + std::to_string(test::free_port());
   for (std::string action : {"status", "sync"}) {
     auto r = regions({action, "--url", url});
     CHECK(r.status == 1);

@@ -14,10 +14,6 @@
 #include <future>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "tests/support/http_client.hpp"
 
@@ -31,18 +27,6 @@ const std::string key = "regions-test-key-0123456789";
 const std::string auth = "X-Dash-Key: " + key;
 const std::string secret = "regions-test-cluster-secret-0123";
 
-/// A port nobody listens on now (the kernel's choice for port 0).
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 long ms_since(steady::time_point t) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t).count());
@@ -126,7 +110,7 @@ struct cluster {
       r.name = std::string{"region-"} + static_cast<char>('a' + i);
       r.data_dir = dir.path + "/" + r.name;
       r.config = config;
-      r.cluster_port = free_port();
+      r.cluster_port = test::free_port();
       nodes.push_back(std::move(r));
     }
     for (auto& r : nodes)
@@ -291,7 +275,7 @@ TEST_CASE("a node with the wrong secret is refused, and the refusal is logged") 
   intruder.name = "intruder";
   intruder.data_dir = c.dir.path + "/intruder";
   intruder.config = a.config;
-  intruder.cluster_port = free_port();
+  intruder.cluster_port = test::free_port();
   intruder.peers = {a.address()};
   intruder.cluster_secret = "another-secret-0123456789abcdef";
   intruder.start();

@@ -1,5 +1,10 @@
 #include "tests/support/http_client.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <regex>
@@ -9,6 +14,21 @@
 #include <curl/curl.h>
 
 namespace test {
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0
+            && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  if (fd >= 0)
+    ::close(fd);
+  if (!ok)
+    throw std::runtime_error("no free loopback port");
+  return ntohs(a.sin_port);
+}
 
 std::vector<nlohmann::json> ndjson(const std::string& body) {
   std::vector<nlohmann::json> out;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,10 @@ struct http_result {
   nlohmann::json json() const;
   const std::string& header(const std::string& lower_name) const;
 };
+
+/// A loopback port nobody listens on now (the kernel's choice for port 0,
+/// released): for a node's second port (its cluster port). Throws if none.
+std::uint16_t free_port();
 
 /// The lines of an NDJSON body (an event export), parsed.
 std::vector<nlohmann::json> ndjson(const std::string& body);
