@@ -142,3 +142,24 @@ TEST_CASE("a failed commit publishes nothing; a wrong type is refused before the
   REQUIRE(f.set("a", json(3)));
   CHECK(f.published->load()->text() == R"({"a":3})");
 }
+
+TEST_CASE("refresh serves what the store holds now (a change applied from another region)") {
+  fixture f;
+  f.port->records["a"] = {{"value", 1}};
+  f.start();
+  // The regions applied newer records of "a" and of a new key "b".
+  f.port->records["a"] = {{"value", 5}, {"updated_by", "region-b"}};
+  f.port->records["b"] = {{"value", "new"}};
+  auto rh = f.self->request(f.flags, caf::infinite, refresh_atom::value, std::vector<std::string>{"a", "b"});
+  f.sched.run();
+  bool answered = false;
+  rh.receive([&]() { answered = true; }, [&](caf::error&) {});
+  CHECK(answered);
+  auto v = f.published->load();
+  CHECK(*v->find("a") == json(5));
+  CHECK(*v->find("b") == json("new"));
+  // A local set after it goes on from the refreshed value.
+  auto r = f.set("a", json(6));
+  REQUIRE(r);
+  CHECK((*r)["old"] == 5);
+}
