@@ -138,10 +138,14 @@ struct cluster_config {
   std::shared_ptr<board> status;
   std::shared_ptr<supervision::directory> dir;
   base::clock* clock = nullptr;
-  /// Pings to an up peer, how long an answer may take, and how long a
-  /// request to a peer may take.
+  /// Pings to an up peer, how long an answer may take, how many may go
+  /// unanswered in a row before the peer counts as down (a frozen peer:
+  /// about 600 + 2 x 200 = 1,000 ms after its last answer; CAF's heartbeats
+  /// see it within about 1.2 s too), and how long a request to a peer may
+  /// take.
   std::chrono::milliseconds ping_every{200};
   std::chrono::milliseconds ping_timeout{600};
+  int missed_pings = 3;
   std::chrono::milliseconds call_timeout{3000};
   /// Reconnection backoff: from `retry_min`, doubling, at most `retry_max`.
   std::chrono::milliseconds retry_min{100};

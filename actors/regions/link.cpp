@@ -9,6 +9,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/node_id.hpp>
+#include <caf/sec.hpp>
 #include <caf/system_messages.hpp>
 
 #include "actors/regions/cluster.hpp"
@@ -36,6 +37,8 @@ struct link_state {
   /// are ignored.
   std::uint64_t generation = 0;
   std::chrono::milliseconds backoff{0};
+  /// Pings unanswered in a row.
+  int missed = 0;
   /// What this node had applied of the peer at the last ping.
   std::uint64_t last_ping_applied = 0;
   /// One pull at a time; `again` asks for another when it ends.
@@ -103,6 +106,13 @@ void lost(caf::event_based_actor* self, const state_ptr& st, const std::string& 
     std::fprintf(stderr, "echopilot: regions: peer %s is down: %s\n", st->cfg.peers[st->index].c_str(), why.c_str());
     st->cfg.store->record(self, {{"event", "down"}, {"peer", st->cfg.peers[st->index]}, {"node", st->peer_node},
                                  {"reason", why}});
+  }
+  // A sync waiting on a link that was up tries again at once (a ping lost to
+  // a slow moment should not fail it); one that was connecting has its
+  // answer: it could not connect.
+  if (was_up && !refused && !st->syncs.empty() && !st->cfg.status->partitioned.load()) {
+    connect(self, st);
+    return;
   }
   finish_syncs(st, false);
   retry_later(self, st);
@@ -178,6 +188,7 @@ void pull(caf::event_based_actor* self, const state_ptr& st) {
 
 void up(caf::event_based_actor* self, const state_ptr& st) {
   st->up = true;
+  st->missed = 0;
   st->connecting = false;
   st->backoff = std::chrono::milliseconds{0};
   auto now = st->cfg.clock->now_ms();
@@ -306,6 +317,7 @@ caf::behavior link_actor(caf::event_based_actor* self, cluster_config cfg, std::
           [self, st, gen](std::string& text) {
             if (gen != st->generation)
               return;
+            st->missed = 0;
             auto pong = json::parse(text, nullptr, false);
             auto head = pong.is_object() ? pong.value("head", std::uint64_t{0}) : 0;
             set(st, [&](peer_status& p) {
@@ -325,8 +337,17 @@ caf::behavior link_actor(caf::event_based_actor* self, cluster_config cfg, std::
             st->last_ping_applied = have;
           },
           [self, st, gen](caf::error& err) {
-            if (gen == st->generation)
-              lost(self, st, "no answer to a ping: " + self->system().render(err));
+            if (gen != st->generation)
+              return;
+            // A refusal is an answer: down at once. Silence counts: down
+            // after missed_pings in a row (pings go out every ping_every,
+            // so a frozen peer is down about ping_timeout + (missed_pings -
+            // 1) x ping_every after its last answer).
+            bool timeout = err.category() == caf::atom("system")
+                           && static_cast<caf::sec>(err.code()) == caf::sec::request_timeout;
+            if (timeout && ++st->missed < st->cfg.missed_pings)
+              return;
+            lost(self, st, "no answer to a ping: " + self->system().render(err));
           });
       self->delayed_send(self, st->cfg.ping_every, tick_atom::value, gen);
     },
