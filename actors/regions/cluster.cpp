@@ -167,7 +167,6 @@ namespace {
 
 /// A batch handed over by a link, waiting for its turn.
 struct pending_apply {
-  std::string peer;
   std::vector<event> events;
   caf::response_promise rp;
 };
@@ -206,6 +205,14 @@ struct cluster_state {
 
 using state_ptr = std::shared_ptr<cluster_state>;
 
+/// This node's own log head, read again from the store (the writer's
+/// notices may still be on their way).
+std::uint64_t own_head(const state_ptr& st) {
+  auto& mine = st->applied[st->cfg.node];
+  mine = std::max(mine, st->cfg.store->head());
+  return mine;
+}
+
 /// Whether the current message came from another node (not this process).
 bool from_remote(caf::event_based_actor* self) {
   auto& s = self->current_sender();
@@ -243,22 +250,18 @@ void apply_next(caf::event_based_actor* self, const state_ptr& st) {
     if (e.table == flags::table)
       flag_keys.push_back(e.key);
   }
-  auto next = p.next;
   st->cfg.store->apply(
     self, p.apply, moved,
-    [self, st, rp = job.rp, report, next, flag_keys, made_ms](const caf::error& err) mutable {
+    [self, st, rp = job.rp, report, moved, flag_keys, made_ms](const caf::error& err) mutable {
       st->applying = false;
-      if (!err) {
-        auto now = st->cfg.clock->now_ms();
-        for (auto t : made_ms)
-          st->cfg.status->record_lag(now - t);
-      }
       if (err) {
         rp.deliver(make_error(errc::storage_failure, "the batch was not applied: " + self->system().render(err)));
       } else {
-        for (auto& [origin, seq] : next)
-          if (seq > st->applied[origin])
-            st->applied[origin] = seq;
+        auto now = st->cfg.clock->now_ms();
+        for (auto t : made_ms)
+          st->cfg.status->record_lag(now - t);
+        for (auto& [origin, seq] : moved)
+          st->applied[origin] = std::max(st->applied[origin], seq);
         st->cfg.status->set_applied(st->applied);
         // The flags actor serves what the store now holds for these keys
         // before the batch counts as applied (a sync that answers "caught
@@ -309,6 +312,14 @@ void serve_failover(caf::event_based_actor* self, const state_ptr& st, const std
       });
 }
 
+/// A batch as it travels (pulled or pushed): {"events", "head"}.
+json batch_of(const std::vector<event>& events, std::uint64_t head) {
+  json batch = {{"events", json::array()}, {"head", head}};
+  for (auto& e : events)
+    batch["events"].push_back(to_json(e));
+  return batch;
+}
+
 /// Counts events sent to the peer `node` (pulled or pushed) on its row.
 void count_sent(const state_ptr& st, const std::string& node, std::size_t n) {
   for (std::size_t i = 0; i < st->cfg.peers.size(); ++i)
@@ -333,9 +344,7 @@ void push_all(caf::event_based_actor* self, const state_ptr& st) {
                                               push_batch, more);
       if (events.empty())
         break;
-      json batch = {{"events", json::array()}, {"head", head}};
-      for (auto& e : events)
-        batch["events"].push_back(to_json(e));
+      auto batch = batch_of(events, head);
       m.pushed = events.back().seq;
       ++m.in_flight;
       count_sent(st, m.node, events.size());
@@ -443,7 +452,7 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       auto asked = want.value("max", json(st->cfg.batch));
       std::size_t max = asked.is_number_unsigned() ? std::clamp<std::size_t>(asked.get<std::size_t>(), 1, st->cfg.batch)
                                                    : st->cfg.batch;
-      st->applied[st->cfg.node] = std::max(st->applied[st->cfg.node], st->cfg.store->head());
+      auto head = own_head(st);
       bool more = false;
       auto events = st->cfg.store->events_for(st->cfg.node, *theirs, st->applied, max, more);
       // Where the peer stands in this node's log: pushes go on from there.
@@ -457,10 +466,9 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       else
         who.pushed = std::max(who.pushed, has);
       who.known = true;
-      json batch = {{"events", json::array()}, {"head", st->applied[st->cfg.node]},
-                    {"applied", to_json(st->applied)}, {"more", more}};
-      for (auto& e : events)
-        batch["events"].push_back(to_json(e));
+      auto batch = batch_of(events, head);
+      batch["applied"] = to_json(st->applied);
+      batch["more"] = more;
       count_sent(st, m->second.node, events.size());
       return batch.dump();
     },
@@ -470,8 +478,8 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       auto& sender = self->current_sender();
       if (!sender || st->members.count(sender->node()) == 0)
         return make_error(errc::rule_violation, "refused: this node has not proved the cluster secret");
-      st->applied[st->cfg.node] = std::max(st->applied[st->cfg.node], st->cfg.store->head());
-      return json{{"head", st->applied[st->cfg.node]}, {"applied", to_json(st->applied)}}.dump();
+      auto head = own_head(st);
+      return json{{"head", head}, {"applied", to_json(st->applied)}}.dump();
     },
     [self, st, partitioned, dropped](failover_atom, const std::string& op,
                                      const std::string& args) -> caf::result<json> {
@@ -536,12 +544,12 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
         events.push_back(std::move(*e));
       }
       auto rp = self->make_response_promise<json>();
-      st->queue.push_back({peer, std::move(events), rp});
+      st->queue.push_back({std::move(events), rp});
       apply_next(self, st);
       return rp;
     },
     [self, st](status_atom) -> caf::result<json> {
-      st->applied[st->cfg.node] = std::max(st->applied[st->cfg.node], st->cfg.store->head());
+      own_head(st);
       st->cfg.status->set_applied(st->applied);
       return reply(st->cfg.status->to_json(st->cfg.clock->now_ms()));
     },

@@ -69,6 +69,26 @@ void finish_syncs(const state_ptr& st, bool caught_up) {
   st->syncs.clear();
 }
 
+/// A batch from the peer (pulled or pushed) counted on its row: events
+/// received, its log head, last seen. Returns the number of events.
+std::size_t received(const state_ptr& st, const json& batch) {
+  auto n = batch["events"].size();
+  auto head = batch.value("head", std::uint64_t{0});
+  set(st, [&](peer_status& p) {
+    p.pulled += n;
+    p.head = std::max(p.head, head);
+    p.last_seen_ms = st->cfg.clock->now_ms();
+  });
+  return n;
+}
+
+/// How far this node has applied the peer's own log.
+std::uint64_t applied_of_peer(const state_ptr& st) {
+  auto applied = st->cfg.status->applied();
+  auto i = applied.find(st->peer_node);
+  return i == applied.end() ? 0 : i->second;
+}
+
 /// The cluster actor of this node (its current incarnation).
 caf::actor local_cluster(const state_ptr& st) {
   auto h = st->cfg.dir->resolve(cluster_id);
@@ -139,14 +159,8 @@ void pull(caf::event_based_actor* self, const state_ptr& st) {
           st->pulling = false;
           return lost(self, st, "the peer answered a pull with something else than a batch");
         }
-        auto n = batch["events"].size();
-        auto head = batch.value("head", std::uint64_t{0});
+        auto n = received(st, batch);
         bool more = batch.value("more", false);
-        set(st, [&](peer_status& p) {
-          p.pulled += n;
-          p.head = std::max(p.head, head);
-          p.last_seen_ms = st->cfg.clock->now_ms();
-        });
         auto cluster = local_cluster(st);
         if (n == 0 || !cluster) {
           st->pulling = false;
@@ -161,10 +175,7 @@ void pull(caf::event_based_actor* self, const state_ptr& st) {
                 return;
               st->pulling = false;
               set(st, [&](peer_status& p) { p.applied += r.value("applied", std::uint64_t{0}); });
-              auto applied = st->cfg.status->applied();
-              auto peer = st->cfg.status->peer(st->index);
-              auto i = applied.find(st->peer_node);
-              bool behind = peer.head > (i == applied.end() ? 0 : i->second);
+              bool behind = st->cfg.status->peer(st->index).head > applied_of_peer(st);
               if (more || st->again || behind || r.value("gaps", std::uint64_t{0}) > 0)
                 return pull(self, st);
               finish_syncs(st, true);
@@ -329,9 +340,7 @@ caf::behavior link_actor(caf::event_based_actor* self, cluster_config cfg, std::
               self->send(c, link_atom::value, static_cast<std::uint32_t>(st->index), st->remote);
             // Behind the peer with no progress since the last ping (pushes
             // stopped, or one was lost): pull.
-            auto applied = st->cfg.status->applied();
-            auto i = applied.find(st->peer_node);
-            auto have = i == applied.end() ? 0 : i->second;
+            auto have = applied_of_peer(st);
             if (head > have && have == st->last_ping_applied)
               pull(self, st);
             st->last_ping_applied = have;
@@ -360,13 +369,7 @@ caf::behavior link_actor(caf::event_based_actor* self, cluster_config cfg, std::
       auto batch = json::parse(text, nullptr, false);
       if (!batch.is_object() || !batch.value("events", json()).is_array())
         return make_error(errc::invalid_argument, "a push without events");
-      auto n = batch["events"].size();
-      auto head = batch.value("head", std::uint64_t{0});
-      set(st, [&](peer_status& p) {
-        p.pulled += n;
-        p.head = std::max(p.head, head);
-        p.last_seen_ms = st->cfg.clock->now_ms();
-      });
+      received(st, batch);
       auto cluster = local_cluster(st);
       if (!cluster)
         return make_error(errc::unavailable, "the cluster actor is restarting");
