@@ -26,18 +26,39 @@ bool valid_peer(const std::string& s) {
   return colon != std::string::npos && colon > 0 && parse_port(s.substr(colon + 1));
 }
 
+} // namespace
+
+option_arg split_option(const std::string& arg) {
+  option_arg o{arg, {}, false};
+  auto eq = arg.find('=');
+  if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+    o.flag = arg.substr(0, eq);
+    o.value = arg.substr(eq + 1);
+    o.inline_value = true;
+  }
+  return o;
+}
+
+std::optional<usage_error> take_value(const std::vector<std::string>& args, std::size_t& i, option_arg& o,
+                                      const std::string& command) {
+  if (!o.inline_value) {
+    if (i + 1 >= args.size())
+      return usage_error{command + ": option " + o.flag + " needs a value"};
+    o.value = args[++i];
+  }
+  if (o.value.empty())
+    return usage_error{command + ": option " + o.flag + " needs a non-empty value"};
+  return std::nullopt;
+}
+
+namespace {
+
 std::variant<command, usage_error> parse_serve(const std::vector<std::string>& args) {
   serve_command cmd;
   auto& o = cmd.options;
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto flag = args[i];
-    std::string value;
-    auto eq = flag.find('=');
-    bool inline_value = flag.rfind("--", 0) == 0 && eq != std::string::npos;
-    if (inline_value) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
+    auto opt = split_option(args[i]);
+    auto& flag = opt.flag;
     static const char* known[] = {"--config", "--data-dir", "--bind",       "--port",
                                   "--region", "--peer",     "--cluster-port"};
     bool is_known = false;
@@ -45,13 +66,9 @@ std::variant<command, usage_error> parse_serve(const std::vector<std::string>& a
       is_known = is_known || flag == k;
     if (!is_known)
       return usage_error{"serve: unknown option '" + flag + "' (see 'echopilot help serve')"};
-    if (!inline_value) {
-      if (i + 1 >= args.size())
-        return usage_error{"serve: option " + flag + " needs a value"};
-      value = args[++i];
-    }
-    if (value.empty())
-      return usage_error{"serve: option " + flag + " needs a non-empty value"};
+    if (auto bad = take_value(args, i, opt, "serve"))
+      return *bad;
+    auto& value = opt.value;
     if (flag == "--config") {
       o.config = value;
     } else if (flag == "--data-dir") {

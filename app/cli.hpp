@@ -64,6 +64,22 @@ struct usage_error {
   std::string message;
 };
 
+/// One "--name" or "--name=value" argument of a subcommand.
+struct option_arg {
+  std::string flag;
+  std::string value;
+  bool inline_value = false;
+};
+
+/// `arg` split at its first '=' when it starts with "--".
+option_arg split_option(const std::string& arg);
+
+/// Fills `o.value` from the next argument when it was not given inline
+/// (moving `i` past it); the usage error, naming `command`, when it is
+/// missing or empty.
+std::optional<usage_error> take_value(const std::vector<std::string>& args, std::size_t& i, option_arg& o,
+                                      const std::string& command);
+
 /// Parses argv (without the program name).
 std::variant<command, usage_error> parse_command_line(const std::vector<std::string>& args);
 

@@ -277,33 +277,23 @@ std::variant<command, usage_error> parse_regions(const std::vector<std::string>&
   regions_command cmd;
   std::vector<std::string> words;
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto flag = args[i];
-    if (flag.rfind("--", 0) != 0) {
-      words.push_back(flag);
+    if (args[i].rfind("--", 0) != 0) {
+      words.push_back(args[i]);
       continue;
     }
-    std::string value;
-    auto eq = flag.find('=');
-    bool inline_value = eq != std::string::npos;
-    if (inline_value) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
+    auto opt = split_option(args[i]);
+    auto& flag = opt.flag;
     if (flag == "--json") {
-      if (inline_value)
+      if (opt.inline_value)
         return usage_error{"regions: --json takes no value"};
       cmd.json = true;
       continue;
     }
     if (flag != "--url" && flag != "--key-file")
       return usage_error{"regions: unknown option '" + flag + "' (see 'echopilot help regions')"};
-    if (!inline_value) {
-      if (i + 1 >= args.size())
-        return usage_error{"regions: option " + flag + " needs a value"};
-      value = args[++i];
-    }
-    if (value.empty())
-      return usage_error{"regions: option " + flag + " needs a non-empty value"};
+    if (auto bad = take_value(args, i, opt, "regions"))
+      return *bad;
+    auto& value = opt.value;
     if (flag == "--url") {
       if (!valid_url(value))
         return usage_error{"regions: --url must be http://HOST:PORT or https://HOST[:PORT], not '" + value + "'"};
