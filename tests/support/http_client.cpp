@@ -88,7 +88,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 } // namespace
 
 http_result http(const std::string& method, const std::string& url,
-                 const std::vector<std::string>& headers, const std::string& body) {
+                 const std::vector<std::string>& headers, const std::string& body,
+                 const std::string& from) {
   static const bool inited = curl_global_init(CURL_GLOBAL_DEFAULT) == 0;
   (void) inited;
   http_result r;
@@ -103,6 +104,8 @@ http_result http(const std::string& method, const std::string& url,
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  if (!from.empty())
+    curl_easy_setopt(c, CURLOPT_INTERFACE, ("host!" + from).c_str());
   if (!body.empty() || method == "POST") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));

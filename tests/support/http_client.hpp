@@ -37,8 +37,11 @@ std::vector<nlohmann::json> ndjson(const std::string& body);
 nlohmann::json tree_node(const nlohmann::json& tree, const std::string& id);
 
 /// One request; `headers` as "Name: value" lines. Times out after 10 s.
+/// `from`: the local address to send from ("127.0.0.2": Linux routes all of
+/// 127/8 to loopback, so a test can be several clients); "" the default.
 http_result http(const std::string& method, const std::string& url,
-                 const std::vector<std::string>& headers = {}, const std::string& body = {});
+                 const std::vector<std::string>& headers = {}, const std::string& body = {},
+                 const std::string& from = {});
 
 /// The echopilot binary serving on 127.0.0.1 with a free port.
 class node {
