@@ -37,6 +37,27 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// The rate guard's figures in Prometheus text.
+void guard_metrics(const guard::guard_counters& c, std::string& out) {
+  auto line = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
+    out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " "
+           + std::to_string(v) + "\n";
+  };
+  line("echopilot_guard_clients", "gauge", "Clients the rate guard keeps (strikes, bans, limits).", c.clients);
+  line("echopilot_guard_clients_max", "gauge", "The most clients the rate guard keeps (guard.max_clients).",
+       c.max_clients);
+  line("echopilot_guard_banned", "gauge", "Clients banned now.", c.banned);
+  line("echopilot_guard_strikes_total", "counter", "Strikes: wrong or missing keys and limit hits.",
+       c.strikes_total);
+  line("echopilot_guard_bans_total", "counter", "Bans given.", c.bans_total);
+  line("echopilot_guard_refused_banned_total", "counter", "Requests refused because their client was banned.",
+       c.refused_banned_total);
+  line("echopilot_guard_limited_total", "counter", "Requests over a route's limit (429).", c.limited_total);
+  line("echopilot_guard_evicted_total", "counter", "Clients forgotten to stay within guard.max_clients.",
+       c.evicted_total);
+}
+
+
 /// Waits for the root to report up (bounded): false if it stopped or timed out.
 bool wait_until_up(const supervision::directory& dir, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -348,6 +369,17 @@ int run_node(const settings& s) {
   parts.regions.status = std::make_shared<regions::board>(s.region, node_id, cluster_address, s.peers);
   parts.regions.dir = dir;
   parts.regions.clock = &clock;
+  // The rate guard (S22): one table the gateway decides from, filled with
+  // the strikes and bans the store kept (a restart lifts no ban) before the
+  // server takes a request; the guard actor keeps it in the store.
+  auto guard_table = std::make_shared<guard::table>(s.guard.table, clock);
+  parts.guard.store = store->guard_port();
+  for (auto& [client, record] : parts.guard.store->load_all())
+    guard_table->load(client, record);
+  parts.guard.state = guard_table;
+  parts.guard.enabled = s.guard.enabled;
+  parts.guard.trusted_proxies = s.guard.trusted_proxies;
+  parts.guard.exempt = s.guard.exempt;
   auto root = supervision::spawn_supervisor(sys, node_tree(dir, parts), dir);
   // A root that gives up (its intensity exceeded) ends the process with a
   // non-zero status, so that systemd or a container restarts it, rather
@@ -387,8 +419,9 @@ int run_node(const settings& s) {
                  s.web_root.c_str());
   auto* st = store.get();
   ctx.store_open = [st] { return st->is_open(); }; // open, not broken, its writer running
-  ctx.extra_metrics = [st, gauges, model, slo_recorder](std::string& out) {
+  ctx.extra_metrics = [st, gauges, model, slo_recorder, guard_table](std::string& out) {
     st->metrics(out);
+    guard_metrics(guard_table->counters(), out);
     jobs_metrics(*gauges, model.get(), out);
     if (slo_recorder)
       out += "# HELP echopilot_slo_requests_dropped_total Requests the SLO recorder could not count (a harvest "
@@ -405,6 +438,10 @@ int run_node(const settings& s) {
   gopts.default_body_limit = s.body_limit;
   gopts.fault_injection = s.fault_injection;
   gopts.slo = slo_recorder;
+  if (s.guard.enabled)
+    gopts.guard = guard_table;
+  gopts.trusted_proxies = s.guard.trusted_proxies;
+  gopts.exempt = s.guard.exempt;
   http::gateway gw{http::make_routes(ctx), gopts, clock,
                    [st, recent, clk = &clock](http::access_event ev) {
                      recent->record(ev.status, ev.latency_us, clk->now_ms() / 1000);

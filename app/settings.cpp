@@ -472,6 +472,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       }
     } else if (key == "payments") {
       r.err = apply_payments_section(path, v, s.payments);
+    } else if (key == "guard") {
+      r.err = apply_guard_section(path, v, s.guard);
     } else if (key == "jobs") {
       r.err = apply_jobs(path, v, s.jobs);
     } else if (key == "openai") {
@@ -591,6 +593,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
   if (auto v = env("TELEGRAM_CHAT_ID"))
     s.telegram.chat_id = *v;
   if (auto err = apply_payments_env(env, s.payments))
+    return *err;
+  if (auto err = apply_guard_env(env, s.guard))
     return *err;
   if (auto v = env("AI_INTEGRATIONS_OPENAI_API_KEY"))
     s.openai.api_key = *v;

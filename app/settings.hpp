@@ -18,6 +18,7 @@
 #include "actors/scheduler/tasks.hpp"
 #include "actors/slo/model.hpp"
 #include "app/cli.hpp"
+#include "app/settings_guard.hpp"
 #include "connectors/openai.hpp"
 #include "connectors/telegram.hpp"
 #include "supervision/spec.hpp"
@@ -158,6 +159,8 @@ struct settings {
   slo::targets slo;
   bool slo_record = true;
   std::chrono::milliseconds slo_harvest_every{10000};
+  /// The rate guard (S22): config "guard", ECHOPILOT_GUARD_EXEMPT.
+  guard_settings guard;
 };
 
 /// The public URL in force: `s.public_url`, or http://<bind>:<port> (a

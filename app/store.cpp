@@ -1,5 +1,7 @@
 #include "app/store.hpp"
 #include "app/store_payments.hpp"
+#include "app/store_guard.hpp"
+#include "protocol/guard.hpp"
 #include "app/store_regions.hpp"
 #include "app/must_read.hpp"
 
@@ -45,6 +47,8 @@ std::vector<persistence::table_def> node_tables() {
     t.push_back(std::move(p));
   for (auto& r : regions_tables())
     t.push_back(std::move(r));
+  for (auto& g : guard_tables())
+    t.push_back(std::move(g));
   return t;
 }
 
@@ -82,14 +86,16 @@ persistence::write_request access_write(access_buffer& buffer) {
   auto events = buffer.take();
   persistence::write_request req;
   req.reserve(events.size());
-  for (auto& ev : events)
-    req.push_back(persistence::op::append("access", {{"method", ev.method},
-                                                     {"path", ev.path},
-                                                     {"route", ev.route},
-                                                     {"status", ev.status},
-                                                     {"latency_us", ev.latency_us},
-                                                     {"request_id", ev.request_id},
-                                                     {"ip", ev.remote_ip}}));
+  for (auto& ev : events) {
+    nlohmann::json e = {{"method", ev.method},         {"path", ev.path},
+                        {"route", ev.route},           {"status", ev.status},
+                        {"latency_us", ev.latency_us}, {"request_id", ev.request_id},
+                        {"ip", ev.remote_ip}};
+    // Behind a trusted proxy (or IPv6: its /64), the client the guard counted.
+    if (!ev.client.empty() && ev.client != ev.remote_ip)
+      e["client"] = ev.client;
+    req.push_back(persistence::op::append("access", std::move(e)));
+  }
   return req;
 }
 
@@ -405,6 +411,14 @@ public:
                                                           std::function<void(const caf::error&)> done) {
       send_write(self, writer, std::move(req), std::move(done), false);
     });
+    guard_ = make_guard_port(env_, [writer = writer_](caf::event_based_actor* self, persistence::write_request req,
+                                                      std::function<void(const caf::error&)> done) {
+      send_write(self, writer, std::move(req), std::move(done), false);
+    });
+  }
+
+  std::shared_ptr<guard::store_port> guard_port() override {
+    return guard_;
   }
 
   std::shared_ptr<regions::store_port> regions_port() override {
@@ -493,7 +507,7 @@ public:
                                     scheduler::stream, slo::stream,    health::stream,
                                     costs::stream,     payments::stream, payments::fraud_stream,
                                     payments::webhooks_stream, "portal", regions::stream,
-                                    regions::log_stream};
+                                    regions::log_stream, guard::stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -588,6 +602,7 @@ private:
   std::shared_ptr<slo_port_impl> slo_;
   std::shared_ptr<payments::store_port> payments_;
   std::shared_ptr<regions::store_port> regions_;
+  std::shared_ptr<guard::store_port> guard_;
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

@@ -6,6 +6,7 @@
 #include "http/caller.hpp"
 #include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
+#include "protocol/guard.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
@@ -115,6 +116,10 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
     worker(payments::actor_id,
            [cfg = parts.payments](caf::local_actor* parent) { return parent->spawn(payments::payments_actor, cfg); },
            5s),
+    // The rate guard's strikes and bans into the store (the decisions are
+    // the gateway's, from the shared table, and go on while it restarts).
+    worker(guard::actor_id,
+           [cfg = parts.guard](caf::local_actor* parent) { return parent->spawn(guard::guard_actor, cfg); }, 5s),
     worker(scheduler::actor_id,
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};

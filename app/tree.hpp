@@ -10,6 +10,7 @@
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/costs/costs_actor.hpp"
 #include "actors/flags/flags_actor.hpp"
+#include "actors/guard/guard_actor.hpp"
 #include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/portal/portal_actor.hpp"
@@ -57,6 +58,8 @@ struct subsystems {
   payments::payments_config payments;
   /// The regions (S26): the cluster actor's settings; one link per peer.
   regions::cluster_config regions;
+  /// The rate guard's actor (S22); its table is the gateway's.
+  guard::guard_config guard;
   /// Intensity and backoff by supervisor id (settings::supervisors).
   std::map<std::string, supervisor_tuning> tuning = default_supervisors();
   /// Bridges between HTTP threads and actors (http/caller.hpp).

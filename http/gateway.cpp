@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 
+#include "actors/guard/table.hpp"
 #include "http/json_body.hpp"
 #include "http/slo_recorder.hpp"
 
@@ -182,6 +183,18 @@ gateway::gateway(std::vector<route> routes, gateway_options opts, base::clock& c
     if (r.fault_injection && !opts_.fault_injection)
       continue;
     compiled_.push_back({split_path(r.path)});
+    // RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers): the policy's
+    // name (the path's last fixed segment), quota and window.
+    std::string policy;
+    if (r.rate.limit != 0) {
+      std::string name = "default";
+      for (auto& seg : compiled_.back().segments)
+        if (!is_param(seg))
+          name = seg;
+      policy = "\"" + name + "\";q=" + std::to_string(r.rate.burst != 0 ? r.rate.burst : r.rate.limit)
+               + ";w=" + std::to_string(r.rate.window.count());
+    }
+    policies_.push_back(std::move(policy));
     routes_.push_back(std::move(r));
   }
 }
@@ -250,57 +263,81 @@ std::size_t gateway::match(method verb, const std::string& path, fields& params,
   return found;
 }
 
-bool gateway::authorized(const route& r, const request& req) const {
-  auto dash = req.header("x-dash-key");
-  switch (r.auth) {
-    case auth_level::open:
-      return true;
-    case auth_level::admin:
-      return dash != nullptr && key_matches(*dash);
-    case auth_level::bearer: {
-      if (dash != nullptr && key_matches(*dash))
-        return true;
-      auto a = req.header("authorization");
-      static const std::string prefix = "Bearer ";
-      return a != nullptr && a->size() > prefix.size() && a->compare(0, prefix.size(), prefix) == 0
-             && key_matches(a->substr(prefix.size()));
+gateway::auth_result gateway::authorize(const route& r, const request& req) const {
+  if (r.auth == auth_level::open)
+    return auth_result::open;
+  // A key is presented in X-Dash-Key, or (bearer routes) as a Bearer token.
+  const std::string* presented = req.header("x-dash-key");
+  if (presented == nullptr && r.auth == auth_level::bearer) {
+    auto a = req.header("authorization");
+    static const std::string prefix = "Bearer ";
+    if (a != nullptr && a->size() > prefix.size() && a->compare(0, prefix.size(), prefix) == 0) {
+      auto token = a->substr(prefix.size());
+      return key_matches(token) ? auth_result::key : auth_result::wrong_key;
     }
-    case auth_level::loopback_or_admin:
-      return is_loopback(req.remote_ip) || (dash != nullptr && key_matches(*dash));
   }
-  return false;
+  if (presented != nullptr && key_matches(*presented))
+    return auth_result::key;
+  if (r.auth == auth_level::loopback_or_admin && is_loopback(req.remote_ip))
+    return auth_result::loopback;
+  return presented != nullptr ? auth_result::wrong_key : auth_result::missing_key;
 }
 
-bool gateway::rate_allows(std::size_t route_index, const route& r, const request& req,
-                          std::int64_t& retry_after_s) {
-  if (r.rate.limit == 0)
-    return true;
-  auto now_s = duration_cast<seconds>(clock_.now().time_since_epoch()).count();
-  auto window = r.rate.window.count() > 0 ? r.rate.window.count() : 60;
-  auto key = std::to_string(route_index) + '|' + req.remote_ip;
-  std::lock_guard<std::mutex> lock{rate_mtx_};
-  // Drop windows that ended, at most once a minute, so the map stays small.
-  if (now_s - rate_swept_ >= 60) {
-    for (auto i = rate_.begin(); i != rate_.end();)
-      i = now_s - i->second.first >= 3600 ? rate_.erase(i) : std::next(i);
-    rate_swept_ = now_s;
+std::optional<response> gateway::screen_client(request& req, bool& exempt) const {
+  exempt = false;
+  if (!opts_.guard) {
+    req.client = req.remote_ip;
+    return std::nullopt;
   }
-  auto& [start, count] = rate_[key];
-  if (now_s - start >= window) {
-    start = now_s - (now_s % window);
-    count = 0;
-  }
-  if (count >= r.rate.limit) {
-    retry_after_s = std::max<std::int64_t>(1, start + window - now_s);
-    return false;
-  }
-  ++count;
-  return true;
+  std::vector<std::string_view> forwarded;
+  if (!opts_.trusted_proxies.empty())
+    for (auto& [name, value] : req.headers)
+      if (name == "x-forwarded-for")
+        forwarded.emplace_back(value);
+  auto who = guard::client_of(req.remote_ip, forwarded, opts_.trusted_proxies, opts_.exempt);
+  req.client = std::move(who.key);
+  exempt = who.exempt;
+  if (exempt)
+    return std::nullopt;
+  auto banned_ms = opts_.guard->banned_for(req.client);
+  if (banned_ms <= 0)
+    return std::nullopt;
+  auto seconds_left = std::to_string((banned_ms + 999) / 1000);
+  auto res = fail(429, "banned",
+                  "this address is banned for " + seconds_left
+                    + " s after repeated wrong keys or rate limit hits");
+  res.headers.emplace_back("Retry-After", seconds_left);
+  return res;
+}
+
+std::optional<response> gateway::limit(std::size_t idx, request& req) const {
+  auto& r = routes_[idx];
+  if (r.rate.limit == 0 || !opts_.guard)
+    return std::nullopt;
+  guard::limit_policy policy{r.rate.limit, r.rate.window, r.rate.burst};
+  auto d = opts_.guard->take(req.client, idx, policy);
+  auto& policy_text = policies_[idx];
+  auto name_end = policy_text.find(';');
+  req.response_headers.emplace_back("RateLimit-Policy", policy_text);
+  req.response_headers.emplace_back("RateLimit", policy_text.substr(0, name_end) + ";r="
+                                                   + std::to_string(d.remaining)
+                                                   + ";t=" + std::to_string(d.reset_s));
+  if (d.allowed)
+    return std::nullopt;
+  opts_.guard->strike(req.client, guard::strike_reason::rate_limit);
+  auto res = fail(429, "rate_limited",
+                  "more than " + std::to_string(r.rate.limit) + " requests in "
+                    + std::to_string(r.rate.window.count()) + " s from this address; retry in "
+                    + std::to_string(d.retry_after_s) + " s");
+  res.headers.emplace_back("Retry-After", std::to_string(d.retry_after_s));
+  return res;
 }
 
 void gateway::finish(std::size_t route_index, const request& req, response& res,
                      steady_clock::time_point started, const char* method) const {
-  res.headers.reserve(res.headers.size() + 5);
+  res.headers.reserve(res.headers.size() + 7);
+  for (auto& h : req.response_headers)
+    res.headers.push_back(h);
   res.headers.emplace_back("X-Request-Id", req.request_id);
   res.headers.emplace_back("X-Content-Type-Options", "nosniff");
   res.headers.emplace_back("X-Frame-Options", "DENY");
@@ -328,12 +365,17 @@ void gateway::finish(std::size_t route_index, const request& req, response& res,
     ev.latency_us = latency;
     ev.request_id = req.request_id;
     ev.remote_ip = req.remote_ip;
+    ev.client = req.client;
     sink_(std::move(ev));
   }
 }
 
-std::optional<response> gateway::check(request& req, std::size_t& idx,
-                                       std::uint64_t body_size) const {
+std::optional<response> gateway::check(request& req, std::size_t& idx, std::uint64_t body_size,
+                                       bool& exempt) const {
+  idx = routes_.size();
+  // The rate guard first: a banned client is refused whatever it asks.
+  if (auto banned = screen_client(req, exempt))
+    return banned;
   bool path_known = false;
   std::string allow;
   idx = match(req.verb, req.path, req.path_params, path_known, allow);
@@ -348,7 +390,17 @@ std::optional<response> gateway::check(request& req, std::size_t& idx,
     return res;
   }
   auto& r = routes_[idx];
-  if (!authorized(r, req)) {
+  auto auth = authorize(r, req);
+  bool struck = auth == auth_result::missing_key || auth == auth_result::wrong_key;
+  if (opts_.guard && !exempt) {
+    // A wrong or missing key is a strike; a right one forgives the strikes.
+    if (struck)
+      opts_.guard->strike(req.client, auth == auth_result::missing_key ? guard::strike_reason::missing_key
+                                                                       : guard::strike_reason::wrong_key);
+    else if (auth == auth_result::key)
+      opts_.guard->forgive(req.client);
+  }
+  if (struck) {
     auto res = fail(401, "unauthorized",
                     r.auth == auth_level::bearer
                       ? "missing or wrong key: send Authorization: Bearer <dashboard key>"
@@ -370,7 +422,8 @@ std::optional<response> gateway::screen(request& head, std::uint64_t declared,
   auto started = steady_clock::now();
   head.request_id = request_id_of(head);
   std::size_t idx = 0;
-  if (auto refused = check(head, idx, declared)) {
+  bool exempt = false;
+  if (auto refused = check(head, idx, declared, exempt)) {
     finish(idx, head, *refused, started);
     return refused;
   }
@@ -406,18 +459,14 @@ void gateway::dispatch(request req, respond_fn respond) {
   try {
     req.request_id = request_id_of(req);
 
-    if (auto refused = check(req, idx, req.body.size()))
+    bool exempt = false;
+    if (auto refused = check(req, idx, req.body.size(), exempt))
       return answer(std::move(*refused));
     auto& r = routes_[idx];
 
-    std::int64_t retry_after = 0;
-    if (!rate_allows(idx, r, req, retry_after)) {
-      auto res = fail(429, "rate_limited",
-                      "more than " + std::to_string(r.rate.limit) + " requests in "
-                        + std::to_string(r.rate.window.count()) + " s from this address");
-      res.headers.emplace_back("Retry-After", std::to_string(retry_after));
-      return answer(std::move(res));
-    }
+    if (!exempt)
+      if (auto limited = limit(idx, req))
+        return answer(std::move(*limited));
 
     if (r.body == body_kind::json) {
       if (!req.body.empty() && !is_json_content_type(req.header("content-type"))) {

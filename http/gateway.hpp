@@ -12,15 +12,18 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "actors/guard/address.hpp"
 #include "base/clock.hpp"
 #include "http/connections.hpp"
 #include "http/route.hpp"
+
+namespace echopilot::guard {
+class table;
+} // namespace echopilot::guard
 
 namespace echopilot::http {
 
@@ -35,6 +38,9 @@ struct access_event {
   std::int64_t latency_us = 0;
   std::string request_id;
   std::string remote_ip;
+  /// The rate guard's client (differs from remote_ip behind a trusted
+  /// proxy, and for IPv6: its /64).
+  std::string client;
 };
 
 struct gateway_options {
@@ -47,6 +53,13 @@ struct gateway_options {
   /// Where the requests of routes with `slo` set are counted for the SLO
   /// monitor; null: not recorded (config slo.record false).
   std::shared_ptr<slo_recorder> slo;
+  /// The rate guard (S22): bans, strikes and the routes' limits per client;
+  /// null: off (guard.enabled false): nobody is banned, struck or limited.
+  std::shared_ptr<guard::table> guard;
+  /// Whose X-Forwarded-For names the client (guard.trusted_proxies).
+  std::vector<guard::cidr> trusted_proxies;
+  /// Never banned, struck nor limited (ECHOPILOT_GUARD_EXEMPT).
+  std::vector<guard::cidr> exempt;
 };
 
 /// Request counters and latency histograms per route (Prometheus).
@@ -143,17 +156,27 @@ private:
                     std::string& allow) const;
 
   /// The route of `req` in `idx`, or the response that refuses it whatever
-  /// its body (404, 405, 401, 413 for `body_size` over the limit).
-  std::optional<response> check(request& req, std::size_t& idx, std::uint64_t body_size) const;
+  /// its body (429 banned, 404, 405, 401, 413 for `body_size` over the
+  /// limit); `exempt`: the client is exempt from the guard.
+  std::optional<response> check(request& req, std::size_t& idx, std::uint64_t body_size,
+                                bool& exempt) const;
 
   /// The body limit of `r` (the default where it sets none).
   std::size_t body_limit_of(const route& r) const noexcept {
     return r.body_limit != 0 ? r.body_limit : opts_.default_body_limit;
   }
 
-  bool authorized(const route& r, const request& req) const;
-  bool rate_allows(std::size_t route_index, const route& r, const request& req,
-                   std::int64_t& retry_after_s);
+  /// How a request stands against its route's auth level.
+  enum class auth_result : std::uint8_t { open, key, loopback, missing_key, wrong_key };
+  auth_result authorize(const route& r, const request& req) const;
+
+  /// Sets req.client; the 429 for a banned client, else nothing.
+  std::optional<response> screen_client(request& req, bool& exempt) const;
+
+  /// Takes one request of route `idx` from the client (GCRA): the
+  /// RateLimit headers go into req.response_headers; the 429 (and a strike)
+  /// when over the limit.
+  std::optional<response> limit(std::size_t idx, request& req) const;
 
   void finish(std::size_t route_index, const request& req, response& res,
               std::chrono::steady_clock::time_point started, const char* method = nullptr) const;
@@ -165,11 +188,8 @@ private:
   access_sink sink_;
   route_metrics metrics_;
   connection_counters connections_;
-
-  // Fixed-window rate counters: (route, ip) -> (window start, count).
-  std::mutex rate_mtx_;
-  std::unordered_map<std::string, std::pair<std::int64_t, std::uint32_t>> rate_;
-  std::int64_t rate_swept_ = 0;
+  /// Per route: its RateLimit-Policy value ("" when it has no limit).
+  std::vector<std::string> policies_;
 };
 
 /// A fresh request id: 16 hex digits from a per-thread random generator.

@@ -39,6 +39,12 @@ struct request {
   nlohmann::json json;
   std::string remote_ip;
   std::string request_id;
+  /// Who the request comes from, as the rate guard counts it (set by the
+  /// gateway): the socket's address, or the forwarded one behind a trusted
+  /// proxy; an IPv6 client is its /64.
+  std::string client;
+  /// Headers the gateway adds to the response, whoever answers (RateLimit).
+  fields response_headers;
 
   /// The first header of that (lower-case) name.
   const std::string* header(std::string_view name) const noexcept;

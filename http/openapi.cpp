@@ -15,7 +15,9 @@ nlohmann::json openapi_document(const std::vector<route>& routes, const std::str
                {"x-target", r.target},
                {"x-body-limit", r.body_limit != 0 ? r.body_limit : std::size_t{1} << 20}};
     if (r.rate.limit != 0)
-      op["x-rate-limit"] = {{"limit", r.rate.limit}, {"window_s", r.rate.window.count()}};
+      op["x-rate-limit"] = {{"limit", r.rate.limit},
+                            {"window_s", r.rate.window.count()},
+                            {"burst", r.rate.burst != 0 ? r.rate.burst : r.rate.limit}};
     switch (r.auth) {
       case auth_level::open:
         op["security"] = json::array();

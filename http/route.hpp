@@ -34,10 +34,13 @@ enum class body_kind : std::uint8_t {
   json,
 };
 
-/// Requests allowed per client IP and window; 0 = unlimited.
+/// A limit per client (the rate guard's client: http/message.hpp), GCRA:
+/// `limit` requests per `window`, in bursts of up to `burst` (0: `limit`);
+/// limit 0 = unlimited. Over it: 429 with Retry-After, and a strike.
 struct rate_policy {
   std::uint32_t limit = 0;
   std::chrono::seconds window{60};
+  std::uint32_t burst = 0;
 };
 
 /// Sends the response; call exactly once, from any thread.

@@ -100,4 +100,7 @@ handler_fn via_actor_or_peer(const route_context& ctx, std::string target, encod
 /// The regions routes (http/regions_routes.cpp), added to `t` by make_routes.
 void add_regions_routes(const route_context& ctx, std::vector<route>& t);
 
+/// The rate guard's routes (http/guard_routes.cpp), added to `t` by make_routes.
+void add_guard_routes(const route_context& ctx, std::vector<route>& t);
+
 } // namespace echopilot::http

@@ -16,7 +16,8 @@ namespace {
 /// Header fields the guard keeps (for the gateway's screen and the answer's
 /// request id); longer values are not kept.
 constexpr std::size_t kept_value_max = 512;
-const char* const kept_names[] = {"x-dash-key", "authorization", "x-request-id", "content-type"};
+const char* const kept_names[] = {"x-dash-key", "authorization", "x-request-id", "content-type",
+                                  "x-forwarded-for"};
 
 /// RFC 9110's tchar: what a field name is made of.
 bool token_char(char c) noexcept {

@@ -3,6 +3,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "actors/guard/table.hpp"
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
 #include "protocol/common.hpp"
@@ -25,7 +26,11 @@ struct bed {
   std::function<void(request&, respond_fn)> deferred_handler;
   respond_fn parked;
 
-  bed() {
+  std::shared_ptr<echopilot::guard::table> guard;
+
+  /// `guarded`: with the rate guard (3 strikes in 300 s: banned 600 s);
+  /// `trusted` and `exempt` its address blocks.
+  explicit bed(bool guarded = true, std::string trusted = {}, std::string exempt = {}) {
     std::vector<route> t;
     auto add = [&](method m, std::string path, auth_level a, handler_fn h) -> route& {
       route r;
@@ -64,6 +69,11 @@ struct bed {
     fi.fault_injection = true;
     gateway_options o;
     o.dashboard_key = key;
+    if (guarded)
+      o.guard = guard = std::make_shared<echopilot::guard::table>(echopilot::guard::guard_settings{}, clock);
+    std::string problem;
+    o.trusted_proxies = *echopilot::guard::parse_cidr_list(trusted, problem);
+    o.exempt = *echopilot::guard::parse_cidr_list(exempt, problem);
     gw = std::make_unique<gateway>(std::move(t), o, clock,
                                    [this](access_event e) { events.push_back(std::move(e)); });
   }
@@ -121,7 +131,7 @@ TEST_CASE("path parameters are matched by segment") {
 }
 
 TEST_CASE("admin routes need the key, compared exactly") {
-  bed b;
+  bed b{false}; // (more wrong keys than the guard allows: tests/http/gateway_test.cpp "guard: ...")
   CHECK(b.call(method::get, "/api/admin").status == 401);
   CHECK(b.call(method::get, "/api/admin", {{"x-dash-key", "wrong"}}).status == 401);
   CHECK(b.call(method::get, "/api/admin", {{"x-dash-key", key + "x"}}).status == 401);
@@ -133,7 +143,7 @@ TEST_CASE("admin routes need the key, compared exactly") {
 }
 
 TEST_CASE("bearer routes take Authorization: Bearer or X-Dash-Key") {
-  bed b;
+  bed b{false};
   CHECK(b.call(method::post, "/ofrep/bearer").status == 401);
   CHECK(*header(b.call(method::post, "/ofrep/bearer"), "WWW-Authenticate") == "Bearer");
   CHECK(b.call(method::post, "/ofrep/bearer", {{"authorization", "Bearer nope"}}).status == 401);
@@ -177,16 +187,133 @@ TEST_CASE("JSON bodies: size, media type, syntax and shape") {
   CHECK(r.status == 200); // an empty body is {}
 }
 
-TEST_CASE("rate policy: a fixed window per client address, with Retry-After") {
+TEST_CASE("rate limit: GCRA per client, with the RateLimit headers, Retry-After and a strike") {
   bed b;
-  CHECK(b.call(method::get, "/api/limited").status == 200);
-  CHECK(b.call(method::get, "/api/limited").status == 200);
+  // 2 a minute in bursts of 2: one request back every 30 s.
   auto r = b.call(method::get, "/api/limited");
+  CHECK(r.status == 200);
+  CHECK(*header(r, "RateLimit-Policy") == "\"limited\";q=2;w=60");
+  CHECK(*header(r, "RateLimit") == "\"limited\";r=1;t=30");
+  r = b.call(method::get, "/api/limited");
+  CHECK(r.status == 200);
+  CHECK(*header(r, "RateLimit") == "\"limited\";r=0;t=60");
+  r = b.call(method::get, "/api/limited");
   CHECK(r.status == 429);
-  CHECK(std::stoi(*header(r, "Retry-After")) >= 1);
-  CHECK(b.call(method::get, "/api/limited", {}, {}, "10.9.9.9").status == 200); // another address
-  b.clock.advance(60s);
-  CHECK(b.call(method::get, "/api/limited").status == 200);
+  CHECK(body(r)["error"]["code"] == "rate_limited");
+  CHECK(*header(r, "Retry-After") == "30");
+  CHECK(*header(r, "RateLimit") == "\"limited\";r=0;t=60");
+  CHECK(b.guard->counters().strikes_total == 1);
+  CHECK(b.call(method::get, "/api/limited", {}, {}, "10.9.9.9").status == 200); // another client
+  b.clock.advance(29s);
+  CHECK(b.call(method::get, "/api/limited").status == 429);
+  b.clock.advance(1s);
+  CHECK(b.call(method::get, "/api/limited").status == 200); // one came back
+  CHECK(b.call(method::get, "/api/limited").status == 429); // and only one
+  // Three limit hits in the window: a ban.
+  r = b.call(method::get, "/api/open");
+  CHECK(r.status == 429);
+  CHECK(body(r)["error"]["code"] == "banned");
+  // Routes without a limit say nothing of limits.
+  CHECK(header(b.call(method::get, "/api/open", {}, {}, "10.9.9.9"), "RateLimit") == nullptr);
+}
+
+TEST_CASE("guard: three wrong or missing keys in the window ban the address on every route until the ban ends") {
+  bed b;
+  CHECK(b.call(method::get, "/api/admin", {{"x-dash-key", "wrong"}}).status == 401);
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::post, "/ofrep/bearer", {{"authorization", "Bearer wrong"}}).status == 401);
+  for (auto path : {"/api/open", "/api/admin", "/no/such/route"}) {
+    auto r = b.call(method::get, path, admin());
+    CHECK(r.status == 429);
+    CHECK(body(r)["error"]["code"] == "banned");
+    CHECK(*header(r, "Retry-After") == "600");
+  }
+  CHECK(b.call(method::get, "/api/admin", admin(), {}, "10.9.9.9").status == 200); // others are served
+  b.clock.advance(599s);
+  CHECK(*header(b.call(method::get, "/api/open"), "Retry-After") == "1");
+  b.clock.advance(1s);
+  CHECK(b.call(method::get, "/api/open").status == 200);
+  // The ban cleared the strikes: one more wrong key is not a ban.
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::get, "/api/open").status == 200);
+  // Open routes and loopback reads of /metrics-like are never strikes.
+  for (int i = 0; i < 5; ++i) {
+    CHECK(b.call(method::get, "/api/open", {}, {}, "10.7.7.7").status == 200);
+    CHECK(b.call(method::get, "/metrics-like", {}, {}, "127.0.0.1").status == 200);
+  }
+  CHECK(b.guard->counters().bans_total == 1);
+}
+
+TEST_CASE("guard: a successful authenticated request clears the strikes; strikes leave the window") {
+  bed b;
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::get, "/api/admin", admin()).status == 200);
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::get, "/api/open").status == 200); // 2 strikes since the good one
+  b.clock.advance(301s);
+  CHECK(b.call(method::get, "/api/admin").status == 401); // the other two are out of the window
+  CHECK(b.call(method::get, "/api/open").status == 200);
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::get, "/api/admin").status == 401);
+  CHECK(b.call(method::get, "/api/open").status == 429);
+}
+
+TEST_CASE("guard: exempt addresses are never banned nor limited") {
+  bed b{true, "", "10.0.0.0/8, 2001:db8::/32"};
+  for (int i = 0; i < 6; ++i) {
+    CHECK(b.call(method::get, "/api/admin").status == 401);
+    CHECK(b.call(method::get, "/api/limited").status == 200);
+  }
+  CHECK(b.call(method::get, "/api/open").status == 200);
+  CHECK(b.guard->counters().strikes_total == 0);
+  for (int i = 0; i < 3; ++i)
+    CHECK(b.call(method::get, "/api/admin", {}, {}, "192.0.2.1").status == 401);
+  CHECK(b.call(method::get, "/api/open", {}, {}, "192.0.2.1").status == 429);
+}
+
+TEST_CASE("guard: X-Forwarded-For names the client only from a trusted proxy") {
+  bed b{true, "10.1.2.0/24"};
+  auto client_of = [&](std::string ip, fields headers) {
+    b.events.clear();
+    b.call(method::get, "/api/open", std::move(headers), {}, std::move(ip));
+    return b.events.at(0).client;
+  };
+  CHECK(client_of("10.1.2.3", {{"x-forwarded-for", "203.0.113.9"}}) == "203.0.113.9");
+  CHECK(client_of("10.9.9.9", {{"x-forwarded-for", "203.0.113.9"}}) == "10.9.9.9"); // not trusted
+  // The nearest untrusted hop: what the client wrote on the left is ignored.
+  CHECK(client_of("10.1.2.3", {{"x-forwarded-for", "1.1.1.1, 203.0.113.9, 10.1.2.4"}}) == "203.0.113.9");
+  CHECK(client_of("10.1.2.3", {{"x-forwarded-for", "1.1.1.1"}, {"x-forwarded-for", "203.0.113.9"}})
+        == "203.0.113.9");
+  CHECK(client_of("10.1.2.3", {{"x-forwarded-for", "garbage, 10.1.2.4"}}) == "10.1.2.4");
+  CHECK(client_of("10.1.2.3", {}) == "10.1.2.3");
+  // A client behind the proxy is banned alone, not the proxy.
+  for (int i = 0; i < 3; ++i)
+    b.call(method::get, "/api/admin", {{"x-forwarded-for", "203.0.113.9"}}, {}, "10.1.2.3");
+  CHECK(b.call(method::get, "/api/open", {{"x-forwarded-for", "203.0.113.9"}}, {}, "10.1.2.3").status == 429);
+  CHECK(b.call(method::get, "/api/open", {{"x-forwarded-for", "203.0.113.10"}}, {}, "10.1.2.3").status == 200);
+  CHECK(b.call(method::get, "/api/open", {}, {}, "10.1.2.3").status == 200);
+}
+
+TEST_CASE("guard: an IPv6 /64 is one client; an IPv4-mapped address is the IPv4 one") {
+  bed b;
+  for (auto ip : {"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2::3"})
+    CHECK(b.call(method::get, "/api/admin", {}, {}, ip).status == 401);
+  CHECK(b.call(method::get, "/api/open", {}, {}, "2001:db8:1:2:abcd::1").status == 429);
+  CHECK(b.call(method::get, "/api/open", {}, {}, "2001:db8:1:3::1").status == 200);
+  for (int i = 0; i < 3; ++i)
+    b.call(method::get, "/api/admin", {}, {}, "::ffff:192.0.2.7");
+  CHECK(b.call(method::get, "/api/open", {}, {}, "192.0.2.7").status == 429);
+}
+
+TEST_CASE("guard off: nobody is banned or limited") {
+  bed b{false};
+  for (int i = 0; i < 5; ++i) {
+    CHECK(b.call(method::get, "/api/admin").status == 401);
+    CHECK(b.call(method::get, "/api/limited").status == 200);
+  }
+  CHECK(b.call(method::get, "/api/open").status == 200);
 }
 
 TEST_CASE("every response has a request id and the security headers") {
@@ -269,6 +396,7 @@ TEST_CASE("the OpenAPI document lists every route with its auth") {
   CHECK(doc["paths"]["/api/open"]["get"]["x-auth"] == "public");
   CHECK(doc["paths"]["/api/items/{id}/parts/{part}"]["get"]["parameters"].size() == 2);
   CHECK(doc["paths"]["/api/limited"]["get"]["x-rate-limit"]["limit"] == 2);
+  CHECK(doc["paths"]["/api/limited"]["get"]["x-rate-limit"]["burst"] == 2);
   CHECK_FALSE(doc["paths"].contains("/api/fault"));
 }
 
