@@ -1,77 +1,9 @@
 #!/usr/bin/env bash
 # The gateway's throughput with the SLO recording on and off (issue 11):
-# the real binary on loopback, wrk against GET /api/flags/get with the key,
-# a fresh node per run with slo.record true or false, the two modes
-# alternated (on/off, then off/on, ...) so that drift of a shared machine
-# falls on both. Prints every run, then the median of each mode and their
-# difference.
+# bench/http/onoff.sh with slo.record; after each "on" run the SLO status
+# must have counted the load.
 # usage: bench/slo/onoff.sh [BUILD_DIR] [ROUNDS] [SECONDS] [CONNECTIONS]
-# NODE_CPUS / WRK_CPUS (taskset lists, e.g. 0 and 1): pin the node and wrk to
-# cores of their own, so that they do not take turns on the same core.
-set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=${1:-$root/build}
-rounds=${2:-5}
-secs=${3:-10}
-conns=${4:-32}
-key=bench-dashboard-key-0123456789
-port=18093
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-work=$(mktemp -d)
-node_pid=
-cleanup() {
-  [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# The shipped config with slo.record set and absolute paths.
-for mode in true false; do
-  python3 - "$root/configs/echopilot.json" "$work/$mode.json" "$mode" "$root" <<'PY'
-import json, sys
-src, dst, mode, root = sys.argv[1:]
-c = json.load(open(src))
-c["slo"]["record"] = mode == "true"
-c["flags"]["defaults"] = root + "/configs/flags.json"
-c["web"] = {"root": root + "/web"}
-json.dump(c, open(dst, "w"), indent=2)
-PY
-done
-
-run() { # mode -> req/s
-  local mode=$1 data="$work/data-$1-$RANDOM"
-  DASHBOARD_KEY=$key ${NODE_CPUS:+taskset -c "$NODE_CPUS"} "$build/echopilot" serve --config "$work/$mode.json" --port $port --data-dir "$data" \
-    >/dev/null 2>&1 &
-  node_pid=$!
-  for _ in $(seq 200); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-  wrk -t1 -c"$conns" -d2s -H "X-Dash-Key: $key" "http://127.0.0.1:$port/api/flags/get" >/dev/null # warm-up
-  local rps
-  rps=$(${WRK_CPUS:+taskset -c "$WRK_CPUS"} wrk -t1 -c"$conns" -d"${secs}s" -H "X-Dash-Key: $key" "http://127.0.0.1:$port/api/flags/get" |
-        awk '/Requests\/sec/ {print $2}')
-  if [ "$mode" = true ]; then
-    # The recording saw the load: the status counts it.
-    curl -fs -H "X-Dash-Key: $key" "http://127.0.0.1:$port/api/slo/status" |
-      python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print("   recorded requests:", d["window"]["requests"], "p99_ms:", d["p99_ms"], file=sys.stderr)'
-  fi
-  kill "$node_pid"; wait "$node_pid" 2>/dev/null || true; node_pid=
-  rm -rf "$data"
-  echo "$rps"
-}
-
-on=(); off=()
-for r in $(seq "$rounds"); do
-  if [ $((r % 2)) -eq 1 ]; then order="true false"; else order="false true"; fi
-  for mode in $order; do
-    rps=$(run $mode)
-    echo "round $r slo.record=$mode: $rps req/s"
-    if [ "$mode" = true ]; then on+=("$rps"); else off+=("$rps"); fi
-  done
-done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-m_on=$(median "${on[@]}"); m_off=$(median "${off[@]}")
-echo "median on:  $m_on req/s"
-echo "median off: $m_off req/s"
-awk -v a="$m_on" -v b="$m_off" 'BEGIN {printf "on vs off: %+.2f %%\n", 100 * (a - b) / b}'
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CHECK_ON='curl -fs -H "X-Dash-Key: $KEY" "http://127.0.0.1:$PORT/api/slo/status" |
+  python3 -c "import json,sys; d=json.load(sys.stdin)[\"data\"]; print(\"   recorded requests:\", d[\"window\"][\"requests\"], \"p99_ms:\", d[\"p99_ms\"])"' \
+  exec "$here/../http/onoff.sh" slo.record "$@"
