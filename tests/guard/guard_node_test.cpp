@@ -65,6 +65,13 @@ TEST_CASE("three wrong keys ban an address on every route; the ban outlives a ki
       CHECK(wait > 590);
       CHECK(wait <= 600);
     }
+    // Before the body is read: a body over the route's limit would be 413.
+    auto big = test::http("POST", n.base() + "/api/flags/set", {auth, "Content-Type: application/json"},
+                          std::string(2 << 20, ' '), "127.0.0.2");
+    CHECK(big.status == 429);
+    CHECK(test::http("POST", n.base() + "/api/flags/set", {auth, "Content-Type: application/json"},
+                     std::string(2 << 20, ' '), "127.0.0.3")
+            .status == 413);
     // Another client is served, with and without the key.
     CHECK(from("127.0.0.3", n, "/healthz").status == 200);
     CHECK(from("127.0.0.3", n, "/api/flags/get", {auth}).status == 200);
