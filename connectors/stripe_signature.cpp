@@ -5,18 +5,13 @@
 #include <vector>
 
 #include "base/crypto.hpp"
+#include "base/text.hpp"
 
 namespace echopilot::connectors {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+using base::trim_blanks;
 
 /// A Unix time of 1-12 decimal digits, or -1.
 std::int64_t parse_seconds(std::string_view s) {
@@ -37,7 +32,7 @@ signature_check verify_stripe_signature(std::string_view header, std::string_vie
                                         std::string_view secret, std::int64_t now_s,
                                         std::int64_t tolerance_s) {
   signature_check out;
-  header = trim(header);
+  header = trim_blanks(header);
   if (header.empty()) {
     out.reason = "missing_header";
     return out;
@@ -46,7 +41,7 @@ signature_check verify_stripe_signature(std::string_view header, std::string_vie
   std::vector<std::string_view> v1;
   while (!header.empty()) {
     auto comma = header.find(',');
-    auto item = trim(header.substr(0, comma));
+    auto item = trim_blanks(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
     auto eq = item.find('=');
     if (eq == std::string_view::npos) {

@@ -10,17 +10,8 @@ namespace echopilot::http {
 
 void add_guard_routes(const route_context& ctx, std::vector<route>& t) {
   auto add = [&](method m, std::string path, std::string summary, handler_fn h) -> route& {
-    route r;
-    r.verb = m;
-    r.path = std::move(path);
-    r.auth = auth_level::admin;
-    r.target = guard::actor_id;
-    r.summary = std::move(summary);
-    r.handle = std::move(h);
-    r.deadline = ctx.timeout;
-    r.slo = true;
-    t.push_back(std::move(r));
-    return t.back();
+    return add_route(t, ctx, m, std::move(path), auth_level::admin, guard::actor_id, std::move(summary),
+                     std::move(h));
   };
   add(method::get, "/api/rate-guard/stats",
       "The rate guard (S22): settings, counters, banned clients (until, retry_after_s, reason) and clients "

@@ -30,19 +30,10 @@ response lift(json& answer) {
 void add_payment_routes(const route_context& ctx, std::vector<route>& t) {
   auto add = [&](method m, std::string path, auth_level a, std::string summary, handler_fn h,
                  std::size_t body_limit = 0, body_kind body = body_kind::none) -> route& {
-    route r;
-    r.verb = m;
-    r.path = std::move(path);
-    r.auth = a;
-    r.target = payments::actor_id;
-    r.summary = std::move(summary);
-    r.handle = std::move(h);
-    r.deadline = ctx.timeout;
-    r.slo = true;
+    auto& r = add_route(t, ctx, m, std::move(path), a, payments::actor_id, std::move(summary), std::move(h));
     r.body = body;
     r.body_limit = body_limit;
-    t.push_back(std::move(r));
-    return t.back();
+    return r;
   };
   auto to_actor = [&](encode_fn encode, decode_fn decode = lift) {
     return via_actor(ctx, payments::actor_id, std::move(encode), std::move(decode));

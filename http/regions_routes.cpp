@@ -90,17 +90,8 @@ handler_fn via_actor_or_peer(const route_context& ctx, std::string target, encod
 
 void add_regions_routes(const route_context& ctx, std::vector<route>& t) {
   auto add = [&](method m, std::string path, std::string summary, handler_fn h) -> route& {
-    route r;
-    r.verb = m;
-    r.path = std::move(path);
-    r.auth = auth_level::admin;
-    r.target = regions::cluster_id;
-    r.summary = std::move(summary);
-    r.handle = std::move(h);
-    r.deadline = ctx.timeout;
-    r.slo = true;
-    t.push_back(std::move(r));
-    return t.back();
+    return add_route(t, ctx, m, std::move(path), auth_level::admin, regions::cluster_id, std::move(summary),
+                     std::move(h));
   };
   auto ask = [](auto... xs) {
     return [=](request&) -> std::variant<caf::message, response> { return caf::make_message(xs...); };

@@ -61,24 +61,29 @@ handler_fn via_actor(const route_context& ctx, std::string target, encode_fn enc
   };
 }
 
+route& add_route(std::vector<route>& t, const route_context& ctx, method m, std::string path, auth_level a,
+                 std::string target, std::string summary, handler_fn h) {
+  route r;
+  r.verb = m;
+  r.path = std::move(path);
+  r.auth = a;
+  r.target = std::move(target);
+  r.summary = std::move(summary);
+  r.handle = std::move(h);
+  // Routes that ask an actor answer within the caller's deadline.
+  r.deadline = r.target == "gateway" ? milliseconds{0} : ctx.timeout;
+  // The SLO (S15) is about the API: probes, /metrics and the dashboard's
+  // files do not count (http/route.hpp).
+  r.slo = r.path.rfind("/api/", 0) == 0 || r.path.rfind("/ofrep/", 0) == 0;
+  t.push_back(std::move(r));
+  return t.back();
+}
+
 std::vector<route> make_routes(const route_context& ctx) {
   std::vector<route> t;
   auto add = [&](method m, std::string path, auth_level a, std::string target, std::string summary,
                  handler_fn h) -> route& {
-    route r;
-    r.verb = m;
-    r.path = std::move(path);
-    r.auth = a;
-    r.target = std::move(target);
-    r.summary = std::move(summary);
-    r.handle = std::move(h);
-    // Routes that ask an actor answer within the caller's deadline.
-    r.deadline = r.target == "gateway" ? milliseconds{0} : ctx.timeout;
-    // The SLO (S15) is about the API: probes, /metrics and the dashboard's
-    // files do not count (http/route.hpp).
-    r.slo = r.path.rfind("/api/", 0) == 0 || r.path.rfind("/ofrep/", 0) == 0;
-    t.push_back(std::move(r));
-    return t.back();
+    return add_route(t, ctx, m, std::move(path), a, std::move(target), std::move(summary), std::move(h));
   };
 
   // -- the runtime itself -----------------------------------------------------

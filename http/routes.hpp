@@ -65,6 +65,13 @@ struct route_context {
   std::function<void()> webhook_rejected;
 };
 
+/// Appends a row to `t` and answers it for the caller to set the rest (body,
+/// limits, ...): its deadline is the context's timeout unless the gateway
+/// answers it itself (target "gateway"), and API paths (/api/, /ofrep/)
+/// count toward the SLO. Every file of routes adds its rows through it.
+route& add_route(std::vector<route>& t, const route_context& ctx, method m, std::string path, auth_level a,
+                 std::string target, std::string summary, handler_fn h);
+
 /// The payments routes (http/payments_routes.cpp), added to `t` by make_routes.
 void add_payment_routes(const route_context& ctx, std::vector<route>& t);
 

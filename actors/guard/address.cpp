@@ -4,17 +4,13 @@
 
 #include <cstring>
 
+#include "base/text.hpp"
+
 namespace echopilot::guard {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+using base::trim_blanks;
 
 bool is_mapped_v4(const std::uint8_t* b) {
   static const std::uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -24,7 +20,7 @@ bool is_mapped_v4(const std::uint8_t* b) {
 } // namespace
 
 std::optional<ip_address> ip_address::parse(std::string_view text) {
-  text = trim(text);
+  text = trim_blanks(text);
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']')
     text = text.substr(1, text.size() - 2);
   if (text.empty() || text.size() > 45)
@@ -62,7 +58,7 @@ std::string ip_address::client_key() const {
 }
 
 std::optional<cidr> cidr::parse(std::string_view text, std::string& problem) {
-  text = trim(text);
+  text = trim_blanks(text);
   auto slash = text.find('/');
   auto addr = ip_address::parse(text.substr(0, slash));
   if (!addr) {
@@ -103,7 +99,7 @@ std::optional<std::vector<cidr>> parse_cidr_list(std::string_view text, std::str
   std::vector<cidr> out;
   while (!text.empty()) {
     auto comma = text.find(',');
-    auto item = trim(text.substr(0, comma));
+    auto item = trim_blanks(text.substr(0, comma));
     text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
     if (item.empty())
       continue;
@@ -141,7 +137,7 @@ client client_of(std::string_view socket_ip, const std::vector<std::string_view>
         auto comma = list.rfind(',');
         auto item = comma == std::string_view::npos ? list : list.substr(comma + 1);
         list = comma == std::string_view::npos ? std::string_view{} : list.substr(0, comma);
-        if (trim(item).empty())
+        if (trim_blanks(item).empty())
           continue;
         auto hop = ip_address::parse(item);
         if (!hop || ++hops > 32) {
