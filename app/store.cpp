@@ -1,6 +1,7 @@
 #include "app/store.hpp"
 #include "app/store_payments.hpp"
 #include "app/store_regions.hpp"
+#include "app/store_growth.hpp" // growth (issue 14)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "persistence/writer.hpp"
 #include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
+#include "protocol/growth.hpp" // growth (issue 14)
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
@@ -45,6 +47,9 @@ std::vector<persistence::table_def> node_tables() {
     t.push_back(std::move(p));
   for (auto& r : regions_tables())
     t.push_back(std::move(r));
+  // growth (issue 14): app/store_growth.cpp
+  for (auto& g : growth_tables())
+    t.push_back(std::move(g));
   return t;
 }
 
@@ -405,6 +410,11 @@ public:
                                                           std::function<void(const caf::error&)> done) {
       send_write(self, writer, std::move(req), std::move(done), false);
     });
+    // growth (issue 14)
+    growth_ = make_growth_port(env_, [writer = writer_](caf::event_based_actor* self, persistence::write_request req,
+                                                        std::function<void(const caf::error&)> done) {
+      send_write(self, writer, std::move(req), std::move(done), false);
+    });
   }
 
   std::shared_ptr<regions::store_port> regions_port() override {
@@ -413,6 +423,11 @@ public:
 
   std::shared_ptr<payments::store_port> payments_port() override {
     return payments_;
+  }
+
+  // growth (issue 14)
+  std::shared_ptr<growth::store_port> growth_port() override {
+    return growth_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -493,7 +508,9 @@ public:
                                     scheduler::stream, slo::stream,    health::stream,
                                     costs::stream,     payments::stream, payments::fraud_stream,
                                     payments::webhooks_stream, "portal", regions::stream,
-                                    regions::log_stream};
+                                    regions::log_stream,
+                                    // growth (issue 14)
+                                    growth::stream, growth::unsubscribes_stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -587,6 +604,7 @@ private:
   std::shared_ptr<scheduler_port_impl> scheduler_;
   std::shared_ptr<slo_port_impl> slo_;
   std::shared_ptr<payments::store_port> payments_;
+  std::shared_ptr<growth::store_port> growth_; // growth (issue 14)
   std::shared_ptr<regions::store_port> regions_;
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;

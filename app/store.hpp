@@ -14,6 +14,7 @@
 
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
+#include "actors/growth/growth_actor.hpp" // growth (issue 14)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "persistence/writer.hpp"
@@ -61,6 +62,8 @@ public:
   virtual std::shared_ptr<payments::store_port> payments_port() = 0;
   /// The regions' port (tables repl_*, streams replication and regions).
   virtual std::shared_ptr<regions::store_port> regions_port() = 0;
+  /// growth (issue 14): tables growth_* (subscribers, referrals, ...).
+  virtual std::shared_ptr<growth::store_port> growth_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

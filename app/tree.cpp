@@ -11,6 +11,7 @@
 #include "protocol/slo.hpp"
 #include "protocol/ops.hpp"
 #include "protocol/portal.hpp"
+#include "protocol/growth.hpp" // growth (issue 14)
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -115,6 +116,9 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
     worker(payments::actor_id,
            [cfg = parts.payments](caf::local_actor* parent) { return parent->spawn(payments::payments_actor, cfg); },
            5s),
+    // growth (issue 14): subscribers, suppression list, referral codes.
+    worker(growth::actor_id,
+           [cfg = parts.growth](caf::local_actor* parent) { return parent->spawn(growth::growth_actor, cfg); }, 5s),
     worker(scheduler::actor_id,
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};

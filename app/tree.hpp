@@ -10,6 +10,7 @@
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/costs/costs_actor.hpp"
 #include "actors/flags/flags_actor.hpp"
+#include "actors/growth/growth_actor.hpp" // growth (issue 14)
 #include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/portal/portal_actor.hpp"
@@ -55,6 +56,8 @@ struct subsystems {
   portal::portal_config portal;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
+  /// growth (issue 14): the growth actor (under "ops").
+  growth::growth_config growth;
   /// The regions (S26): the cluster actor's settings; one link per peer.
   regions::cluster_config regions;
   /// Intensity and backoff by supervisor id (settings::supervisors).

@@ -674,6 +674,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_payment_routes(ctx, t);
   // -- regions (S26): http/regions_routes.cpp --------------------------------
   add_regions_routes(ctx, t);
+  // -- growth (S10, S11; issue 14): http/growth_routes.cpp --------------------
+  add_growth_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

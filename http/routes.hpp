@@ -68,6 +68,10 @@ struct route_context {
 /// The payments routes (http/payments_routes.cpp), added to `t` by make_routes.
 void add_payment_routes(const route_context& ctx, std::vector<route>& t);
 
+/// growth (issue 14): the growth routes (http/growth_routes.cpp), added to
+/// `t` by make_routes.
+void add_growth_routes(const route_context& ctx, std::vector<route>& t);
+
 /// Every route of the node.
 std::vector<route> make_routes(const route_context& ctx);
 
