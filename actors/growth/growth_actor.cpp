@@ -1,6 +1,7 @@
 #include "actors/growth/growth_actor.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
@@ -309,21 +310,23 @@ void forwarded(caf::event_based_actor* self, const state_ptr& st, const std::str
       req.push_back(op::put(outbox_table, key, *row));
     }
   }
-  commit(self, st, std::move(req), [] {}, [](const caf::error&) {});
-  for (auto& [id, w] : st->waiters) {
-    if (w.left.erase(key) == 0)
-      continue;
-    w.answer["providers"][key.substr(0, key.find('/'))] = outcome(r, !done);
-    if (w.left.empty()) {
-      deliver(*st, id);
-      break;
+  // The answer waiting for this forward goes once the outbox says so too.
+  auto answer = [st, key, o = outcome(r, !done)] {
+    for (auto& [id, w] : st->waiters) {
+      if (w.left.erase(key) == 0)
+        continue;
+      w.answer["providers"][key.substr(0, key.find('/'))] = o;
+      if (w.left.empty())
+        deliver(*st, id);
+      return;
     }
-  }
+  };
+  commit(self, st, std::move(req), answer, [answer](const caf::error&) { answer(); });
 }
 
-/// Forwards every outbox row that is due.
-void retry_due(caf::event_based_actor* self, const state_ptr& st) {
-  auto now = st->now();
+/// Forwards every outbox row that is due (every row: at start).
+void retry_due(caf::event_based_actor* self, const state_ptr& st, bool all) {
+  auto now = all ? std::numeric_limits<std::int64_t>::max() : st->now();
   for (auto& stored : st->cfg.store->all(outbox_table, 1000)) {
     auto key = outbox_key(stored.value("provider", ""), stored.value("action", ""), stored.value("email", ""));
     auto row = read(*st, outbox_table, key); // a change in flight wins
@@ -394,8 +397,9 @@ caf::behavior growth_actor(caf::event_based_actor* self, growth_config cfg) {
   st->cfg = std::move(cfg);
   if (st->cfg.clock == nullptr)
     st->cfg.clock = &base::default_clock();
-  // What a previous incarnation left in the outbox goes out now.
-  self->send(self, retry_atom::value);
+  // What a previous incarnation left in the outbox goes out now, due or not.
+  retry_due(self, st, true);
+  self->delayed_send(self, st->cfg.retry_every, retry_atom::value);
   return {
     [self, st](subscribe_atom, const json& body) { return subscribe(self, st, body); },
     [self, st](confirm_atom, const std::string& email) { return confirm(self, st, email); },
@@ -419,7 +423,7 @@ caf::behavior growth_actor(caf::event_based_actor* self, growth_config cfg) {
     },
     [st](wait_over_atom, std::uint64_t id) { deliver(*st, id); },
     [self, st](retry_atom) {
-      retry_due(self, st);
+      retry_due(self, st, false);
       self->delayed_send(self, st->cfg.retry_every, retry_atom::value);
     },
   };

@@ -7,7 +7,8 @@
 // subscribed and forwarded, tampered 403, expired 410), referral codes
 // well-formed and unique, uses counted on subscribe and on payment (a job
 // marked paid by a signed Stripe webhook), the payout threshold, dry-run
-// without keys, and an acknowledged subscribe surviving kill -9.
+// without keys, an acknowledged subscribe surviving kill -9, and a forward
+// the providers refused kept in the outbox and sent after a restart.
 //
 // The gateway limits subscribe to 5 a minute per client address: each test
 // sends its subscribes from its own loopback addresses (127.0.0.x).
@@ -341,4 +342,29 @@ TEST_CASE("dry-run without keys, and an acknowledged subscribe survives kill -9"
   auto again = g.pub("/api/growth/subscribe", {{"email", "gina@example.com"}});
   REQUIRE(again.status == 200);
   CHECK(again.json()["data"]["existing"] == true);
+}
+
+TEST_CASE("a forward the providers refuse stays in the outbox and goes out after a restart") {
+  growth_node g;
+  // Every try of both providers (3 each: the first and two retries) fails.
+  g.fake.script(json::array({{{"status", 503}}, {{"status", 503}}, {{"status", 503}}, {{"status", 503}},
+                             {{"status", 503}}, {{"status", 503}}}));
+  auto r = g.pub("/api/growth/subscribe", {{"email", "ivy@example.com"}});
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  auto providers = r.json()["data"]["providers"];
+  for (auto name : {"mailerlite", "brevo"}) {
+    CHECK(providers[name]["ok"] == false);
+    // Either the provider's failure (kept, retrying) or still in its retries.
+    CHECK((providers[name].value("retrying", false) || providers[name].value("pending", false)));
+  }
+  REQUIRE(test::eventually([&] { return g.fake.requests().size() == 6; }));
+  CHECK(g.get("/api/growth/subscribers").json()["data"]["outbox"] == 2);
+  CHECK(g.fake.contacts()["mailerlite"].empty());
+  // A crash, then a start: the outbox goes out at once.
+  g.n->kill9();
+  g.start();
+  REQUIRE(test::eventually([&] { return g.get("/api/growth/subscribers").json()["data"]["outbox"] == 0; }));
+  auto contacts = g.fake.contacts();
+  CHECK(contacts["mailerlite"]["ivy@example.com"]["status"] == "active");
+  CHECK(contacts["brevo"].contains("ivy@example.com"));
 }
