@@ -23,6 +23,8 @@
 #include "connectors/openai.hpp"
 #include "connectors/stripe.hpp"
 #include "connectors/telegram.hpp"
+#include "connectors/newsletter.hpp" // growth (issue 14)
+#include "protocol/growth.hpp"      // growth (issue 14)
 #include "http/caller.hpp"
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
@@ -298,6 +300,40 @@ int run_node(const settings& s) {
     return public_url->get() + portal::link_path(session, email, exp);
   };
   parts.payments.backup_dir = backup_dir_of(s) ;
+  // -- growth (issue 14): MailerLite and Brevo (dry-run without keys); the
+  // connectors refuse to subscribe an address on the suppression list.
+  {
+    auto growth_port = store->growth_port();
+    auto suppressed = [growth_port](const std::string& email) {
+      return growth_port->get(growth::suppression_table, email).has_value();
+    };
+    parts.growth.clock = &clock;
+    parts.growth.store = growth_port;
+    parts.growth.secret = std::get<std::string>(secret);
+    parts.growth.public_url = public_url;
+    parts.growth.email_enabled = s.growth.email_enabled;
+    parts.growth.confirm_ttl = s.growth.confirm_ttl;
+    parts.growth.retry_every = s.growth.retry_every;
+    parts.growth.forward_wait = s.growth.forward_wait;
+    for (auto opts : {s.growth.mailerlite, s.growth.brevo}) {
+      opts.suppressed = suppressed;
+      std::shared_ptr<connectors::newsletter_client> client;
+      try {
+        client = std::make_shared<connectors::newsletter_client>(opts);
+      } catch (const std::exception& e) {
+        return fail_start(std::string{"newsletter connector: "} + e.what());
+      }
+      parts.growth.providers.push_back(
+        {connectors::to_string(opts.provider),
+         [client](const connectors::newsletter_contact& c, std::function<void(connectors::newsletter_result)> done) {
+           client->subscribe(c, std::move(done));
+         },
+         [client](const std::string& email, std::function<void(connectors::newsletter_result)> done) {
+           client->unsubscribe(email, std::move(done));
+         }});
+    }
+  }
+  // -- end growth
   parts.alerts.payments = pay_counters;
   auto alerts_port = store->alerts_port();
   parts.alerts.store = alerts_port;

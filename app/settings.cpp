@@ -474,6 +474,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       r.err = apply_payments_section(path, v, s.payments);
     } else if (key == "guard") {
       r.err = apply_guard_section(path, v, s.guard);
+    } else if (key == "growth") { // growth (issue 14)
+      r.err = apply_growth_section(path, v, s.growth);
     } else if (key == "jobs") {
       r.err = apply_jobs(path, v, s.jobs);
     } else if (key == "openai") {
@@ -595,6 +597,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
   if (auto err = apply_payments_env(env, s.payments))
     return *err;
   if (auto err = apply_guard_env(env, s.guard))
+    return *err;
+  if (auto err = apply_growth_env(env, s.growth)) // growth (issue 14)
     return *err;
   if (auto v = env("AI_INTEGRATIONS_OPENAI_API_KEY"))
     s.openai.api_key = *v;

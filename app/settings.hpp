@@ -19,6 +19,7 @@
 #include "actors/slo/model.hpp"
 #include "app/cli.hpp"
 #include "app/settings_guard.hpp"
+#include "connectors/newsletter.hpp" // growth (issue 14)
 #include "connectors/openai.hpp"
 #include "connectors/telegram.hpp"
 #include "supervision/spec.hpp"
@@ -74,6 +75,27 @@ std::optional<usage_error> apply_payments_section(const std::string& path, const
                                                   payments_settings& p);
 std::optional<usage_error> apply_payments_env(const std::function<std::optional<std::string>(const char*)>& env,
                                               payments_settings& p);
+
+// -- growth (issue 14): app/settings_growth.cpp --------------------------------
+/// Growth (config "growth"; MAILERLITE_*, BREVO_*, SMTP_HOST variables).
+struct growth_settings {
+  /// MailerLite and Brevo (keys from the environment only; no key: dry-run).
+  connectors::newsletter_options mailerlite;
+  connectors::newsletter_options brevo;
+  /// SMTP_HOST is set: email exists, subscriptions use double opt-in.
+  bool email_enabled = false;
+  /// growth.confirm_ttl_seconds (60 to 30 days), growth.retry_every_seconds
+  /// (1 to 86400), growth.forward_wait_ms (0 to 20000).
+  std::chrono::seconds confirm_ttl{48 * 3600};
+  std::chrono::milliseconds retry_every{60'000};
+  std::chrono::milliseconds forward_wait{3000};
+  growth_settings();
+};
+
+std::optional<usage_error> apply_growth_section(const std::string& path, const nlohmann::json& v, growth_settings& g);
+std::optional<usage_error> apply_growth_env(const std::function<std::optional<std::string>(const char*)>& env,
+                                            growth_settings& g);
+// -- end growth ---------------------------------------------------------------
 
 struct settings {
   /// The config file read ("" if none: embedded defaults).
@@ -150,6 +172,7 @@ struct settings {
   /// The scheduler's tasks and start-up window.
   scheduler_settings scheduler;
   payments_settings payments;
+  growth_settings growth; // growth (issue 14)
   /// ECHOPILOT_CLOCK_START (tests, with ECHOPILOT_FAULT_INJECTION=1): the
   /// node's wall clock starts at this instant and runs on from there.
   std::optional<std::chrono::system_clock::time_point> clock_start;

@@ -3,6 +3,7 @@
 #include "app/store_guard.hpp"
 #include "protocol/guard.hpp"
 #include "app/store_regions.hpp"
+#include "app/store_growth.hpp" // growth (issue 14)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "persistence/writer.hpp"
 #include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
+#include "protocol/growth.hpp" // growth (issue 14)
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
@@ -48,6 +50,9 @@ std::vector<persistence::table_def> node_tables() {
   for (auto& r : regions_tables())
     t.push_back(std::move(r));
   for (auto& g : guard_tables())
+    t.push_back(std::move(g));
+  // growth (issue 14): app/store_growth.cpp
+  for (auto& g : growth_tables())
     t.push_back(std::move(g));
   return t;
 }
@@ -403,18 +408,16 @@ public:
     scheduler_ = std::make_shared<scheduler_port_impl>(env_, writer_);
     slo_ = std::make_shared<slo_port_impl>(env_, writer_);
     ops_ = std::make_shared<ops_events_impl>(writer_);
-    payments_ = make_payments_port(env_, [writer = writer_](caf::event_based_actor* self, persistence::write_request req,
-                                                            std::function<void(const caf::error&)> done) {
+    // Every port whose actor builds its own write requests commits through
+    // the same writer client.
+    commit_fn commit = [writer = writer_](caf::event_based_actor* self, persistence::write_request req,
+                                          std::function<void(const caf::error&)> done) {
       send_write(self, writer, std::move(req), std::move(done), false);
-    });
-    regions_ = make_regions_port(env_, [writer = writer_](caf::event_based_actor* self, persistence::write_request req,
-                                                          std::function<void(const caf::error&)> done) {
-      send_write(self, writer, std::move(req), std::move(done), false);
-    });
-    guard_ = make_guard_port(env_, [writer = writer_](caf::event_based_actor* self, persistence::write_request req,
-                                                      std::function<void(const caf::error&)> done) {
-      send_write(self, writer, std::move(req), std::move(done), false);
-    });
+    };
+    payments_ = make_payments_port(env_, commit);
+    regions_ = make_regions_port(env_, commit);
+    growth_ = make_growth_port(env_, commit); // growth (issue 14)
+    guard_ = make_guard_port(env_, commit);
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -427,6 +430,11 @@ public:
 
   std::shared_ptr<payments::store_port> payments_port() override {
     return payments_;
+  }
+
+  // growth (issue 14)
+  std::shared_ptr<growth::store_port> growth_port() override {
+    return growth_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -507,7 +515,9 @@ public:
                                     scheduler::stream, slo::stream,    health::stream,
                                     costs::stream,     payments::stream, payments::fraud_stream,
                                     payments::webhooks_stream, "portal", regions::stream,
-                                    regions::log_stream, guard::stream};
+                                    regions::log_stream, guard::stream,
+                                    // growth (issue 14)
+                                    growth::stream, growth::unsubscribes_stream};
       for (auto k : known)
         if (stream == k)
           return true;
@@ -601,6 +611,7 @@ private:
   std::shared_ptr<scheduler_port_impl> scheduler_;
   std::shared_ptr<slo_port_impl> slo_;
   std::shared_ptr<payments::store_port> payments_;
+  std::shared_ptr<growth::store_port> growth_; // growth (issue 14)
   std::shared_ptr<regions::store_port> regions_;
   std::shared_ptr<guard::store_port> guard_;
   std::shared_ptr<const persistence::replication_hook> replication_;

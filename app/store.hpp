@@ -15,6 +15,7 @@
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
+#include "actors/growth/growth_actor.hpp" // growth (issue 14)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "persistence/writer.hpp"
@@ -64,6 +65,8 @@ public:
   virtual std::shared_ptr<regions::store_port> regions_port() = 0;
   /// The rate guard's port (table guard_clients, stream guard).
   virtual std::shared_ptr<guard::store_port> guard_port() = 0;
+  /// growth (issue 14): tables growth_* (subscribers, referrals, ...).
+  virtual std::shared_ptr<growth::store_port> growth_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

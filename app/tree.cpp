@@ -12,6 +12,7 @@
 #include "protocol/slo.hpp"
 #include "protocol/ops.hpp"
 #include "protocol/portal.hpp"
+#include "protocol/growth.hpp" // growth (issue 14)
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -120,6 +121,9 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
     // the gateway's, from the shared table, and go on while it restarts).
     worker(guard::actor_id,
            [cfg = parts.guard](caf::local_actor* parent) { return parent->spawn(guard::guard_actor, cfg); }, 5s),
+    // growth (issue 14): subscribers, suppression list, referral codes.
+    worker(growth::actor_id,
+           [cfg = parts.growth](caf::local_actor* parent) { return parent->spawn(growth::growth_actor, cfg); }, 5s),
     worker(scheduler::actor_id,
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};

@@ -11,6 +11,7 @@
 #include "actors/costs/costs_actor.hpp"
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
+#include "actors/growth/growth_actor.hpp" // growth (issue 14)
 #include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/portal/portal_actor.hpp"
@@ -56,6 +57,8 @@ struct subsystems {
   portal::portal_config portal;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
+  /// growth (issue 14): the growth actor (under "ops").
+  growth::growth_config growth;
   /// The regions (S26): the cluster actor's settings; one link per peer.
   regions::cluster_config regions;
   /// The rate guard's actor (S22); its table is the gateway's.

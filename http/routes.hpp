@@ -75,6 +75,10 @@ route& add_route(std::vector<route>& t, const route_context& ctx, method m, std:
 /// The payments routes (http/payments_routes.cpp), added to `t` by make_routes.
 void add_payment_routes(const route_context& ctx, std::vector<route>& t);
 
+/// growth (issue 14): the growth routes (http/growth_routes.cpp), added to
+/// `t` by make_routes.
+void add_growth_routes(const route_context& ctx, std::vector<route>& t);
+
 /// Every route of the node.
 std::vector<route> make_routes(const route_context& ctx);
 

@@ -8,6 +8,7 @@ import { el, fill, money, number1, count, utc, clock, duration, jsonText } from 
 import * as charts from './charts.js';
 import * as payments from './payments.js';
 import * as regions from './regions.js';
+import * as growth from './growth.js'; // growth (issue 14)
 
 const $ = (id) => document.getElementById(id);
 
@@ -113,6 +114,7 @@ function disconnect(reason) {
     $(id).hidden = true;
   payments.clear();
   regions.clear();
+  growth.clear(); // growth (issue 14)
   $('panels').hidden = true;
   $('conn').hidden = true;
   $('key-panel').hidden = false;
@@ -701,6 +703,7 @@ async function refreshScheduler() {
 every(5000, refreshScheduler);
 every(5000, () => payments.refresh(offers));
 every(3000, () => regions.refresh(offers));
+every(5000, () => growth.refresh(offers)); // growth (issue 14)
 $('regions-sync').addEventListener('click', (ev) => regions.sync(ev.currentTarget, offers));
 
 // -- operations: SLO, alerts, incidents -----------------------------------------

@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 
 #include "actors/jobs/queue_state.hpp"
+#include "protocol/growth.hpp" // growth (issue 14)
 #include "protocol/payments.hpp"
 #include "supervision/directory.hpp"
 
@@ -25,6 +26,22 @@ bool payment_may_become(const std::string& from, const std::string& to) {
   if (to == "refunded")
     return from == "paid";
   return false;
+}
+
+/// growth (issue 14): a paid job counts for the referral code its client
+/// came with (the growth actor counts each job once); no growth actor in
+/// this node is a warning in the stream, never a failure.
+void tell_growth(caf::event_based_actor* self, const state_ptr& st, const std::string& email, micros price,
+                 const std::string& id) {
+  if (auto growth = st->cfg.dir->resolve(growth::actor_id)) {
+    caf::anon_send(*growth, growth::paid_atom::value, email, static_cast<double>(price) / 1e6, id);
+    return;
+  }
+  commit(self, st,
+         {op::append(stream, {{"event", "growth_unavailable"},
+                              {"id", id},
+                              {"warning", "the growth actor is not running; this payment was not counted for a "
+                                          "referral code"}})});
 }
 
 } // namespace
@@ -68,9 +85,13 @@ caf::result<json> set_payment(caf::event_based_actor* self, const state_ptr& st,
   st->paying[id] = {j, version};
   auto req = job_write(*st, j, event("payment", j, {{"from", was}, {"to", j.payment_status}, {"info", info}}), false);
   auto rp = self->make_response_promise<json>();
-  commit(self, st, std::move(req), [st, id, version, rp, out = to_json(j)]() mutable {
+  bool now_paid = status_changes && j.payment_status == "paid";
+  commit(self, st, std::move(req), [self, st, id, version, rp, now_paid, email = j.email, price = j.price,
+                                    out = to_json(j)]() mutable {
     if (auto p = st->paying.find(id); p != st->paying.end() && p->second.second == version)
       st->paying.erase(p);
+    if (now_paid)
+      tell_growth(self, st, email, price, id);
     rp.deliver(std::move(out));
   });
   return rp;

@@ -53,6 +53,11 @@ bool valid_email(std::string_view email) noexcept {
 
 check_result verify(std::string_view secret, std::string_view email, std::string_view exp,
                     std::string_view sig, std::int64_t now_unix_s) {
+  return verify_for(secret, link_resource, email, exp, sig, now_unix_s);
+}
+
+check_result verify_for(std::string_view secret, std::string_view resource, std::string_view email,
+                        std::string_view exp, std::string_view sig, std::int64_t now_unix_s) {
   check_result r;
   if (email.empty() || exp.empty() || sig.empty()) {
     r.reason = "missing e, exp or sig";
@@ -79,7 +84,7 @@ check_result verify(std::string_view secret, std::string_view email, std::string
     r.reason = "malformed sig";
     return r;
   }
-  if (!signature_equal(sign(secret, email, link_resource, exp), sig)) {
+  if (!signature_equal(sign(secret, email, resource, exp), sig)) {
     r.reason = "signature mismatch";
     return r;
   }

@@ -60,6 +60,11 @@ extern const equal_fn signature_equal;
 check_result verify(std::string_view secret, std::string_view email, std::string_view exp,
                     std::string_view sig, std::int64_t now_unix_s);
 
+/// The same for a link signed for another `resource` (the growth
+/// subsystem's confirmation links sign "growth-confirm").
+check_result verify_for(std::string_view secret, std::string_view resource, std::string_view email,
+                        std::string_view exp, std::string_view sig, std::int64_t now_unix_s);
+
 /// The HTTP status of a verdict: 200, 403 or 410.
 int status_of(verdict v) noexcept;
 

@@ -436,6 +436,10 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   auto shipped = std::get<settings>(resolve_settings({}, fake_env({}), fake_files({{"configs/echopilot.json", *text}})));
   auto embedded = std::get<settings>(resolve_settings({}, fake_env({}), fake_files({})));
   CHECK(shipped.port == embedded.port);
+  // growth (issue 14)
+  CHECK(shipped.growth.confirm_ttl == embedded.growth.confirm_ttl);
+  CHECK(shipped.growth.retry_every == embedded.growth.retry_every);
+  CHECK(shipped.growth.forward_wait == embedded.growth.forward_wait);
   CHECK(shipped.http_threads == embedded.http_threads);
   CHECK(shipped.body_limit == embedded.body_limit);
   CHECK(shipped.request_timeout == embedded.request_timeout);

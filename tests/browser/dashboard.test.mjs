@@ -418,6 +418,28 @@ test('payments: invoices, a held invoice rejected, a signed webhook event, a ref
   await page.locator(`#inv-body tr[data-id="${held.data.invoice.id}"][data-status="rejected"]`).waitFor(wait);
 });
 
+// growth (issue 14): subscribers by status and the latest, referral codes with their uses.
+test('growth: subscriber counts and latest, a referral code with its uses and what is due', async () => {
+  const code = (await adminPost('/api/growth/referral/new', { owner: 'partner@example.com', note: 'browser' }, 201))
+    .data.code;
+  assert.match(code, /^EP-[0-9A-F]{6}$/);
+  const sub = await fetch(`${base}/api/growth/subscribe`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: 'Reader@Example.com', ref: code, source: 'browser' }),
+  });
+  const subText = await sub.text();
+  assert.equal(sub.status, 201, subText);
+  assert.equal(JSON.parse(subText).dry_run, true); // no MailerLite or Brevo key here
+  await page.locator('#subs-body tr[data-email="reader@example.com"][data-status="subscribed"]').waitFor(wait);
+  await page.locator('#growth-counts .card[data-key="subscribed"]', { hasText: '1' }).waitFor(wait);
+  const refRow = page.locator(`#refs-body tr[data-code="${code}"][data-eligible="false"]`);
+  await refRow.waitFor(wait);
+  const text = await refRow.textContent();
+  assert.match(text, /partner@example\.com/);
+  assert.match(text, /under \$10 due/);
+  assert.equal(await refRow.locator('td').nth(2).textContent(), '1'); // one subscribe
+});
+
 test('regions: this node, its peer up with its counters, and Sync now with its report', async () => {
   const peerRow = page.locator(`#peers-body tr[data-address="${peerAddress}"]`);
   await page.locator(`#peers-body tr[data-address="${peerAddress}"][data-state="up"]`).waitFor({ timeout: 20000 });
@@ -470,6 +492,7 @@ test('forgetting the key hides everything it showed', async () => {
   assert.equal(await page.locator('#tree-body tr').count(), 0, 'the tree stays in the page');
   assert.equal(await page.locator('#flags-body tr').count(), 0, 'the flags stay in the page');
   assert.equal(await page.locator('#peers-body tr, #sync-body tr').count(), 0, 'the regions stay in the page');
+  assert.equal(await page.locator('#subs-body tr, #refs-body tr').count(), 0, 'the growth rows stay in the page');
   assert.match(await page.locator('#key-msg').textContent(), /forgotten/);
 });
 
