@@ -470,6 +470,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
         if (r.err)
           break;
       }
+    } else if (key == "experiments") { // issue 14 exp
+      r.err = apply_experiments_section(path, v, s.experiments);
     } else if (key == "payments") {
       r.err = apply_payments_section(path, v, s.payments);
     } else if (key == "jobs") {
@@ -527,6 +529,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
     s.config.clear(); // no file: the embedded defaults
     if (!files(s.flags_defaults))
       s.flags_defaults.clear(); // and no flag defaults unless they are there
+    if (!files(s.experiments.file))
+      s.experiments.file.clear(); // nor experiments (issue 14 exp)
   }
 
   // The environment, over the file.

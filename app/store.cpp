@@ -1,6 +1,7 @@
 #include "app/store.hpp"
 #include "app/store_payments.hpp"
 #include "app/store_regions.hpp"
+#include "app/store_experiments.hpp" // experiments (issue 14 exp)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -45,6 +46,9 @@ std::vector<persistence::table_def> node_tables() {
     t.push_back(std::move(p));
   for (auto& r : regions_tables())
     t.push_back(std::move(r));
+  // experiments (S13; issue 14 exp)
+  for (auto& x : experiments_tables())
+    t.push_back(std::move(x));
   return t;
 }
 
@@ -405,6 +409,12 @@ public:
                                                           std::function<void(const caf::error&)> done) {
       send_write(self, writer, std::move(req), std::move(done), false);
     });
+    // experiments (S13; issue 14 exp)
+    experiments_ = make_experiments_port(env_, [writer = writer_](caf::event_based_actor* self,
+                                                                  persistence::write_request req,
+                                                                  std::function<void(const caf::error&)> done) {
+      send_write(self, writer, std::move(req), std::move(done), false);
+    });
   }
 
   std::shared_ptr<regions::store_port> regions_port() override {
@@ -413,6 +423,11 @@ public:
 
   std::shared_ptr<payments::store_port> payments_port() override {
     return payments_;
+  }
+
+  // experiments (S13; issue 14 exp)
+  std::shared_ptr<experiments::store_port> experiments_port() override {
+    return experiments_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -493,7 +508,8 @@ public:
                                     scheduler::stream, slo::stream,    health::stream,
                                     costs::stream,     payments::stream, payments::fraud_stream,
                                     payments::webhooks_stream, "portal", regions::stream,
-                                    regions::log_stream};
+                                    regions::log_stream,
+                                    experiments::stream}; // experiments: issue 14 exp
       for (auto k : known)
         if (stream == k)
           return true;
@@ -588,6 +604,7 @@ private:
   std::shared_ptr<slo_port_impl> slo_;
   std::shared_ptr<payments::store_port> payments_;
   std::shared_ptr<regions::store_port> regions_;
+  std::shared_ptr<experiments::store_port> experiments_; // issue 14 exp
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

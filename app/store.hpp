@@ -13,6 +13,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/alerts/alerts_actors.hpp"
+#include "actors/experiments/experiments_actor.hpp" // issue 14 exp
 #include "actors/flags/flags_actor.hpp"
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
@@ -61,6 +62,9 @@ public:
   virtual std::shared_ptr<payments::store_port> payments_port() = 0;
   /// The regions' port (tables repl_*, streams replication and regions).
   virtual std::shared_ptr<regions::store_port> regions_port() = 0;
+  // -- experiments (S13; issue 14 exp) --
+  /// The experiments actor's port (tables exp_*, stream "experiments").
+  virtual std::shared_ptr<experiments::store_port> experiments_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

@@ -674,6 +674,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_payment_routes(ctx, t);
   // -- regions (S26): http/regions_routes.cpp --------------------------------
   add_regions_routes(ctx, t);
+  // -- experiments (S13; issue 14 exp): http/experiments_routes.cpp ---------
+  add_experiments_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

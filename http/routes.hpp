@@ -100,4 +100,7 @@ handler_fn via_actor_or_peer(const route_context& ctx, std::string target, encod
 /// The regions routes (http/regions_routes.cpp), added to `t` by make_routes.
 void add_regions_routes(const route_context& ctx, std::vector<route>& t);
 
+/// The experiments routes (S13; http/experiments_routes.cpp; issue 14 exp).
+void add_experiments_routes(const route_context& ctx, std::vector<route>& t);
+
 } // namespace echopilot::http
