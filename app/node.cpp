@@ -95,6 +95,25 @@ std::variant<std::map<std::string, flags::flag>, std::string> flag_defaults(cons
   return out;
 }
 
+// -- experiments (S13; issue 14 exp) --
+/// Reads the experiments file (an empty path: none); a bad one names the
+/// experiment and field.
+std::variant<experiments::catalog, std::string> experiment_catalog(const std::string& path) {
+  if (path.empty())
+    return experiments::catalog{};
+  auto text = read_file(path);
+  if (!text)
+    return "experiments " + path + ": cannot be read";
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  if (doc.is_discarded())
+    return "experiments " + path + ": malformed JSON";
+  std::string error;
+  auto c = experiments::parse_catalog(doc, error);
+  if (!c)
+    return "experiments " + path + ": " + error;
+  return std::move(*c);
+}
+
 /// Prometheus lines of the jobs subsystem and the model connector.
 void jobs_metrics(const jobs::queue_gauges& g, const connectors::openai_client* model, std::string& out) {
   out += "# HELP echopilot_jobs Jobs by status.\n# TYPE echopilot_jobs gauge\n";
@@ -174,6 +193,9 @@ int run_node(const settings& s) {
 
   auto defaults = flag_defaults(s.flags_defaults);
   if (auto* e = std::get_if<std::string>(&defaults))
+    return fail_start(*e);
+  auto experiment_list = experiment_catalog(s.experiments.file); // issue 14 exp
+  if (auto* e = std::get_if<std::string>(&experiment_list))
     return fail_start(*e);
 
   // The regions (S26): this node's id and the cluster's secret, kept in
@@ -381,6 +403,11 @@ int run_node(const settings& s) {
   parts.costs.unit_prices = s.costs;
   parts.costs.gateway = server_figures;
   parts.costs.events = store->ops_events_port();
+  // experiments (S13; issue 14 exp)
+  parts.experiments.experiments = std::move(std::get<experiments::catalog>(experiment_list));
+  parts.experiments.alpha = s.experiments.alpha;
+  parts.experiments.store = store->experiments_port();
+  parts.experiments.clock = &clock;
   // The client portal: uploads under the data dir, transcription through
   // the model connector when there is one.
   parts.portal.clock = &clock;

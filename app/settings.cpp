@@ -470,6 +470,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
         if (r.err)
           break;
       }
+    } else if (key == "experiments") { // issue 14 exp
+      r.err = apply_experiments_section(path, v, s.experiments);
     } else if (key == "payments") {
       r.err = apply_payments_section(path, v, s.payments);
     } else if (key == "guard") {
@@ -525,12 +527,19 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
     s.web_root = (std::filesystem::path{dir_of(path)} / ".." / "web").lexically_normal().string();
     if (auto err = apply_file(path, *text, s))
       return *err;
+    // A config that does not name an experiments file: the default one if
+    // it is there (run from the source tree), else none; one it names must
+    // be readable (issue 14 exp).
+    if (s.experiments.file == experiments_settings{}.file && !files(s.experiments.file))
+      s.experiments.file.clear();
   } else if (cli.config) {
     return usage_error{"config " + path + ": cannot be read"};
   } else {
     s.config.clear(); // no file: the embedded defaults
     if (!files(s.flags_defaults))
       s.flags_defaults.clear(); // and no flag defaults unless they are there
+    if (!files(s.experiments.file))
+      s.experiments.file.clear(); // nor experiments (issue 14 exp)
   }
 
   // The environment, over the file.

@@ -96,6 +96,18 @@ std::optional<usage_error> apply_growth_section(const std::string& path, const n
 std::optional<usage_error> apply_growth_env(const std::function<std::optional<std::string>(const char*)>& env,
                                             growth_settings& g);
 // -- end growth ---------------------------------------------------------------
+// -- experiments (S13; issue 14 exp) --
+/// Config section "experiments": the experiments file and the z-test's level.
+struct experiments_settings {
+  /// configs/experiments.json ("" for none); relative to the config file.
+  std::string file = "configs/experiments.json";
+  /// experiments.alpha: a variant is significant when p < alpha (0 < alpha < 1).
+  double alpha = 0.05;
+};
+
+/// Applies the config section "experiments" (app/settings_experiments.cpp).
+std::optional<usage_error> apply_experiments_section(const std::string& path, const nlohmann::json& v,
+                                                     experiments_settings& e);
 
 struct settings {
   /// The config file read ("" if none: embedded defaults).
@@ -136,6 +148,8 @@ struct settings {
   std::chrono::milliseconds drain_timeout{10000};
   /// Flag defaults file ("" for none).
   std::string flags_defaults = "configs/flags.json";
+  /// The experiments (S13; issue 14 exp).
+  experiments_settings experiments;
   /// POST /api/supervision/crash exists (ECHOPILOT_FAULT_INJECTION=1).
   bool fault_injection = false;
   /// From DASHBOARD_KEY / SESSION_SECRET; empty: generated and kept in the

@@ -4,6 +4,7 @@
 #include "protocol/guard.hpp"
 #include "app/store_regions.hpp"
 #include "app/store_growth.hpp" // growth (issue 14)
+#include "app/store_experiments.hpp" // experiments (issue 14 exp)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -54,6 +55,9 @@ std::vector<persistence::table_def> node_tables() {
   // growth (issue 14): app/store_growth.cpp
   for (auto& g : growth_tables())
     t.push_back(std::move(g));
+  // experiments (S13; issue 14 exp)
+  for (auto& x : experiments_tables())
+    t.push_back(std::move(x));
   return t;
 }
 
@@ -418,6 +422,7 @@ public:
     regions_ = make_regions_port(env_, commit);
     growth_ = make_growth_port(env_, commit); // growth (issue 14)
     guard_ = make_guard_port(env_, commit);
+    experiments_ = make_experiments_port(env_, commit); // experiments (S13; issue 14 exp)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -435,6 +440,11 @@ public:
   // growth (issue 14)
   std::shared_ptr<growth::store_port> growth_port() override {
     return growth_;
+  }
+
+  // experiments (S13; issue 14 exp)
+  std::shared_ptr<experiments::store_port> experiments_port() override {
+    return experiments_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -517,7 +527,8 @@ public:
                                     payments::webhooks_stream, "portal", regions::stream,
                                     regions::log_stream, guard::stream,
                                     // growth (issue 14)
-                                    growth::stream, growth::unsubscribes_stream};
+                                    growth::stream, growth::unsubscribes_stream,
+                                    experiments::stream}; // experiments: issue 14 exp
       for (auto k : known)
         if (stream == k)
           return true;
@@ -614,6 +625,7 @@ private:
   std::shared_ptr<growth::store_port> growth_; // growth (issue 14)
   std::shared_ptr<regions::store_port> regions_;
   std::shared_ptr<guard::store_port> guard_;
+  std::shared_ptr<experiments::store_port> experiments_; // issue 14 exp
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

@@ -13,6 +13,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/alerts/alerts_actors.hpp"
+#include "actors/experiments/experiments_actor.hpp" // issue 14 exp
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
@@ -67,6 +68,9 @@ public:
   virtual std::shared_ptr<guard::store_port> guard_port() = 0;
   /// growth (issue 14): tables growth_* (subscribers, referrals, ...).
   virtual std::shared_ptr<growth::store_port> growth_port() = 0;
+  // -- experiments (S13; issue 14 exp) --
+  /// The experiments actor's port (tables exp_*, stream "experiments").
+  virtual std::shared_ptr<experiments::store_port> experiments_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

@@ -13,6 +13,7 @@
 #include "protocol/ops.hpp"
 #include "protocol/portal.hpp"
 #include "protocol/growth.hpp" // growth (issue 14)
+#include "protocol/experiments.hpp" // issue 14 exp
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -127,6 +128,15 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
     worker(scheduler::actor_id,
            [cfg = parts.scheduler](caf::local_actor* parent) { return parent->spawn(scheduler::scheduler_actor, cfg); },
            5s)};
+
+  // experiments (S13; issue 14 exp): before the scheduler (the last child);
+  // it reloads its counters from the store on every start.
+  ops.children.insert(ops.children.end() - 1,
+                      worker(experiments::actor_id,
+                             [cfg = parts.experiments](caf::local_actor* parent) {
+                               return parent->spawn(experiments::experiments_actor, cfg);
+                             },
+                             5s));
 
   // The regions (S26): the cluster actor (published on the cluster port;
   // applies what the links pull), then one link per peer. one_for_one: a

@@ -15,6 +15,7 @@
 #include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/portal/portal_actor.hpp"
+#include "actors/experiments/experiments_actor.hpp" // issue 14 exp
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -55,6 +56,8 @@ struct subsystems {
   health::health_config health;
   costs::costs_config costs;
   portal::portal_config portal;
+  /// The experiments actor (S13; issue 14 exp; under "ops").
+  experiments::experiments_config experiments;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
   /// growth (issue 14): the growth actor (under "ops").

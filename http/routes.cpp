@@ -683,6 +683,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_guard_routes(ctx, t);
   // -- growth (S10, S11; issue 14): http/growth_routes.cpp --------------------
   add_growth_routes(ctx, t);
+  // -- experiments (S13; issue 14 exp): http/experiments_routes.cpp ---------
+  add_experiments_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

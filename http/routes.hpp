@@ -113,5 +113,7 @@ void add_regions_routes(const route_context& ctx, std::vector<route>& t);
 
 /// The rate guard's routes (http/guard_routes.cpp), added to `t` by make_routes.
 void add_guard_routes(const route_context& ctx, std::vector<route>& t);
+/// The experiments routes (S13; http/experiments_routes.cpp; issue 14 exp).
+void add_experiments_routes(const route_context& ctx, std::vector<route>& t);
 
 } // namespace echopilot::http

@@ -9,6 +9,7 @@ import * as charts from './charts.js';
 import * as payments from './payments.js';
 import * as regions from './regions.js';
 import * as growth from './growth.js'; // growth (issue 14)
+import * as experiments from './experiments.js'; // issue 14 exp
 
 const $ = (id) => document.getElementById(id);
 
@@ -115,6 +116,7 @@ function disconnect(reason) {
   payments.clear();
   regions.clear();
   growth.clear(); // growth (issue 14)
+  experiments.clear(); // issue 14 exp
   $('panels').hidden = true;
   $('conn').hidden = true;
   $('key-panel').hidden = false;
@@ -705,6 +707,7 @@ every(5000, () => payments.refresh(offers));
 every(3000, () => regions.refresh(offers));
 every(5000, () => growth.refresh(offers)); // growth (issue 14)
 $('regions-sync').addEventListener('click', (ev) => regions.sync(ev.currentTarget, offers));
+every(5000, () => experiments.refresh(offers)); // issue 14 exp
 
 // -- operations: SLO, alerts, incidents -----------------------------------------
 

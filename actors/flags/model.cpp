@@ -1,6 +1,6 @@
 #include "actors/flags/model.hpp"
 
-#include <openssl/evp.h>
+#include "base/bucketing.hpp"
 
 namespace echopilot::flags {
 
@@ -114,15 +114,8 @@ std::optional<std::string> check_key(const std::string& key) {
 }
 
 int bucket(const std::string& targeting_key, const std::string& flag_key) {
-  auto input = targeting_key + ":" + flag_key;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(input.data(), input.size(), digest, &len, EVP_md5(), nullptr);
-  // int(hexdigest, 16) % 100, one byte at a time.
-  int r = 0;
-  for (unsigned i = 0; i < len; ++i)
-    r = (r * 256 + digest[i]) % 100;
-  return r;
+  // int(MD5("user:flag").hexdigest(), 16) % 100 (base/bucketing.hpp).
+  return static_cast<int>(base::digest_mod(base::md5_raw(targeting_key + ":" + flag_key), 100));
 }
 
 json evaluate(const std::string& key, const flag* f, const json& context) {

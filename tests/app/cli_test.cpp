@@ -487,6 +487,7 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.openai.max_connections == embedded.openai.max_connections);
   CHECK(shipped.openai.transcription_model == embedded.openai.transcription_model);
   CHECK(shipped.portal_link_hours == embedded.portal_link_hours);
+  CHECK(shipped.experiments.alpha == embedded.experiments.alpha); // issue 14 exp
   CHECK(shipped.payments.currency == embedded.payments.currency);
   CHECK(shipped.payments.minimum_charge_cents == embedded.payments.minimum_charge_cents);
   CHECK(shipped.payments.recon_lookback_days == embedded.payments.recon_lookback_days);

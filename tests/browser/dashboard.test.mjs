@@ -467,6 +467,51 @@ test('regions: this node, its peer up with its counters, and Sync now with its r
   await page.locator('#regions-panel').screenshot({ path: join(source, 'tests', 'artifacts', 'regions.png') });
 });
 
+// -- experiments (S13; issue 14 exp) --
+test('experiments: seeded assignments and conversions, their numbers and significance in the panel', async () => {
+  const assign = async (user) => {
+    const r = await fetch(`${base}/api/exp/assign?exp=pricing_v2&user=${encodeURIComponent(user)}`,
+      { headers: { 'X-Dash-Key': key } });
+    assert.equal(r.status, 200);
+    return (await r.json()).data.variant;
+  };
+  // 40 users per variant; in A 4 convert, in B 20: B is significantly better.
+  const seen = { A: 0, B: 0 };
+  const converted = { A: 0, B: 0 };
+  for (let i = 0; seen.A < 40 || seen.B < 40; i += 1) {
+    const user = `browser-exp-${i}`;
+    const v = await assign(user);
+    if (seen[v] >= 40) continue; // exposed, but kept out of the planned numbers below
+    seen[v] += 1;
+    if ((v === 'A' && seen.A <= 4) || (v === 'B' && seen.B <= 20)) {
+      const r = await adminPost('/api/exp/log', { exp: 'pricing_v2', user, event: 'conversion' });
+      assert.equal(r.data.counted, true);
+      converted[v] += 1;
+    }
+  }
+  const results = await (await fetch(`${base}/api/exp/results?exp=pricing_v2`, { headers: { 'X-Dash-Key': key } })).json();
+  const rows = Object.fromEntries(results.data.experiments[0].variants.map((v) => [v.variant, v]));
+  assert.equal(rows.A.conversions, converted.A);
+  assert.equal(rows.B.conversions, converted.B);
+  const block = page.locator('#exp-body .experiment[data-experiment="pricing_v2"]');
+  const rowB = block.locator('tr[data-variant="B"]');
+  await page.waitForFunction((n) => {
+    const r = document.querySelector('#exp-body .experiment[data-experiment="pricing_v2"] tr[data-variant="B"]');
+    return r && Number(r.querySelector('td[data-label="Conversions"]').textContent.replace(/,/g, '')) === n;
+  }, rows.B.conversions, { timeout: 20000 });
+  assert.equal((await rowB.locator('td[data-label="Exposures"]').textContent()).replace(/,/g, ''), String(rows.B.exposures));
+  assert.equal((await block.locator('tr[data-variant="A"] td[data-label="Conversions"]').textContent()),
+    String(rows.A.conversions));
+  assert.equal(await rowB.locator('td[data-label="Rate"]').textContent(), `${(rows.B.rate * 100).toFixed(2)} %`);
+  assert.equal(rows.B.significant, true);
+  await block.locator('tr[data-variant="B"][data-significant="yes"] .badge.ok', { hasText: 'significant' }).waitFor(wait);
+  await block.locator('tr[data-variant="A"][data-significant="control"]').waitFor(wait);
+  assert.equal(await block.getAttribute('data-srm'), rows && results.data.experiments[0].srm.mismatch ? 'mismatch' : 'ok');
+  // The other experiment, without exposures: its test is undefined and said so.
+  await page.locator('#exp-body .experiment[data-experiment="onboarding_flow"] tr[data-variant="guided"][data-significant="undefined"]')
+    .waitFor(wait);
+});
+
 test('readable at a phone width: nothing wider than the screen', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await row('flags').waitFor(wait);
@@ -493,6 +538,7 @@ test('forgetting the key hides everything it showed', async () => {
   assert.equal(await page.locator('#flags-body tr').count(), 0, 'the flags stay in the page');
   assert.equal(await page.locator('#peers-body tr, #sync-body tr').count(), 0, 'the regions stay in the page');
   assert.equal(await page.locator('#subs-body tr, #refs-body tr').count(), 0, 'the growth rows stay in the page');
+  assert.equal(await page.locator('#exp-body tr').count(), 0, 'the experiments stay in the page'); // issue 14 exp
   assert.match(await page.locator('#key-msg').textContent(), /forgotten/);
 });
 
