@@ -8,6 +8,7 @@ import { el, fill, money, number1, count, utc, clock, duration, jsonText } from 
 import * as charts from './charts.js';
 import * as payments from './payments.js';
 import * as regions from './regions.js';
+import * as guard from './guard.js'; // issue 14, rate guard panel
 
 const $ = (id) => document.getElementById(id);
 
@@ -113,6 +114,7 @@ function disconnect(reason) {
     $(id).hidden = true;
   payments.clear();
   regions.clear();
+  guard.clear(); // issue 14, rate guard panel
   $('panels').hidden = true;
   $('conn').hidden = true;
   $('key-panel').hidden = false;
@@ -702,6 +704,7 @@ every(5000, refreshScheduler);
 every(5000, () => payments.refresh(offers));
 every(3000, () => regions.refresh(offers));
 $('regions-sync').addEventListener('click', (ev) => regions.sync(ev.currentTarget, offers));
+every(5000, () => guard.refresh(offers)); // issue 14, rate guard panel
 
 // -- operations: SLO, alerts, incidents -----------------------------------------
 
