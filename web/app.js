@@ -4,7 +4,7 @@
 // every call needs the key, held in memory.
 
 import { api, ApiError, describe, setKey, clearKey, hasKey, whenUnauthorized } from './api.js';
-import { el, fill, money, number1, count, utc, clock, duration, jsonText } from './format.js';
+import { el, fill, money, number1, count, utc, clock, duration, jsonText, setState } from './format.js';
 import * as charts from './charts.js';
 import * as payments from './payments.js';
 import * as regions from './regions.js';
@@ -20,13 +20,6 @@ function offers(method, path) {
   if (routes === null) return true; // unknown: try, and show the error
   const ops = routes[path];
   return !!ops && !!ops[method.toLowerCase()];
-}
-
-function setState(id, text, kind = '') {
-  const e = $(id);
-  e.textContent = text || '';
-  e.className = `state${kind ? ` ${kind}` : ''}`;
-  e.hidden = !text;
 }
 
 function stamp(id) { $(id).textContent = `Updated ${clock()}`; }

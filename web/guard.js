@@ -5,16 +5,9 @@
 // as unavailable when the node has no rate-guard routes.
 
 import { api, describe } from './api.js';
-import { el, fill, count, utc, clock, duration } from './format.js';
+import { el, fill, count, utc, clock, duration, setState as state } from './format.js';
 
 const $ = (id) => document.getElementById(id);
-
-function state(id, text, kind = '') {
-  const e = $(id);
-  e.textContent = text;
-  e.className = `state ${kind}`;
-  e.hidden = !text;
-}
 
 function card(key, label, value, note) {
   return el('div', { class: 'card', dataset: { key } },
