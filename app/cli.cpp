@@ -6,7 +6,9 @@
 #include <caf/config.hpp>
 
 #include "actors/scheduler/cron.hpp"
+#include "app/guard_cli.hpp"
 #include "app/regions_cli.hpp"
+#include "app/remote.hpp"
 
 namespace echopilot::app {
 
@@ -49,6 +51,38 @@ std::optional<usage_error> take_value(const std::vector<std::string>& args, std:
   if (o.value.empty())
     return usage_error{command + ": option " + o.flag + " needs a non-empty value"};
   return std::nullopt;
+}
+
+std::variant<std::vector<std::string>, usage_error> split_remote_args(const std::vector<std::string>& args,
+                                                                      remote_options& o) {
+  auto& command = args.at(0);
+  std::vector<std::string> words;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i].rfind("--", 0) != 0) {
+      words.push_back(args[i]);
+      continue;
+    }
+    auto opt = split_option(args[i]);
+    if (opt.flag == "--json") {
+      if (opt.inline_value)
+        return usage_error{command + ": --json takes no value"};
+      o.json = true;
+      continue;
+    }
+    if (opt.flag != "--url" && opt.flag != "--key-file")
+      return usage_error{command + ": unknown option '" + opt.flag + "' (see 'echopilot help " + command + "')"};
+    if (auto bad = take_value(args, i, opt, command))
+      return *bad;
+    if (opt.flag == "--key-file") {
+      o.key_file = opt.value;
+    } else if (valid_url(opt.value)) {
+      o.url = opt.value;
+    } else {
+      return usage_error{command + ": --url must be http://HOST:PORT or https://HOST[:PORT], not '" + opt.value
+                         + "'"};
+    }
+  }
+  return words;
 }
 
 namespace {
@@ -233,6 +267,8 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
     return parse_scheduler(args);
   if (first == "regions")
     return parse_regions(args);
+  if (first == "rate-guard") // issue 14, rate guard CLI
+    return parse_rate_guard(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -248,6 +284,7 @@ std::optional<std::string> help_text(const std::string& topic) {
       "  cron-next  the next times a cron expression fires (UTC)\n"
       "  scheduler  list, run, pause or resume a running node's scheduled tasks\n"
       "  regions    a running node's peers and replication, or a forced catch-up\n"
+      "  rate-guard a running node's rate guard: bans, strikes, counters; clear an address\n"
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -289,6 +326,8 @@ std::optional<std::string> help_text(const std::string& topic) {
       "restarts its timer. Exit 0 on success, 1 with a one-line reason.\n"};
   if (topic == "regions")
     return regions_help_text();
+  if (topic == "rate-guard") // issue 14, rate guard CLI
+    return rate_guard_help_text();
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

@@ -47,17 +47,31 @@ struct scheduler_command {
   std::string url = "http://127.0.0.1:8080";
 };
 
-/// `echopilot regions [status|sync] [--url URL] [--key-file F] [--json]`
-/// against a running node (app/regions_cli.hpp).
-struct regions_command {
-  std::string action = "status"; // status, sync
+/// The options of an operator subcommand that talks to a running node:
+/// `--url URL`, `--key-file F`, `--json` (read by take_remote_option).
+struct remote_options {
   std::string url = "http://127.0.0.1:8080";
   std::optional<std::string> key_file; // unset: the key from DASHBOARD_KEY
   bool json = false;                   // print the answer's data as JSON
 };
 
+/// `echopilot regions [status|sync] [--url URL] [--key-file F] [--json]`
+/// against a running node (app/regions_cli.hpp).
+struct regions_command : remote_options {
+  std::string action = "status"; // status, sync
+};
+
+// Issue 14, rate guard CLI (helper guardui).
+/// `echopilot rate-guard [stats | clear IP] [--url URL] [--key-file F]
+/// [--json]` against a running node (app/guard_cli.hpp).
+struct rate_guard_command : remote_options {
+  std::string action = "stats"; // stats, clear
+  std::string ip;               // clear: an IPv4 or IPv6 address (or an IPv6 /64)
+};
+// End of issue 14, rate guard CLI.
+
 using command = std::variant<version_command, help_command, serve_command, cron_next_command,
-                             scheduler_command, regions_command>;
+                             scheduler_command, regions_command, rate_guard_command>;
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {
@@ -79,6 +93,13 @@ option_arg split_option(const std::string& arg);
 /// missing or empty.
 std::optional<usage_error> take_value(const std::vector<std::string>& args, std::size_t& i, option_arg& o,
                                       const std::string& command);
+
+/// The words of an operator subcommand's `args` (args[0] is its name), in
+/// order, with --url, --key-file and --json read into `o`; the usage error,
+/// naming the subcommand, of an unknown option, a missing or empty value, a
+/// value for --json, or a URL that is not http(s)://HOST[:PORT][/PATH].
+std::variant<std::vector<std::string>, usage_error> split_remote_args(const std::vector<std::string>& args,
+                                                                      remote_options& o);
 
 /// Parses argv (without the program name).
 std::variant<command, usage_error> parse_command_line(const std::vector<std::string>& args);

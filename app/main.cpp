@@ -8,6 +8,7 @@
 #include "app/cli.hpp"
 #include "base/clock.hpp"
 #include "app/node.hpp"
+#include "app/guard_cli.hpp"
 #include "app/regions_cli.hpp"
 #include "app/scheduler_cli.hpp"
 #include "app/settings.hpp"
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
         return run_scheduler_command(c, key.value_or(""), stdout, stderr);
       },
       [](const regions_command& c) { return run_regions_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
+      // Issue 14, rate guard CLI.
+      [](const rate_guard_command& c) {
+        return run_rate_guard_command(c, process_env("DASHBOARD_KEY"), stdout, stderr);
+      },
       [](const serve_command& c) {
         auto resolved = resolve_settings(c.options);
         if (auto err = std::get_if<usage_error>(&resolved)) {

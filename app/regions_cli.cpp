@@ -1,10 +1,5 @@
 #include "app/regions_cli.hpp"
 
-#include <cerrno>
-#include <charconv>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "app/remote.hpp"
@@ -14,95 +9,6 @@ namespace echopilot::app {
 using nlohmann::json;
 
 namespace {
-
-/// Whether `url` is http(s)://HOST[:PORT][/PATH] with a non-empty host, a
-/// port (if any) from 1 to 65535, and no spaces or control characters.
-bool valid_url(const std::string& url) {
-  std::string rest;
-  if (url.rfind("http://", 0) == 0)
-    rest = url.substr(7);
-  else if (url.rfind("https://", 0) == 0)
-    rest = url.substr(8);
-  else
-    return false;
-  for (unsigned char c : url)
-    if (c <= ' ' || c == 0x7f)
-      return false;
-  auto authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.empty() || authority.find('@') != std::string::npos)
-    return false;
-  auto bracket = authority.rfind(']');
-  auto colon = authority.rfind(':');
-  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket))
-    return true;
-  if (colon == 0)
-    return false;
-  auto port = authority.substr(colon + 1);
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  return !port.empty() && ec == std::errc{} && end == port.data() + port.size() && value >= 1
-         && value <= 65535;
-}
-
-/// The key for X-Dash-Key from `cmd`'s key file or `env_key`; on failure
-/// `why` says what is wrong and nothing is returned.
-std::optional<std::string> resolve_key(const regions_command& cmd, const std::optional<std::string>& env_key,
-                                       std::string& why) {
-  std::string key;
-  std::string source = "DASHBOARD_KEY";
-  if (cmd.key_file) {
-    source = "the key file " + *cmd.key_file;
-    std::error_code ec;
-    if (std::filesystem::is_directory(*cmd.key_file, ec)) {
-      why = "the key file " + *cmd.key_file + " is a directory";
-      return std::nullopt;
-    }
-    std::ifstream in{*cmd.key_file};
-    if (!in) {
-      why = "cannot read the key file " + *cmd.key_file + ": " + std::strerror(errno);
-      return std::nullopt;
-    }
-    std::getline(in, key);
-    while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t'))
-      key.pop_back();
-    if (key.empty()) {
-      why = "the key file " + *cmd.key_file + " is empty (its first line is the key)";
-      return std::nullopt;
-    }
-  } else if (env_key) {
-    key = *env_key;
-  }
-  // A header value: a control character would end it (or start another).
-  for (unsigned char c : key)
-    if (c < ' ' || c == 0x7f) {
-      why = source + " holds a control character; a dashboard key is printable text";
-      return std::nullopt;
-    }
-  return key;
-}
-
-/// `s` with each control character (a newline, an escape sequence's ESC)
-/// made a space: what the node sends is printed on one line, inert.
-std::string printable(std::string s) {
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < ' ' || c == 0x7f)
-      c = ' ';
-  return s;
-}
-
-/// A value for a table cell or a reason: "-" for null or "".
-std::string text_of(const json& v) {
-  if (v.is_null())
-    return "-";
-  if (v.is_string())
-    return v.get<std::string>().empty() ? "-" : printable(v.get<std::string>());
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string field(const json& obj, const char* name) {
-  auto i = obj.find(name);
-  return i == obj.end() ? "-" : text_of(*i);
-}
 
 /// "0.2 s ago", "42 s ago", "3 min ago", "5 h ago"; "never" when null.
 std::string ago(const json& ms) {
@@ -275,33 +181,10 @@ int sync(const regions_command& cmd, const remote_target& target, std::FILE* out
 
 std::variant<command, usage_error> parse_regions(const std::vector<std::string>& args) {
   regions_command cmd;
-  std::vector<std::string> words;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    if (args[i].rfind("--", 0) != 0) {
-      words.push_back(args[i]);
-      continue;
-    }
-    auto opt = split_option(args[i]);
-    auto& flag = opt.flag;
-    if (flag == "--json") {
-      if (opt.inline_value)
-        return usage_error{"regions: --json takes no value"};
-      cmd.json = true;
-      continue;
-    }
-    if (flag != "--url" && flag != "--key-file")
-      return usage_error{"regions: unknown option '" + flag + "' (see 'echopilot help regions')"};
-    if (auto bad = take_value(args, i, opt, "regions"))
-      return *bad;
-    auto& value = opt.value;
-    if (flag == "--url") {
-      if (!valid_url(value))
-        return usage_error{"regions: --url must be http://HOST:PORT or https://HOST[:PORT], not '" + value + "'"};
-      cmd.url = value;
-    } else {
-      cmd.key_file = value;
-    }
-  }
+  auto split = split_remote_args(args, cmd);
+  if (auto* bad = std::get_if<usage_error>(&split))
+    return *bad;
+  auto& words = std::get<std::vector<std::string>>(split);
   if (words.size() > 1)
     return usage_error{"regions: one action only (status or sync), not '" + words[0] + " " + words[1] + "'"};
   if (!words.empty())
@@ -333,7 +216,7 @@ std::string regions_help_text() {
 int run_regions_command(const regions_command& cmd, const std::optional<std::string>& env_key, std::FILE* out,
                         std::FILE* err) {
   std::string why;
-  auto key = resolve_key(cmd, env_key, why);
+  auto key = resolve_key(cmd.key_file, env_key, why);
   if (!key) {
     std::fprintf(err, "echopilot: regions %s: %s\n", cmd.action.c_str(), why.c_str());
     return 1;

@@ -1,5 +1,10 @@
 #include "app/remote.hpp"
 
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include <curl/curl.h>
@@ -73,6 +78,88 @@ remote_result remote_call(const remote_target& target, const std::string& method
   out.error = "HTTP " + std::to_string(status) + " " + err.value("code", std::string{"error"})
               + ": " + err.value("message", std::string{});
   return out;
+}
+
+bool valid_url(const std::string& url) {
+  std::string rest;
+  if (url.rfind("http://", 0) == 0)
+    rest = url.substr(7);
+  else if (url.rfind("https://", 0) == 0)
+    rest = url.substr(8);
+  else
+    return false;
+  for (unsigned char c : url)
+    if (c <= ' ' || c == 0x7f)
+      return false;
+  auto authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string::npos)
+    return false;
+  auto bracket = authority.rfind(']');
+  auto colon = authority.rfind(':');
+  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket))
+    return true;
+  if (colon == 0)
+    return false;
+  auto port = authority.substr(colon + 1);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return !port.empty() && ec == std::errc{} && end == port.data() + port.size() && value >= 1
+         && value <= 65535;
+}
+
+std::optional<std::string> resolve_key(const std::optional<std::string>& key_file,
+                                       const std::optional<std::string>& env_key, std::string& why) {
+  std::string key;
+  std::string source = "DASHBOARD_KEY";
+  if (key_file) {
+    source = "the key file " + *key_file;
+    std::error_code ec;
+    if (std::filesystem::is_directory(*key_file, ec)) {
+      why = "the key file " + *key_file + " is a directory";
+      return std::nullopt;
+    }
+    std::ifstream in{*key_file};
+    if (!in) {
+      why = "cannot read the key file " + *key_file + ": " + std::strerror(errno);
+      return std::nullopt;
+    }
+    std::getline(in, key);
+    while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t'))
+      key.pop_back();
+    if (key.empty()) {
+      why = "the key file " + *key_file + " is empty (its first line is the key)";
+      return std::nullopt;
+    }
+  } else if (env_key) {
+    key = *env_key;
+  }
+  // A header value: a control character would end it (or start another).
+  for (unsigned char c : key)
+    if (c < ' ' || c == 0x7f) {
+      why = source + " holds a control character; a dashboard key is printable text";
+      return std::nullopt;
+    }
+  return key;
+}
+
+std::string printable(std::string s) {
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < ' ' || c == 0x7f)
+      c = ' ';
+  return s;
+}
+
+std::string text_of(const json& v) {
+  if (v.is_null())
+    return "-";
+  if (v.is_string())
+    return v.get<std::string>().empty() ? "-" : printable(v.get<std::string>());
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string field(const json& obj, const char* name) {
+  auto i = obj.find(name);
+  return i == obj.end() ? "-" : text_of(*i);
 }
 
 } // namespace echopilot::app

@@ -31,4 +31,26 @@ remote_result remote_call(const remote_target& target, const std::string& method
                           const std::string& path,
                           const std::optional<nlohmann::json>& body = std::nullopt);
 
+/// Whether `url` is http(s)://HOST[:PORT][/PATH] with a non-empty host, a
+/// port (if any) from 1 to 65535, and no spaces or control characters.
+bool valid_url(const std::string& url);
+
+/// The key for X-Dash-Key: the first line of `key_file` when set (trailing
+/// blanks dropped), else `env_key` (DASHBOARD_KEY; unset: no key). Nothing,
+/// with `why` saying what is wrong, when the file is missing, a directory or
+/// empty, or the key holds a control character.
+std::optional<std::string> resolve_key(const std::optional<std::string>& key_file,
+                                       const std::optional<std::string>& env_key, std::string& why);
+
+/// `s` with each control character (a newline, an escape sequence's ESC)
+/// made a space: what the node sends is printed on one line, inert.
+std::string printable(std::string s);
+
+/// A value for a table cell or a reason: "-" for null or "", strings
+/// printable(), anything else as compact JSON.
+std::string text_of(const nlohmann::json& v);
+
+/// text_of(obj[name]); "-" when `obj` has no such field.
+std::string field(const nlohmann::json& obj, const char* name);
+
 } // namespace echopilot::app

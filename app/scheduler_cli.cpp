@@ -8,14 +8,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string text_of(const json& v) {
-  if (v.is_null())
-    return "-";
-  if (v.is_string())
-    return v.get<std::string>();
-  return v.dump();
-}
-
 std::string state_of(const json& t) {
   if (t.value("available", true) == false)
     return "unavailable";

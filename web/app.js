@@ -4,12 +4,13 @@
 // every call needs the key, held in memory.
 
 import { api, ApiError, describe, setKey, clearKey, hasKey, whenUnauthorized } from './api.js';
-import { el, fill, money, number1, count, utc, clock, duration, jsonText } from './format.js';
+import { el, fill, money, number1, count, utc, clock, duration, jsonText, setState } from './format.js';
 import * as charts from './charts.js';
 import * as payments from './payments.js';
 import * as regions from './regions.js';
 import * as growth from './growth.js'; // growth (issue 14)
 import * as experiments from './experiments.js'; // issue 14 exp
+import * as guard from './guard.js'; // issue 14, rate guard panel
 
 const $ = (id) => document.getElementById(id);
 
@@ -21,13 +22,6 @@ function offers(method, path) {
   if (routes === null) return true; // unknown: try, and show the error
   const ops = routes[path];
   return !!ops && !!ops[method.toLowerCase()];
-}
-
-function setState(id, text, kind = '') {
-  const e = $(id);
-  e.textContent = text || '';
-  e.className = `state${kind ? ` ${kind}` : ''}`;
-  e.hidden = !text;
 }
 
 function stamp(id) { $(id).textContent = `Updated ${clock()}`; }
@@ -117,6 +111,7 @@ function disconnect(reason) {
   regions.clear();
   growth.clear(); // growth (issue 14)
   experiments.clear(); // issue 14 exp
+  guard.clear(); // issue 14, rate guard panel
   $('panels').hidden = true;
   $('conn').hidden = true;
   $('key-panel').hidden = false;
@@ -708,6 +703,7 @@ every(3000, () => regions.refresh(offers));
 every(5000, () => growth.refresh(offers)); // growth (issue 14)
 $('regions-sync').addEventListener('click', (ev) => regions.sync(ev.currentTarget, offers));
 every(5000, () => experiments.refresh(offers)); // issue 14 exp
+every(5000, () => guard.refresh(offers)); // issue 14, rate guard panel
 
 // -- operations: SLO, alerts, incidents -----------------------------------------
 

@@ -107,3 +107,11 @@ export function el(tag, attrs = {}, ...children) {
 export function fill(parent, ...children) {
   parent.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
 }
+
+/** Shows `text` in the status line `id` (class "state KIND"); hides it when empty. */
+export function setState(id, text, kind = '') {
+  const e = document.getElementById(id);
+  e.textContent = text || '';
+  e.className = `state${kind ? ` ${kind}` : ''}`;
+  e.hidden = !text;
+}

@@ -5,16 +5,9 @@
 // node has no regions routes.
 
 import { api, describe } from './api.js';
-import { el, fill, count, utc, clock, ago } from './format.js';
+import { el, fill, count, utc, clock, ago, setState as state } from './format.js';
 
 const $ = (id) => document.getElementById(id);
-
-function state(id, text, kind = '') {
-  const e = $(id);
-  e.textContent = text;
-  e.className = `state ${kind}`;
-  e.hidden = !text;
-}
 
 /** up: green; down, refused: red; connecting (or anything new): amber. */
 function stateBadge(s) {

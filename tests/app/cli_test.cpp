@@ -13,17 +13,13 @@
 #include "app/cli.hpp"
 #include "app/settings.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/usage.hpp"
 
 using namespace std::chrono_literals;
 using namespace echopilot::app;
+using test::usage_message;
 
 namespace {
-
-std::string usage_message(const std::vector<std::string>& args) {
-  auto r = parse_command_line(args);
-  auto* e = std::get_if<usage_error>(&r);
-  return e ? e->message : std::string{};
-}
 
 serve_options serve(const std::vector<std::string>& args) {
   auto r = parse_command_line(args);

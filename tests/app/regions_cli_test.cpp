@@ -16,6 +16,8 @@
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using test::lines_of;
+using test::row;
 
 namespace {
 
@@ -47,27 +49,6 @@ std::string peer_state(const test::node& n) {
 test::run_result regions(std::vector<std::string> args, const std::string& with_key = key) {
   args.insert(args.begin(), {ECHOPILOT_BINARY, "regions"});
   return test::run_program(args, {{"DASHBOARD_KEY", with_key}});
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in{text};
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
-  return out;
-}
-
-/// The words of the first line of `text` that starts with `prefix`.
-std::vector<std::string> row(const std::string& text, const std::string& prefix) {
-  for (auto& line : lines_of(text))
-    if (line.rfind(prefix, 0) == 0) {
-      std::vector<std::string> words;
-      std::istringstream in{line};
-      for (std::string w; in >> w;)
-        words.push_back(w);
-      return words;
-    }
-  return {};
 }
 
 } // namespace

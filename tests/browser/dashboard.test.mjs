@@ -12,9 +12,11 @@
 // three charts with data; finance; self-heal; the scheduler (run now, pause);
 // operations (SLO, an alert acknowledged and resolved, an incident scan);
 // payments (invoices, a held one rejected, a webhook event, a refund);
-// regions (the peer up, Sync now and its report); a phone width; then no
-// console errors, no request outside the node's origin, and a screenshot in
-// tests/artifacts/dashboard.png (and of the regions panel in regions.png).
+// regions (the peer up, Sync now and its report); the rate guard (an
+// address banned, shown, cleared with its button, served again); a phone
+// width; then no console errors, no request outside the node's origin, and a
+// screenshot in tests/artifacts/dashboard.png (and of the regions panel in
+// regions.png, of the rate guard's in guard.png).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +28,7 @@ import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
+import { request as httpRequest } from 'node:http'; // issue 14: requests from 127.0.0.2
 
 const binary = process.env.ECHOPILOT_BINARY;
 const source = process.env.ECHOPILOT_SOURCE_DIR;
@@ -512,6 +515,58 @@ test('experiments: seeded assignments and conversions, their numbers and signifi
     .waitFor(wait);
 });
 
+// -- Issue 14: the rate guard panel ---------------------------------------------
+
+/**
+ * GET `path` from the local address `from` (Linux routes all of 127/8 to
+ * loopback: each address is its own client); resolves with the status.
+ */
+function getFrom(from, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { localAddress: from, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.setTimeout(10000, () => req.destroy(new Error(`GET ${path} from ${from}: no answer in 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('rate guard: a banned address with until, retry in and reason, cleared by its button, served again', async () => {
+  // The wrong keys come from 127.0.0.2 and .3, never from the browser's 127.0.0.1.
+  for (let i = 0; i < 3; ++i)
+    assert.equal(await getFrom('127.0.0.2', '/api/flags/get', { 'X-Dash-Key': wrongKey }), 401);
+  assert.equal(await getFrom('127.0.0.2', '/healthz'), 429, '127.0.0.2 is not banned after three wrong keys');
+  assert.equal(await getFrom('127.0.0.3', '/api/flags/get', { 'X-Dash-Key': wrongKey }), 401);
+
+  const banned = page.locator('#guard-banned-body tr[data-client="127.0.0.2"]');
+  await banned.waitFor(wait);
+  assert.match(await banned.locator('td[data-label="Until"]').textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  assert.match(await banned.locator('td[data-label="Retry in"]').textContent(), /^(10 min 0|9 min \d+) s$/);
+  assert.equal(await banned.locator('td[data-label="Reason"]').textContent(), 'wrong_key');
+  assert.equal(await banned.locator('td[data-label="Bans"]').textContent(), '1');
+  const struck = page.locator('#guard-struck-body tr[data-client="127.0.0.3"]');
+  await struck.waitFor(wait);
+  assert.equal(await struck.locator('td[data-label="Strikes"]').textContent(), '1');
+  assert.equal(await page.locator('#guard-counters .card[data-key="banned"] .card-value').textContent(), '1');
+  assert.ok(Number(await page.locator('#guard-counters .card[data-key="bans_total"] .card-value').textContent()) >= 1);
+  const settings = await page.locator('#guard-settings').textContent();
+  assert.match(settings, /3 strikes within 5 min 0 s/);
+  assert.match(settings, /Trusted proxiesnone/);
+  assert.match(settings, /Exemptnone/);
+  mkdirSync(join(source, 'tests', 'artifacts'), { recursive: true });
+  await page.locator('#guard-panel').screenshot({ path: join(source, 'tests', 'artifacts', 'guard.png') });
+
+  await banned.locator('button.guard-clear').click();
+  await page.locator('#guard-msg.ok', { hasText: 'Cleared 127.0.0.2' }).waitFor(wait);
+  await banned.waitFor({ state: 'detached', ...wait });
+  await page.locator('#guard-banned-state', { hasText: 'No banned clients.' }).waitFor(wait);
+  assert.equal(await getFrom('127.0.0.2', '/healthz'), 200, '127.0.0.2 is still refused after Clear');
+  assert.equal(await getFrom('127.0.0.2', '/api/flags/get', { 'X-Dash-Key': key }), 200);
+  assert.ok(await struck.isVisible(), 'clearing 127.0.0.2 lifted the strikes of 127.0.0.3');
+});
+
 test('readable at a phone width: nothing wider than the screen', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await row('flags').waitFor(wait);
@@ -539,6 +594,8 @@ test('forgetting the key hides everything it showed', async () => {
   assert.equal(await page.locator('#peers-body tr, #sync-body tr').count(), 0, 'the regions stay in the page');
   assert.equal(await page.locator('#subs-body tr, #refs-body tr').count(), 0, 'the growth rows stay in the page');
   assert.equal(await page.locator('#exp-body tr').count(), 0, 'the experiments stay in the page'); // issue 14 exp
+  assert.equal(await page.locator('#guard-banned-body tr, #guard-struck-body tr').count(), 0,
+    'the rate guard stays in the page'); // issue 14
   assert.match(await page.locator('#key-msg').textContent(), /forgotten/);
 });
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -154,6 +155,26 @@ run_result run_program(std::vector<std::string> argv, std::map<std::string, std:
   r.status = st ? *st : -1;
   r.err = p.read_stderr();
   return r;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> row(const std::string& text, const std::string& prefix) {
+  for (auto& line : lines_of(text))
+    if (line.rfind(prefix, 0) == 0) {
+      std::vector<std::string> words;
+      std::istringstream in{line};
+      for (std::string w; in >> w;)
+        words.push_back(w);
+      return words;
+    }
+  return {};
 }
 
 } // namespace test

@@ -82,4 +82,11 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::second
 run_result run_program(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
                        std::chrono::milliseconds limit = std::chrono::seconds{30});
 
+/// The lines of a program's output, without their newlines.
+std::vector<std::string> lines_of(const std::string& text);
+
+/// The words (split at blanks) of the first line of `text` that starts with
+/// `prefix`; none when no line does.
+std::vector<std::string> row(const std::string& text, const std::string& prefix);
+
 } // namespace test
