@@ -268,3 +268,43 @@ TEST_CASE("a flood from 100,000 distinct addresses: the guard stays within its b
     from("127.0.0.4", n, "/api/flags/get");
   CHECK(from("127.0.0.4", n, "/healthz").status == 429);
 }
+
+TEST_CASE("subscribe: a burst of 5 and 5 a minute per address, with RateLimit headers; over it, strikes") {
+  test::temp_dir dir;
+  test::node n{dir.path, env()};
+  auto subscribe = [&](const std::string& ip, int i) {
+    return test::http("POST", n.base() + "/api/growth/subscribe", {"Content-Type: application/json"},
+                      json{{"email", "reader" + std::to_string(i) + "@example.com"}}.dump(), ip);
+  };
+  for (int i = 0; i < 5; ++i) {
+    auto r = subscribe("127.0.0.2", i);
+    CHECK(r.status / 100 == 2);
+    CHECK(r.header("ratelimit-policy") == "\"subscribe\";q=5;w=60");
+    // r: requests left; t: seconds until the quota is whole again (12 s a request).
+    CHECK(r.header("ratelimit") == "\"subscribe\";r=" + std::to_string(4 - i) + ";t=" + std::to_string(12 * (i + 1)));
+  }
+  auto over = subscribe("127.0.0.2", 5);
+  CHECK(over.status == 429);
+  CHECK(over.json()["error"]["code"] == "rate_limited");
+  auto wait = std::stol(over.header("retry-after"));
+  CHECK(wait >= 11);
+  CHECK(wait <= 12);
+  CHECK(over.header("ratelimit").rfind("\"subscribe\";r=0;t=", 0) == 0);
+  // Another address has its own quota; a route without a limit says nothing.
+  CHECK(subscribe("127.0.0.3", 9).status / 100 == 2);
+  CHECK(from("127.0.0.2", n, "/healthz").header("ratelimit").empty());
+  // The openapi document shows the limit.
+  auto doc = n.get("/api/openapi.json", {auth}).json();
+  CHECK(doc["paths"]["/api/growth/subscribe"]["post"]["x-rate-limit"]["limit"] == 5);
+  CHECK(doc["paths"]["/api/growth/subscribe"]["post"]["x-rate-limit"]["window_s"] == 60);
+  // Each 429 was a strike: the third bans the address everywhere.
+  CHECK(subscribe("127.0.0.2", 6).status == 429);
+  CHECK(subscribe("127.0.0.2", 7).status == 429);
+  auto banned = from("127.0.0.2", n, "/healthz");
+  CHECK(banned.status == 429);
+  CHECK(banned.json()["error"]["code"] == "banned");
+  auto stats = n.get("/api/rate-guard/stats", {auth}).json()["data"];
+  REQUIRE(stats["banned"].size() == 1);
+  CHECK(stats["banned"][0]["reason"] == "rate_limit");
+  CHECK(stats["counters"]["limited_total"] == 3);
+}
