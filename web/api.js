@@ -2,6 +2,10 @@
 // only: never in storage, cookies or the URL, and gone on reload.
 
 let key = null;
+/** Moves on whenever the key is set or cleared: an answer to a call made
+ * under an earlier key is dropped (a panel refresh in flight when the key is
+ * forgotten must not fill the panel again). */
+let epoch = 0;
 let onUnauthorized = () => {};
 
 /** An API failure a panel can show: status 0 means the node did not answer. */
@@ -13,8 +17,8 @@ export class ApiError extends Error {
   }
 }
 
-export function setKey(k) { key = k; }
-export function clearKey() { key = null; }
+export function setKey(k) { key = k; epoch += 1; }
+export function clearKey() { key = null; epoch += 1; }
 export function hasKey() { return key !== null; }
 
 /** Called when the node answers 401 to a call made with the key. */
@@ -24,10 +28,14 @@ export function whenUnauthorized(fn) { onUnauthorized = fn; }
  * One call: resolves with `data` of the envelope, rejects with an ApiError.
  * `opts.body` (an object) is sent as JSON; `opts.key` overrides the stored
  * key (to try one before keeping it); `opts.quiet401` skips the callback.
+ * A call made with the stored key whose answer comes after the key changed
+ * never settles: its caller's stale result is dropped, not shown.
  */
 export async function api(method, path, opts = {}) {
   const headers = { 'Accept': 'application/json' };
   const k = opts.key !== undefined ? opts.key : key;
+  const started = epoch;
+  const stale = () => opts.key === undefined && epoch !== started;
   if (k !== null) headers['X-Dash-Key'] = k;
   let body;
   if (opts.body !== undefined) {
@@ -41,6 +49,7 @@ export async function api(method, path, opts = {}) {
       cache: 'no-store', credentials: 'omit', redirect: 'error', referrerPolicy: 'no-referrer',
     });
   } catch (e) {
+    if (stale()) return new Promise(() => {});
     throw new ApiError(0, 'unreachable', 'The node did not answer (is it running?)');
   }
   let doc = null;
@@ -49,6 +58,7 @@ export async function api(method, path, opts = {}) {
   } catch (e) {
     doc = null;
   }
+  if (stale()) return new Promise(() => {});
   if (res.ok && doc && doc.ok !== false)
     return doc.data !== undefined ? doc.data : doc;
   const err = doc && doc.error ? doc.error : {};
