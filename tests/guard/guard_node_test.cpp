@@ -261,8 +261,12 @@ TEST_CASE("a flood from 100,000 distinct addresses: the guard stays within its b
   auto rss_after = rss_kib(pid);
   MESSAGE("RSS before " << rss_before << " KiB, after " << rss_after << " KiB");
   // 10,000 clients take a few MiB; the store's pages the process touched
-  // (the access log, the guard's writes) count in RSS too.
+  // (the access log, the guard's writes) count in RSS too. Under
+  // AddressSanitizer (its quarantine and shadow memory) RSS says nothing of
+  // the guard: there the bound is the table's own count above.
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(rss_after - rss_before < 96 * 1024);
+#endif
   // The guard still works for a new client after the flood.
   for (int i = 0; i < 3; ++i)
     from("127.0.0.4", n, "/api/flags/get");

@@ -154,7 +154,9 @@ http_result node::post(const std::string& path, const std::string& body,
 
 std::optional<int> node::stop() {
   proc_->signal(SIGTERM);
-  return proc_->wait(std::chrono::seconds{30});
+  // The node's own bounds (drain 10 s, the tree 10 s, then the store) fit in
+  // 30 s; under the sanitizers with tests in parallel they have taken longer.
+  return proc_->wait(std::chrono::seconds{60});
 }
 
 std::optional<int> node::kill9() {
