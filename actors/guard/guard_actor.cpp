@@ -13,6 +13,7 @@ using nlohmann::json;
 namespace {
 
 using done_fn = std::function<void(const caf::error&)>;
+using quit_atom = caf::atom_constant<caf::atom("gquit")>;
 
 struct state {
   guard_config cfg;
@@ -125,13 +126,17 @@ caf::behavior guard_actor(caf::event_based_actor* self, guard_config cfg) {
   st->cfg = std::move(cfg);
   if (!st->cfg.state)
     st->cfg.state = std::make_shared<table>(guard_settings{}, base::default_clock());
+  // On exit, what changed is written first, but for at most a second: a
+  // store that does not answer (its writer gone) must not hold up the stop.
   self->set_exit_handler([self, st](caf::exit_msg& em) {
     auto reason = em.reason;
     flush(self, st, [self, reason](const caf::error&) { self->quit(reason); });
+    self->delayed_send(self, std::chrono::seconds{1}, quit_atom::value, reason);
   });
   self->delayed_send(self, st->cfg.flush_every, flush_atom::value);
   self->delayed_send(self, st->cfg.sweep_every, sweep_atom::value);
   return {
+    [self](quit_atom, const caf::error& reason) { self->quit(reason); },
     [self, st](flush_atom) {
       flush(self, st);
       self->delayed_send(self, st->cfg.flush_every, flush_atom::value);
