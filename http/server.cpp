@@ -64,7 +64,8 @@ core* core_of(const asio::execution_context& ctx) {
 /// answer under way): that read's handler keeps the connection, and so the
 /// socket, alive.
 struct conn_io : std::enable_shared_from_this<conn_io> {
-  static constexpr std::size_t scratch_size = 4096;
+  static constexpr std::size_t scratch_size = 16384;
+  static constexpr std::size_t linger_max = std::size_t{16} << 20;
   core& c;
   tcp_socket* sock;
   asio::any_io_executor strand;
@@ -159,9 +160,11 @@ struct conn_io : std::enable_shared_from_this<conn_io> {
   }
 
   /// Writes `res`, then reads and drops what the client still sends (at
-  /// most 1 MiB for 2 s, so that closing does not reset the connection
-  /// before the client has read the answer), then hands RESTinio an error so
-  /// that it closes.
+  /// most `linger_max` bytes for 2 s, so that closing does not reset the
+  /// connection before the client has read the answer: many clients write
+  /// the whole request before reading, and what is in flight on loopback
+  /// alone can be several MiB), then hands RESTinio an error so that it
+  /// closes.
   template <class Handler>
   void answer(response res, close_reason why, Handler handler) {
     slot->set(conn_phase::busy, clk::now());
@@ -197,7 +200,7 @@ struct conn_io : std::enable_shared_from_this<conn_io> {
                                                         const asio::error_code& ec, std::size_t n) mutable {
                             self->lingered += n;
                             self->c.table.counters().bytes_in.fetch_add(n, std::memory_order_relaxed);
-                            if (!ec && self->lingered < (1u << 20))
+                            if (!ec && self->lingered < linger_max)
                               return self->linger(std::move(handler));
                             self->lingering = false;
                             self->linger_timer->cancel();
