@@ -5,9 +5,15 @@ Starts the fake OpenAI-compatible server (tests/fakes/fake_openai.py) and a
 node (build/echopilot) pointed at it, submits jobs with echopilot-bench, and
 reads every job's created/finished times back from GET /api/jobs.
 
-  bench/jobs/jobs_bench.py throughput [--seconds 10] [--connections 32] [--workers 64]
+  bench/jobs/jobs_bench.py throughput [--seconds 10] [--connections 32] [--workers 64] [--nginx]
       zero-latency model; jobs/s from the first submission to the last
       completion, and job latency (created -> finished) percentiles.
+      --nginx: the model is nginx answering every chat completion with one
+      fixed answer (about 100,000 requests/s here, far above the node),
+      instead of the Python fake (about 1,450 jobs/s, which it saturates).
+  bench/jobs/jobs_bench.py compare --before PATH [--rounds 3] [--seconds 10] [--nginx]
+      throughput of another build (PATH: its echopilot) and of this one in
+      alternate rounds on the same machine; the medians and their ratio.
   bench/jobs/jobs_bench.py capacity [--latency-ms 500] [--rates 100,200,400,800] [--workers 512]
       constant submission rates against a slow model; per rate, the jobs in
       flight at the model and the job latency: where latency leaves
@@ -71,8 +77,79 @@ class Fake:
         self.p.wait()
 
 
+# One chat completion whose content serves both calls of a job: the result,
+# and a QA answer whose score (96) passes every task type's threshold.
+FIXED_COMPLETION = json.dumps({
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "gpt-4o",
+    "choices": [{"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": json.dumps({"score": 96, "reason": "clear"})}}],
+    "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}})
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Nginx:
+    """nginx (Debian's nginx-light) answering every POST /v1/chat/completions
+    with FIXED_COMPLETION: a model far faster than the node."""
+
+    def __init__(self):
+        exe = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.path.exists(exe):
+            raise SystemExit("--nginx needs nginx: apt-get install nginx-light")
+        self.dir = tempfile.mkdtemp(prefix="ep-nginx-")
+        port = free_port()
+        body = FIXED_COMPLETION.replace("\\", "\\\\").replace("'", "\\'")
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path %(d)s/body; proxy_temp_path %(d)s/proxy; fastcgi_temp_path %(d)s/fcgi;
+  uwsgi_temp_path %(d)s/uwsgi; scgi_temp_path %(d)s/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:%(port)d;
+    location = /v1/chat/completions { default_type application/json; return 200 '%(body)s'; }
+    location = /_stats { stub_status; }
+  }
+}
+""" % {"d": self.dir, "port": port, "body": body})
+        self.p = subprocess.Popen([exe, "-p", self.dir, "-c", conf, "-g", "daemon off;"])
+        self.root = "http://127.0.0.1:%d" % port
+        self.probes = 0
+        for _ in range(100):
+            try:
+                self.stats()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start: see %s/error.log" % self.dir)
+
+    def stats(self):
+        with urllib.request.urlopen(self.root + "/_stats", timeout=5) as r:
+            text = r.read().decode()
+        self.probes += 1
+        # "server accepts handled requests\n A H R": less these probes.
+        return {"requests": int(text.split("\n")[2].split()[2]) - self.probes}
+
+    def close(self):
+        self.p.terminate()
+        self.p.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Node:
-    def __init__(self, fake, jobs, local=False):
+    def __init__(self, fake, jobs, local=False, binary=None):
         self.dir = tempfile.mkdtemp(prefix="ep-jobs-bench-")
         cfg = os.path.join(self.dir, "echopilot.json")
         with open(cfg, "w") as f:
@@ -80,7 +157,7 @@ class Node:
                        "openai": {"max_connections": 4096}}, f)
         env = dict(os.environ, DASHBOARD_KEY=KEY, AI_INTEGRATIONS_OPENAI_BASE_URL=fake.root + "/v1",
                    AI_INTEGRATIONS_OPENAI_API_KEY="" if local else "sk-bench")
-        self.p = subprocess.Popen([BINARY, "serve", "--port", "0",
+        self.p = subprocess.Popen([binary or BINARY, "serve", "--port", "0",
                                    "--data-dir", os.path.join(self.dir, "data"), "--config", cfg],
                                   stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True)
         line = self.p.stdout.readline()
@@ -190,25 +267,47 @@ def latencies(jobs):
     return done, lat, span_ms
 
 
-def throughput(a):
-    fake = Fake(0)
-    node = Node(fake, {"workers": a.workers}, local=a.local)
+def run_throughput(a, binary=None):
+    model = Nginx() if a.nginx else Fake(0)
+    node = Node(model, {"workers": a.workers}, local=a.local, binary=binary)
     try:
+        calls_before = model.stats()["requests"]
         sub = submit(node, a.seconds, a.connections)
         node.wait_idle()
         jobs, counts = node.jobs()
         done, lat, span = latencies(jobs)
-        print(json.dumps({"bench": "jobs.throughput", "processor": "local" if a.local else "fake model",
-                          "workers": a.workers, "connections": a.connections,
-                          "submitted_per_s": round(sub.get("throughput_rps", 0), 1),
-                          "jobs": len(jobs), "completed": len(done), "counts": counts,
-                          "end_to_end_jobs_per_s": round(len(done) / (span / 1000.0), 1) if span else None,
-                          "latency_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
-                                         "max": max(lat) if lat else None},
-                          "model_calls": fake.stats()["requests"]}))
+        return {"bench": "jobs.throughput", "binary": binary or BINARY,
+                "processor": "local" if a.local else ("nginx model" if a.nginx else "fake model"),
+                "workers": a.workers, "connections": a.connections,
+                "submitted_per_s": round(sub.get("throughput_rps", 0), 1),
+                "jobs": len(jobs), "completed": len(done), "counts": counts,
+                "end_to_end_jobs_per_s": round(len(done) / (span / 1000.0), 1) if span else None,
+                "latency_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
+                               "max": max(lat) if lat else None},
+                "model_calls": model.stats()["requests"] - calls_before}
     finally:
         node.close()
-        fake.close()
+        model.close()
+
+
+def throughput(a):
+    print(json.dumps(run_throughput(a)))
+
+
+def compare(a):
+    """Alternate rounds of the two builds; medians and their ratio."""
+    before = os.path.abspath(a.before)
+    rates = {"before": [], "after": []}
+    for i in range(a.rounds):
+        for name, binary in [("before", before), ("after", BINARY)] if i % 2 == 0 else \
+                [("after", BINARY), ("before", before)]:
+            r = run_throughput(a, binary)
+            r["round"], r["build"] = i + 1, name
+            print(json.dumps(r), flush=True)
+            rates[name].append(r["end_to_end_jobs_per_s"] or 0)
+    med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
+    print(json.dumps({"bench": "jobs.compare", "rounds": a.rounds, "jobs_per_s": rates, "median": med,
+                      "after_over_before": round(med["after"] / med["before"], 3) if med["before"] else None}))
 
 
 def capacity(a):
@@ -269,6 +368,15 @@ def main():
     t.add_argument("--connections", type=int, default=32)
     t.add_argument("--workers", type=int, default=64)
     t.add_argument("--local", action="store_true", help="the local processor instead of the fake model")
+    t.add_argument("--nginx", action="store_true", help="nginx with a fixed completion as the model")
+    cm = sub.add_parser("compare")
+    cm.add_argument("--before", required=True, help="the other build's echopilot binary")
+    cm.add_argument("--rounds", type=int, default=3)
+    cm.add_argument("--seconds", type=int, default=10)
+    cm.add_argument("--connections", type=int, default=32)
+    cm.add_argument("--workers", type=int, default=64)
+    cm.add_argument("--local", action="store_true")
+    cm.add_argument("--nginx", action="store_true")
     c = sub.add_parser("capacity")
     c.add_argument("--latency-ms", type=int, default=500)
     c.add_argument("--rates", default="100,200,400,800")
@@ -281,7 +389,7 @@ def main():
     li.add_argument("--seconds", type=int, default=5)
     a = p.parse_args()
     BINARY = os.path.abspath(a.binary)
-    {"throughput": throughput, "capacity": capacity, "memory": memory, "lists": lists}[a.what](a)
+    {"throughput": throughput, "compare": compare, "capacity": capacity, "memory": memory, "lists": lists}[a.what](a)
 
 
 if __name__ == "__main__":
