@@ -11,6 +11,7 @@ import * as regions from './regions.js';
 import * as growth from './growth.js'; // growth (issue 14)
 import * as experiments from './experiments.js'; // issue 14 exp
 import * as guard from './guard.js'; // issue 14, rate guard panel
+import * as review from './jobs_review.js'; // issue 15: review queue, dead letter, job actions
 
 const $ = (id) => document.getElementById(id);
 
@@ -112,6 +113,9 @@ function disconnect(reason) {
   growth.clear(); // growth (issue 14)
   experiments.clear(); // issue 14 exp
   guard.clear(); // issue 14, rate guard panel
+  review.clear(); // issue 15
+  fill($('job-actions'));
+  fill($('job-action-msg'));
   $('panels').hidden = true;
   $('conn').hidden = true;
   $('key-panel').hidden = false;
@@ -290,14 +294,14 @@ every(1500, refreshTree);
 
 // -- jobs ---------------------------------------------------------------------
 
-const terminal = new Set(['completed', 'failed', 'dead']);
+const terminal = new Set(['completed', 'failed', 'dead', 'cancelled', 'waiting_human']);
 const pageSize = 20;
 const maxShown = 500; // the API's largest page
 let jobsShown = pageSize; // grows with "Load more"; polling keeps what is shown
 let openJob = null;
 
 function statusBadge(s) {
-  const kind = s === 'completed' ? 'ok' : s === 'failed' || s === 'dead' ? 'bad' : 'warn';
+  const kind = s === 'completed' ? 'ok' : s === 'failed' || s === 'dead' || s === 'cancelled' ? 'bad' : 'warn';
   return el('span', { class: `badge ${kind} status` }, s || 'unknown');
 }
 
@@ -364,7 +368,17 @@ const jobFields = [
   ['payment_status', 'Payment', (j) => j.payment_status || '–'],
   ['last_error', 'Last error', (j) => errorText(j.last_error)],
   ['input', 'Input', (j) => el('pre', {}, j.input || '')],
-  ['result', 'Result', (j) => (j.result ? el('pre', { id: 'job-result' }, j.result) : el('span', { class: 'muted' }, 'not yet'))],
+  ['client', 'Client name', (j) => j.client || '–'],
+  ['priority', 'Priority', (j) => j.priority || 'normal'],
+  ['deadline_at', 'Deadline', (j) => (j.deadline_at ? utc(j.deadline_at) : 'none')],
+  ['correlation_id', 'Correlation id', (j) => el('span', { class: 'mono' }, j.correlation_id || '–')],
+  ['review', 'Review', (j) => (j.review ? `${j.review.decision || ''} by ${j.review.by || '–'} at ${utc(j.review.at)}${
+    j.review.reason ? `: ${j.review.reason}` : j.review.note ? `: ${j.review.note}` : ''}` : 'none')],
+  ['dead_reason', 'Dead because', (j) => j.dead_reason || '–'],
+  ['result', 'Result', (j) => {
+    const text = j.result ?? j.result_summary;
+    return text ? el('pre', { id: 'job-result' }, text) : el('span', { class: 'muted' }, 'not yet');
+  }],
 ];
 
 /** A job's last error: a string, or {code, message}; "none" for none. */
@@ -378,6 +392,17 @@ function renderJob(j) {
   $('job-detail-title').textContent = `Job ${j.id}`;
   fill($('job-detail-body'), jobFields.flatMap(([, label, f]) => [el('dt', {}, label), el('dd', {}, f(j))]));
   $('job-detail').dataset.status = j.status || '';
+  // issue 15: cancel, approve, requeue; then the job is followed again
+  fill($('job-actions'), review.detailActions(j, offers, () => { refreshJobs(); review.refresh(offers); showJob(j.id); }));
+}
+
+/** The full result of a finished job, where the record holds only its summary (issue 15). */
+async function showFullResult(j) {
+  if (!j.result_summary || j.result !== undefined) return;
+  try {
+    const full = await review.fullResult(j.id, offers);
+    if (full !== null && openJob === j.id && $('job-result')) $('job-result').textContent = full;
+  } catch (e) { /* the summary stays; the error shows in the state line at the next load */ }
 }
 
 async function showJob(id) {
@@ -393,6 +418,8 @@ async function showJob(id) {
       renderJob(j);
       setState('job-detail-state', terminal.has(j.status) ? '' : `${j.status}… (updating)`);
       if (terminal.has(j.status)) {
+        showFullResult(j); // issue 15
+        review.refresh(offers); // issue 15
         refreshJobs();
         refreshCharts();
         refreshFinance();
@@ -704,6 +731,8 @@ every(5000, () => growth.refresh(offers)); // growth (issue 14)
 $('regions-sync').addEventListener('click', (ev) => regions.sync(ev.currentTarget, offers));
 every(5000, () => experiments.refresh(offers)); // issue 14 exp
 every(5000, () => guard.refresh(offers)); // issue 14, rate guard panel
+every(5000, () => review.refresh(offers)); // issue 15
+review.wire(offers); // issue 15
 
 // -- operations: SLO, alerts, incidents -----------------------------------------
 
@@ -853,6 +882,7 @@ function applyCapabilities() {
     : '';
   const jobs = offers('POST', '/api/jobs');
   for (const e of $('job-form').elements) e.disabled = !jobs;
+  if (jobs) review.loadTaskTypes(offers); // issue 15: the node's task types
   if (!jobs) {
     const m = $('job-msg');
     m.className = 'msg error';
