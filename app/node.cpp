@@ -24,6 +24,8 @@
 #include "connectors/stripe.hpp"
 #include "connectors/telegram.hpp"
 #include "connectors/newsletter.hpp" // growth (issue 14)
+#include "connectors/webhook.hpp" // hooks (issue 15)
+#include "app/store_webhooks.hpp" // hooks (issue 15)
 #include "protocol/growth.hpp"      // growth (issue 14)
 #include "http/caller.hpp"
 #include "http/gateway.hpp"
@@ -277,6 +279,30 @@ int run_node(const settings& s) {
   parts.jobs_worker.model = model;
   parts.jobs_worker.dir = dir;
   parts.jobs_worker.clock = &clock;
+  // -- hooks (issue 15): completion webhooks (their own libcurl thread) and
+  // the clients' daily limits read at intake.
+  {
+    std::shared_ptr<connectors::webhook_client> hooks_http;
+    try {
+      hooks_http = std::make_shared<connectors::webhook_client>();
+    } catch (const std::exception& e) {
+      return fail_start(std::string{"webhook connector: "} + e.what());
+    }
+    parts.webhooks.store = store->webhooks_port();
+    parts.webhooks.clock = &clock;
+    parts.webhooks.job_secret = s.webhooks.job_secret;
+    parts.webhooks.attempts = s.webhooks.attempts;
+    parts.webhooks.retry_base = s.webhooks.retry_base;
+    parts.webhooks.retry_max = s.webhooks.retry_max;
+    parts.webhooks.post = [hooks_http](const std::string& url, const std::string& body, const std::string& secret,
+                                       std::int64_t unix_s, const std::string& id,
+                                       std::function<void(webhooks::post_outcome)> done) {
+      hooks_http->post(url, body, secret, unix_s, id, [done = std::move(done)](connectors::webhook_result r) {
+        done({r.delivered, r.status, std::move(r.error), r.permanent});
+      });
+    };
+    parts.jobs_queue.client_settings = client_reader(store->webhooks_port());
+  }
   // Alerts and incidents notify through Telegram (dry-run without a token
   // or a chat id, which every answer says).
   std::shared_ptr<connectors::telegram_client> telegram;

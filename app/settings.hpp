@@ -96,6 +96,23 @@ std::optional<usage_error> apply_growth_section(const std::string& path, const n
 std::optional<usage_error> apply_growth_env(const std::function<std::optional<std::string>(const char*)>& env,
                                             growth_settings& g);
 // -- end growth ---------------------------------------------------------------
+// -- hooks (issue 15): app/settings_webhooks.cpp ------------------------------
+/// Completion webhooks (config "webhooks"; ECHOPILOT_WEBHOOK_SECRET).
+struct webhooks_settings {
+  /// webhooks.attempts (1 to 20), webhooks.retry_base_ms (100 to 3600000),
+  /// webhooks.retry_max_ms (at least retry_base_ms, at most 86400000).
+  std::uint32_t attempts = 6;
+  std::chrono::milliseconds retry_base{2'000};
+  std::chrono::milliseconds retry_max{600'000};
+  /// ECHOPILOT_WEBHOOK_SECRET: signs deliveries to a job's own webhook_url
+  /// (unset: those are recorded as dry_run, nothing is sent).
+  std::string job_secret;
+};
+std::optional<usage_error> apply_webhooks_section(const std::string& path, const nlohmann::json& v,
+                                                  webhooks_settings& w);
+std::optional<usage_error> apply_webhooks_env(const std::function<std::optional<std::string>(const char*)>& env,
+                                              webhooks_settings& w);
+// -- end hooks ----------------------------------------------------------------
 // -- experiments (S13; issue 14 exp) --
 /// Config section "experiments": the experiments file and the z-test's level.
 struct experiments_settings {
@@ -187,6 +204,7 @@ struct settings {
   scheduler_settings scheduler;
   payments_settings payments;
   growth_settings growth; // growth (issue 14)
+  webhooks_settings webhooks; // hooks (issue 15)
   /// ECHOPILOT_CLOCK_START (tests, with ECHOPILOT_FAULT_INJECTION=1): the
   /// node's wall clock starts at this instant and runs on from there.
   std::optional<std::chrono::system_clock::time_point> clock_start;

@@ -5,6 +5,8 @@
 #include "app/store_regions.hpp"
 #include "app/store_growth.hpp" // growth (issue 14)
 #include "app/store_experiments.hpp" // experiments (issue 14 exp)
+#include "app/store_webhooks.hpp" // hooks (issue 15)
+#include "protocol/webhooks.hpp" // hooks (issue 15)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -58,6 +60,9 @@ std::vector<persistence::table_def> node_tables() {
   // experiments (S13; issue 14 exp)
   for (auto& x : experiments_tables())
     t.push_back(std::move(x));
+  // hooks (issue 15): app/store_webhooks.cpp
+  for (auto& w : webhooks_tables())
+    t.push_back(std::move(w));
   return t;
 }
 
@@ -423,6 +428,7 @@ public:
     growth_ = make_growth_port(env_, commit); // growth (issue 14)
     guard_ = make_guard_port(env_, commit);
     experiments_ = make_experiments_port(env_, commit); // experiments (S13; issue 14 exp)
+    webhooks_ = make_webhooks_port(env_, commit); // hooks (issue 15)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -445,6 +451,11 @@ public:
   // experiments (S13; issue 14 exp)
   std::shared_ptr<experiments::store_port> experiments_port() override {
     return experiments_;
+  }
+
+  // hooks (issue 15)
+  std::shared_ptr<webhooks::store_port> webhooks_port() override {
+    return webhooks_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -528,7 +539,8 @@ public:
                                     regions::log_stream, guard::stream,
                                     // growth (issue 14)
                                     growth::stream, growth::unsubscribes_stream,
-                                    experiments::stream}; // experiments: issue 14 exp
+                                    experiments::stream, // experiments: issue 14 exp
+                                    webhooks::stream}; // hooks (issue 15)
       for (auto k : known)
         if (stream == k)
           return true;
@@ -623,6 +635,7 @@ private:
   std::shared_ptr<slo_port_impl> slo_;
   std::shared_ptr<payments::store_port> payments_;
   std::shared_ptr<growth::store_port> growth_; // growth (issue 14)
+  std::shared_ptr<webhooks::store_port> webhooks_; // hooks (issue 15)
   std::shared_ptr<regions::store_port> regions_;
   std::shared_ptr<guard::store_port> guard_;
   std::shared_ptr<experiments::store_port> experiments_; // issue 14 exp

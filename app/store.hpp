@@ -18,6 +18,7 @@
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
 #include "actors/payments/payments_actor.hpp"
+#include "actors/webhooks/webhooks_actor.hpp" // hooks (issue 15)
 #include "actors/regions/cluster.hpp"
 #include "persistence/writer.hpp"
 #include "actors/health/ports.hpp"
@@ -71,6 +72,9 @@ public:
   // -- experiments (S13; issue 14 exp) --
   /// The experiments actor's port (tables exp_*, stream "experiments").
   virtual std::shared_ptr<experiments::store_port> experiments_port() = 0;
+  // -- hooks (issue 15) --
+  /// The webhooks actor's port (tables clients, webhook_deliveries).
+  virtual std::shared_ptr<webhooks::store_port> webhooks_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

@@ -13,6 +13,7 @@
 #include "protocol/ops.hpp"
 #include "protocol/portal.hpp"
 #include "protocol/growth.hpp" // growth (issue 14)
+#include "protocol/webhooks.hpp" // hooks (issue 15)
 #include "protocol/experiments.hpp" // issue 14 exp
 #include "supervision/supervisor.hpp"
 
@@ -90,6 +91,11 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
 
   auto core = supervisor(parts, "core", supervision::strategy::one_for_one);
   core.children = {flags, queue, supervision::supervisor_child(std::move(pool), dir)};
+  // -- hooks (issue 15): completion webhooks; it resumes its pending
+  // deliveries from the store on every start.
+  core.children.push_back(worker(
+    webhooks::actor_id,
+    [cfg = parts.webhooks](caf::local_actor* parent) { return parent->spawn(webhooks::webhooks_actor, cfg); }, 5s));
 
   // Operations: what watches the node, then the periodic duties. The alerts
   // actor first (the others raise alerts with it), the incidents actor

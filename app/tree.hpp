@@ -12,6 +12,7 @@
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
+#include "actors/webhooks/webhooks_actor.hpp" // hooks (issue 15)
 #include "actors/health/health_actor.hpp"
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/portal/portal_actor.hpp"
@@ -46,6 +47,8 @@ struct subsystems {
   flags::flags_config flags;
   jobs::queue_config jobs_queue;
   jobs::worker_config jobs_worker;
+  /// hooks (issue 15): completion webhooks and client settings (under "core").
+  webhooks::webhooks_config webhooks;
   /// Operations (under "ops"): the alerts, then the incidents actor, and
   /// last the scheduler (it sends to the others).
   alerts::alerts_config alerts;

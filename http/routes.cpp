@@ -345,6 +345,9 @@ std::vector<route> make_routes(const route_context& ctx) {
                                                std::move(std::get<std::string>(key)));
                     },
                     [](json& answer) {
+                      // -- hooks (issue 15): a client's daily limit refused it
+                      if (answer.contains("refused"))
+                        return client_limit_refusal(answer["refused"]);
                       auto r = ok(std::move(answer["job"]), 201);
                       if (answer.value("replayed", false))
                         r.headers.emplace_back("Idempotent-Replayed", "true");
@@ -685,6 +688,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_growth_routes(ctx, t);
   // -- experiments (S13; issue 14 exp): http/experiments_routes.cpp ---------
   add_experiments_routes(ctx, t);
+  // -- hooks (issue 15): http/webhooks_routes.cpp ------------------------------
+  add_webhooks_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

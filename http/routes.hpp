@@ -115,5 +115,11 @@ void add_regions_routes(const route_context& ctx, std::vector<route>& t);
 void add_guard_routes(const route_context& ctx, std::vector<route>& t);
 /// The experiments routes (S13; http/experiments_routes.cpp; issue 14 exp).
 void add_experiments_routes(const route_context& ctx, std::vector<route>& t);
+/// hooks (issue 15): client settings and the webhook delivery log
+/// (http/webhooks_routes.cpp).
+void add_webhooks_routes(const route_context& ctx, std::vector<route>& t);
+/// hooks (issue 15): the 429 of a submission over a client's daily limit,
+/// from the queue's {"status", "code", "message", "retry_after"}.
+response client_limit_refusal(const nlohmann::json& refused);
 
 } // namespace echopilot::http

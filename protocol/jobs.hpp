@@ -12,7 +12,7 @@
 //       The same key with another body: errc::rule_violation (422); with a
 //       request still being stored: errc::conflict (409). A full queue
 //       (jobs_config::max_queued, max_queued_bytes): errc::overloaded (503).
-//       A key is stored with its job, in the job's creation transaction.
+//       A key is stored with its job, in the job's creation transaction. A client over its daily limit (hooks, issue 15): {"refused": {"status": 429, "code", "message", "retry_after"}}, nothing stored.
 //   (get_atom, std::string id) -> job                      errc::not_found
 //   (list_atom, json filter) -> {"jobs": [job...], "next_cursor", "counts"}
 //       filter: {"status", "email", "since_ms", "until_ms", "limit", "cursor"}.

@@ -76,6 +76,11 @@ struct queue_config {
   /// deterministic tests on the test coordinator).
   bool lists_on_scheduler = false;
   base::clock* clock = nullptr;
+  // -- hooks (issue 15)
+  /// The stored settings of a client (table "clients", by lower-case
+  /// email; null if none): its daily limits, checked at intake. Unset: no
+  /// client has limits.
+  std::function<nlohmann::json(const std::string& email)> client_settings;
 };
 
 caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg);

@@ -186,6 +186,7 @@ void finalize(caf::event_based_actor* self, const state_ptr& st, job j, const ch
     st->settling.erase(s);
     if (passed)
       request_checkout(self, st, out); // once, after the commit
+    job_settled(self, st, out); // -- hooks (issue 15): quotas' spend, the webhook
     if (auto w = st->settle_waiters.find(id); w != st->settle_waiters.end()) {
       for (auto& rp : w->second)
         rp.deliver(out);
@@ -443,6 +444,7 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       for (auto& [id, j] : st->active)
         ++st->counts[j.status];
       st->publish();
+      rebuild_client_days(st); // -- hooks (issue 15): today's per-client counts
       recover(self, st);
       sweep_keys(self, st);
     });

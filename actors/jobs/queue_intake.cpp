@@ -93,6 +93,9 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
   if (auto* bad = std::get_if<invalid>(&made))
     return make_error(bad->code, bad->message);
   auto j = std::get<job>(std::move(made));
+  // -- hooks (issue 15): the client's own daily limits (queue_clients.cpp)
+  if (auto refused = client_limit(st, j.email))
+    return reply(std::move(*refused));
   // Admission: the jobs waiting (counted from their submission on) and the
   // bytes of input the queue holds stay within their bounds.
   if (st->counts[queued] >= static_cast<std::int64_t>(jc.max_queued))
@@ -104,6 +107,7 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
                       "retry later");
   ++st->counts[queued];
   ++st->days[utc_date(now)].created;
+  count_submission(st, j.email, +1); // -- hooks (issue 15)
   st->held_bytes += j.input.size();
   if (!key.empty() && !key_record_exists)
     ++st->counts[keys_count]; // undone below if the write fails
@@ -124,6 +128,7 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
       // same key creates the job then.
       --st->counts[queued];
       --st->days[utc_date(j.created_ms)].created;
+      count_submission(st, j.email, -1); // -- hooks (issue 15)
       st->held_bytes -= std::min(st->held_bytes, j.input.size());
       if (new_key)
         --st->counts[keys_count];

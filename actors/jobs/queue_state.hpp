@@ -75,6 +75,16 @@ struct queue_state {
   bool upkeep_busy = false;
   bool sweep_busy = false;
   std::uint32_t next_worker_number = 1;
+  // -- hooks (issue 15): per-client counts of one UTC day (queue_clients.cpp)
+  struct client_day {
+    /// Jobs submitted that day (counted when accepted, undone if not stored).
+    std::int64_t jobs = 0;
+    /// The prices of those jobs that completed.
+    micros spend = 0;
+  };
+  std::string clients_date;
+  std::unordered_map<std::string, client_day> clients_today;
+  bool webhooks_warned = false;
 
   std::int64_t now() const {
     return cfg.clock->now_ms();
@@ -145,6 +155,23 @@ caf::result<nlohmann::json> set_payment(caf::event_based_actor* self, const stat
 /// Sends a job that completed with qa_passed to the payments actor for its
 /// checkout (a jobs event says so when there is no payments actor).
 void request_checkout(caf::event_based_actor* self, const state_ptr& st, const nlohmann::json& job);
+
+// -- hooks (issue 15): queue_clients.cpp
+/// A job's final status (or waiting_human) is durable: its client's spend
+/// counts a completed job, and the webhooks actor is told (protocol/
+/// webhooks.hpp notify_atom; a warning once when it is not running). Call
+/// once per such transition, after its commit.
+void job_settled(caf::event_based_actor* self, const state_ptr& st, const nlohmann::json& job);
+/// The refusal of a new job of `email` when its client's max_jobs_per_day
+/// or daily_spend_cap_usd is reached: submit's answer {"refused":
+/// {"status": 429, "code": "quota_exceeded"|"spend_cap_reached",
+/// "message", "retry_after": seconds to the next UTC midnight}}, nothing
+/// stored; none when it may be accepted.
+std::optional<nlohmann::json> client_limit(const state_ptr& st, const std::string& email);
+/// Counts (+1) or uncounts (-1) a submission of `email` today.
+void count_submission(const state_ptr& st, const std::string& email, int delta);
+/// Rebuilds today's per-client counts from the stored jobs created today.
+void rebuild_client_days(const state_ptr& st);
 
 /// A reader of one GET /api/jobs (queue_list.cpp): answers (list_atom,
 /// filter, counts) from the store, outside the queue, then ends.

@@ -436,6 +436,10 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.growth.confirm_ttl == embedded.growth.confirm_ttl);
   CHECK(shipped.growth.retry_every == embedded.growth.retry_every);
   CHECK(shipped.growth.forward_wait == embedded.growth.forward_wait);
+  // hooks (issue 15)
+  CHECK(shipped.webhooks.attempts == embedded.webhooks.attempts);
+  CHECK(shipped.webhooks.retry_base == embedded.webhooks.retry_base);
+  CHECK(shipped.webhooks.retry_max == embedded.webhooks.retry_max);
   CHECK(shipped.http_threads == embedded.http_threads);
   CHECK(shipped.body_limit == embedded.body_limit);
   CHECK(shipped.request_timeout == embedded.request_timeout);
