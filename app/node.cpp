@@ -121,7 +121,10 @@ void jobs_metrics(const jobs::queue_gauges& g, const connectors::openai_client* 
   out += "# HELP echopilot_jobs Jobs by status.\n# TYPE echopilot_jobs gauge\n";
   std::pair<const char*, std::int64_t> by_status[] = {{"queued", g.queued},         {"processing", g.processing},
                                                       {"completed", g.completed},   {"failed", g.failed},
-                                                      {"dead", g.dead}};
+                                                      {"dead", g.dead},
+                                                      // -- flow (issue 15)
+                                                      {"waiting_human", g.waiting_human},
+                                                      {"cancelled", g.cancelled}};
   for (auto& [name, n] : by_status)
     out += "echopilot_jobs{status=\"" + std::string{name} + "\"} " + std::to_string(n) + "\n";
   out += "# HELP echopilot_job_workers Workers known to the queue, and how many are idle.\n"

@@ -4,6 +4,7 @@
 #include "protocol/guard.hpp"
 #include "app/store_regions.hpp"
 #include "app/store_growth.hpp" // growth (issue 14)
+#include "app/store_jobs_flow.hpp" // -- flow (issue 15)
 #include "app/store_experiments.hpp" // experiments (issue 14 exp)
 #include "app/store_webhooks.hpp" // hooks (issue 15)
 #include "protocol/webhooks.hpp" // hooks (issue 15)
@@ -57,6 +58,9 @@ std::vector<persistence::table_def> node_tables() {
   // growth (issue 14): app/store_growth.cpp
   for (auto& g : growth_tables())
     t.push_back(std::move(g));
+  // -- flow (issue 15): app/store_jobs_flow.cpp
+  for (auto& f : jobs_flow_tables())
+    t.push_back(std::move(f));
   // experiments (S13; issue 14 exp)
   for (auto& x : experiments_tables())
     t.push_back(std::move(x));
@@ -307,6 +311,11 @@ public:
                                 return true;
                               }));
     return out;
+  }
+
+  // -- flow (issue 15)
+  std::optional<json> result(const std::string& id) override {
+    return read_job_result(*env_, id);
   }
 
   void scan_back(const std::string& from, const std::string& to, std::size_t limit,

@@ -332,7 +332,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   {
     auto& r = add(method::post, "/api/jobs", auth_level::admin, jobs::queue_id,
                   "Submits a job: {\"email\", \"task_type\", \"input\"} (+ \"title\", "
-                  "\"qa_target\", \"rate_usd_per_min\"); 201 once it is durable. "
+                  "\"qa_target\", \"rate_usd_per_min\", \"priority\", \"deadline\", \"client\", "
+                  "\"owner_email\", \"notes\", \"webhook_url\"); 201 once it is durable. "
                   "Idempotency-Key: a retry answers the first request's job "
                   "(Idempotent-Replayed: true); 503 with Retry-After when the queue is full.",
                   via_actor(
@@ -358,20 +359,27 @@ std::vector<route> make_routes(const route_context& ctx) {
   }
 
   add(method::get, "/api/jobs", auth_level::admin, jobs::queue_id,
-      "Jobs, newest first: ?status=&email=&since=&until=&limit=(1-500)&cursor=; with counts per "
-      "status.",
+      "Jobs, newest first: ?status=&email=&correlation_id=&since=&until=&limit=(1-500)&cursor=; with "
+      "counts per status. Items carry result_summary, not the full result.",
       via_actor(ctx, jobs::queue_id, [](request& req) -> std::variant<caf::message, response> {
         json filter = json::object();
         if (auto st = req.query_param("status")) {
-          static const char* statuses[] = {"queued", "processing", "completed", "failed", "dead"};
+          static const char* statuses[] = {"queued", "processing", "completed", "failed", "dead",
+                                           /* -- flow (issue 15) */ "waiting_human", "cancelled"};
           if (std::find(std::begin(statuses), std::end(statuses), *st) == std::end(statuses))
             return fail(400, "invalid_query",
                         "the query parameter 'status' must be one of queued, processing, "
-                        "completed, failed, dead");
+                        "completed, failed, dead, waiting_human, cancelled");
           filter["status"] = *st;
         }
         if (auto e = req.query_param("email"))
           filter["email"] = *e;
+        // -- flow (issue 15)
+        if (auto c = req.query_param("correlation_id")) {
+          if (c->empty() || c->size() > 128)
+            return fail(400, "invalid_query", "the query parameter 'correlation_id' must have 1 to 128 characters");
+          filter["correlation_id"] = *c;
+        }
         if (auto c = req.query_param("cursor"))
           filter["cursor"] = *c;
         for (auto [name, field] : {std::pair{"since", "since_ms"}, std::pair{"until", "until_ms"}}) {
@@ -390,8 +398,12 @@ std::vector<route> make_routes(const route_context& ctx) {
         return caf::make_message(jobs::list_atom::value, std::move(filter));
       }));
 
+  // -- flow (issue 15): http/jobs_flow_routes.cpp (before /api/jobs/{id})
+  add_jobs_flow_routes(ctx, t);
+
   add(method::get, "/api/jobs/{id}", auth_level::admin, jobs::queue_id,
-      "One job: status, attempts, result, QA, tokens, cost, price, last error.",
+      "One job: status, attempts, result (full), result_summary, QA, tokens, cost, price, margin, review, "
+      "last error.",
       via_actor(ctx, jobs::queue_id, [](request& req) -> std::variant<caf::message, response> {
         return caf::make_message(get_atom::value, *req.param("id"));
       }));

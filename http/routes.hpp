@@ -79,6 +79,11 @@ void add_payment_routes(const route_context& ctx, std::vector<route>& t);
 /// `t` by make_routes.
 void add_growth_routes(const route_context& ctx, std::vector<route>& t);
 
+/// -- flow (issue 15): approve, reject, cancel, a job's result, the task
+/// types (http/jobs_flow_routes.cpp); added before GET /api/jobs/{id}, so
+/// that /api/jobs/task-types is not taken for an id.
+void add_jobs_flow_routes(const route_context& ctx, std::vector<route>& t);
+
 /// Every route of the node.
 std::vector<route> make_routes(const route_context& ctx);
 

@@ -55,6 +55,34 @@
 //       {"ok": false, "error": {"code", "message"}, "retryable": bool}.
 //   A result is recorded only if the job is still processing under that
 //   attempt: a late answer after its lease expired is dropped.
+//
+// -- flow (issue 15): review, cancel, results kept apart, task types
+//   (approve_atom, std::string id, json body) -> job
+//       body {"note"?: string <= 2000, "by"?: string <= 200}; a job in
+//       waiting_human becomes completed (revenue of the day of approval) and
+//       goes to the payments actor for its checkout; any other status:
+//       errc::conflict naming it.
+//   (reject_atom, std::string id, json body) -> job
+//       body {"reason": string 1..2000, "rerun"?: bool, "by"?}; rerun: the
+//       job is queued again as a new attempt with a fresh attempt budget;
+//       else failed with last_error code "rejected". The decision is kept in
+//       the job's "review".
+//   (cancel_atom, std::string id, json body) -> job
+//       body {"reason"?: string <= 2000}; a queued or processing job becomes
+//       cancelled (final, never billed); a processing one's worker is told
+//       (cancel_atom, id, attempt) and drops its model call, and is free at
+//       once. Other statuses: errc::conflict.
+//   (result_atom, std::string id) -> {"id", "result"}  the full result
+//       (results_table; a job stored before it existed: its record's
+//       "result"); errc::not_found.
+//   (task_types_atom) -> {"task_types": [{"name", "qa_threshold"}],
+//       "qa_below_threshold"}
+//   (cancel_atom, std::string id, std::uint32_t attempt)
+//                                             queue -> worker: drop the job
+//   A job with a deadline not final by then is failed with last_error code
+//   "deadline_exceeded" (not retried; a running one is cancelled on its
+//   worker as above); waiting_human is not running and has no deadline.
+//   The list filter takes "correlation_id" as well.
 #pragma once
 
 #include <cstdint>
@@ -103,5 +131,16 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using upkeep_atom = caf::atom_constant<caf::atom("upkeep")>;
 using chat_atom = caf::atom_constant<caf::atom("chat")>;
+
+// -- flow (issue 15)
+/// Full results by job id: {"id", "result"} (the job record keeps
+/// result_summary, its first 2,000 characters).
+inline constexpr const char* results_table = "job_results";
+using approve_atom = caf::atom_constant<caf::atom("approve")>;
+using reject_atom = caf::atom_constant<caf::atom("reject")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using result_atom = caf::atom_constant<caf::atom("result")>;
+using task_types_atom = caf::atom_constant<caf::atom("tasktypes")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 } // namespace echopilot::jobs

@@ -50,6 +50,8 @@ public:
   /// Idempotency keys created before `before_ms` (index keys_by_time),
   /// oldest first, at most `limit`.
   virtual std::vector<std::string> keys_before(std::int64_t before_ms, std::size_t limit) = 0;
+  // -- flow (issue 15): the full result of a job (results_table), if any.
+  virtual std::optional<nlohmann::json> result(const std::string& id) = 0;
   virtual void commit(caf::event_based_actor* self, persistence::write_request req,
                       std::function<void(const caf::error&)> done) = 0;
   /// As commit, but `self` handles no other message until `done` has run
@@ -62,6 +64,8 @@ public:
 struct queue_gauges {
   std::atomic<std::int64_t> queued{0}, processing{0}, completed{0}, failed{0}, dead{0};
   std::atomic<std::int64_t> workers{0}, idle_workers{0};
+  // -- flow (issue 15)
+  std::atomic<std::int64_t> waiting_human{0}, cancelled{0};
 };
 
 struct queue_config {

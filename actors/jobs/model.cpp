@@ -187,7 +187,8 @@ std::optional<below_threshold> below_threshold_from(std::string_view s) {
 }
 
 bool is_final(std::string_view status) noexcept {
-  return status == completed || status == failed || status == dead;
+  return status == completed || status == failed || status == dead
+         || status == cancelled; // -- flow (issue 15)
 }
 
 json to_json(const job& j) {
@@ -203,7 +204,7 @@ json to_json(const job& j) {
                   static_cast<int>(ms % 1000));
     return buf;
   };
-  return {{"id", j.id},
+  json out = {{"id", j.id},
           {"correlation_id", j.correlation_id},
           {"email", j.email},
           {"task_type", j.task_type},
@@ -246,6 +247,8 @@ json to_json(const job& j) {
           {"payment", j.payment},
           {"last_error", j.last_error},
           {"warnings", j.warnings}};
+  add_flow_fields(j, out); // -- flow (issue 15)
+  return out;
 }
 
 void read_result(const json& v, job& j) {
@@ -294,6 +297,7 @@ std::optional<job> job_from_json(const json& v) {
     j.payment = v.value("payment", json(nullptr));
     j.last_error = v.value("last_error", json(nullptr));
     j.warnings = v.value("warnings", std::vector<std::string>{});
+    read_flow_fields(v, j); // -- flow (issue 15)
     return j;
   } catch (const json::exception&) {
     return std::nullopt;
@@ -339,7 +343,10 @@ std::variant<job, invalid> make_job(const json& body, const jobs_config& cfg, st
   if (!body.is_object())
     return bad("the body must be a JSON object");
   static const std::set<std::string> known = {"email", "task_type",        "input", "title",
-                                              "qa_target", "rate_usd_per_min", "client_email"};
+                                              "qa_target", "rate_usd_per_min", "client_email",
+                                              // -- flow (issue 15)
+                                              "priority", "deadline", "client", "owner_email", "notes",
+                                              "webhook_url"};
   for (auto& [k, v] : body.items()) {
     static_cast<void>(v);
     if (known.count(k) == 0)
@@ -404,6 +411,9 @@ std::variant<job, invalid> make_job(const json& body, const jobs_config& cfg, st
       return bad("the field 'rate_usd_per_min' must be a positive amount with at most six decimals");
     j.rate_per_min = *m;
   }
+  // -- flow (issue 15)
+  if (auto e = read_flow_submission(body, j, now_ms))
+    return *e;
   j.id = std::move(id);
   j.correlation_id = std::move(correlation_id);
   j.status = queued;

@@ -109,6 +109,11 @@ inline constexpr const char* processing = "processing";
 inline constexpr const char* completed = "completed";
 inline constexpr const char* failed = "failed";
 inline constexpr const char* dead = "dead";
+// -- flow (issue 15): below its QA threshold, waiting for a person's
+// approval (neither active nor final); cancelled by a client or operator
+// (final, never billed).
+inline constexpr const char* waiting_human = "waiting_human";
+inline constexpr const char* cancelled = "cancelled";
 
 bool is_final(std::string_view status) noexcept;
 
@@ -151,6 +156,19 @@ struct job {
   nlohmann::json payment;
   nlohmann::json last_error; ///< null or {"code", "message", "attempt"}
   std::vector<std::string> warnings;
+  // -- flow (issue 15): the original's fields, priority, deadline, review
+  std::string client;       ///< the client's name ("" if not given)
+  std::string owner_email;  ///< who answers for the job on our side
+  std::string notes;        ///< at most 2,000 bytes
+  std::string priority = "normal"; ///< high | normal | low
+  std::int64_t deadline_ms = 0;    ///< 0: none; not final by then: failed
+  std::string webhook_url;  ///< delivered by jobs.webhooks ("" if none)
+  /// The first 2,000 characters of the result (the full result is kept in
+  /// results_table); kept in the record when `result` is not in memory.
+  std::string result_summary;
+  /// null or {"by", "at", "note"|"reason", "decision"} (approve/reject).
+  nlohmann::json review;
+  std::string cancelled_reason;
 };
 
 nlohmann::json to_json(const job& j);
@@ -179,6 +197,32 @@ struct invalid {
 /// ["qa_target"], ["rate_usd_per_min"]} into a queued job.
 std::variant<job, invalid> make_job(const nlohmann::json& body, const jobs_config& cfg,
                                     std::int64_t now_ms, std::string id, std::string correlation_id);
+
+// -- flow (issue 15) (actors/jobs/model_flow.cpp) -----------------------------
+
+/// The job's result cut to at most 2,000 characters (code points), never
+/// inside a UTF-8 sequence.
+std::string result_summary_of(std::string_view result);
+
+/// Whether a job is billable: completed, and it passed QA or a person
+/// approved it.
+bool billable(const job& j) noexcept;
+/// Whether a failed job stays failed: a person rejected it, or its
+/// deadline passed (self-heal leaves it alone).
+bool never_healed(const job& j) noexcept;
+
+/// The order of a priority: 0 high, 1 normal, 2 low (unknown: normal).
+int priority_rank(std::string_view priority) noexcept;
+
+/// Adds the issue-15 fields of `j` to its JSON `out` (to_json), and reads
+/// them back (job_from_json; a record without them takes the defaults).
+void add_flow_fields(const job& j, nlohmann::json& out);
+void read_flow_fields(const nlohmann::json& v, job& j);
+
+/// The optional submission fields "priority", "deadline" (ISO-8601 UTC or
+/// Unix ms, in the future), "client", "owner_email", "notes", "webhook_url"
+/// into `j`; the failure names the field.
+std::optional<invalid> read_flow_submission(const nlohmann::json& body, job& j, std::int64_t now_ms);
 
 /// Whether `email` looks like an address (one @, a dot in the domain, no
 /// spaces or control characters, at most 254 bytes).

@@ -26,7 +26,7 @@ using scheduled_atom = caf::atom_constant<caf::atom("scheduled")>;
 
 json queue_state::counts_json() const {
   json c = json::object();
-  for (auto s : {queued, processing, completed, failed, dead}) {
+  for (auto s : {queued, processing, completed, failed, dead, /* -- flow (issue 15) */ waiting_human, cancelled}) {
     auto i = counts.find(s);
     c[s] = i != counts.end() ? i->second : 0;
   }
@@ -82,6 +82,8 @@ void queue_state::publish() {
   g->completed = get(completed);
   g->failed = get(failed);
   g->dead = get(dead);
+  g->waiting_human = get(waiting_human); // -- flow (issue 15)
+  g->cancelled = get(cancelled);
   g->workers = static_cast<std::int64_t>(workers.size());
   g->idle_workers = idle_workers;
 }
@@ -95,9 +97,13 @@ json event(const char* what, const job& j, json extra) {
 }
 
 persistence::write_request job_write(const queue_state& st, const job& j, json ev, bool day_changed) {
-  persistence::write_request req = {op::put(table, j.id, to_json(j)),
+  // -- flow (issue 15): the record without its full result, which goes to
+  // results_table (written whenever the job holds one in memory).
+  persistence::write_request req = {op::put(table, j.id, stored_record(j)),
                                     op::put(meta_table, "counts", st.stored_counts()),
                                     op::append(stream, std::move(ev))};
+  if (!j.result.empty())
+    req.push_back(op::put(results_table, j.id, {{"id", j.id}, {"result", j.result}}));
   if (day_changed) {
     auto date = utc_date(st.now());
     auto day = st.days.find(date);
@@ -346,7 +352,9 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
     case below_threshold::review:
       j.needs_review = true;
       j.last_error = error;
-      finalize(self, st, j, completed, qa);
+      // -- flow (issue 15): it waits for a person (waiting_human), not
+      // completed: no revenue, no checkout until it is approved.
+      await_review(self, st, j, qa);
       return;
   }
 }
@@ -445,6 +453,9 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
         ++st->counts[j.status];
       st->publish();
       rebuild_client_days(st); // -- hooks (issue 15): today's per-client counts
+      // -- flow (issue 15): the deadlines of the jobs taken back
+      for (auto& [id, j] : st->active)
+        arm_deadline(self, st, j);
       recover(self, st);
       sweep_keys(self, st);
     });
@@ -490,7 +501,7 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
       }
       if (looks_like_job_id(id))
         if (auto stored = st->cfg.store->get(id))
-          return reply(std::move(*stored));
+          return reply(with_result(st, std::move(*stored))); // -- flow (issue 15): result kept apart
       return make_error(errc::not_found, "no job '" + id.substr(0, 64) + "'");
     },
     // Read by a reader of its own, so that the queue's work per list is
@@ -571,6 +582,13 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
                  who + " held the job longer than the lease of "
                    + std::to_string(st->jc->lease.count()) + " ms");
     },
+    // -- flow (issue 15): review, cancel, deadline, results, task types
+    [self, st](approve_atom, const std::string& id, const json& body) { return approve(self, st, id, body); },
+    [self, st](reject_atom, const std::string& id, const json& body) { return reject(self, st, id, body); },
+    [self, st](cancel_atom, const std::string& id, const json& body) { return cancel(self, st, id, body); },
+    [self, st](deadline_atom, const std::string& id) { deadline_reached(self, st, id); },
+    [st](result_atom, const std::string& id) { return job_result(st, id); },
+    [st](task_types_atom) -> json { return task_types(*st->jc); },
     [self, st](wake_atom, std::string& id, std::uint32_t attempts) {
       auto i = st->active.find(id);
       if (i == st->active.end() || i->second.status != queued || i->second.attempts != attempts)

@@ -50,10 +50,13 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
       return true;
     // A job that passed QA and has no checkout yet (its hand-off was lost
     // to a restart): asked again (the payments actor makes it once per job).
-    if (j->status == completed && j->qa_passed && j->payment_status == "unpaid" && !j->payment.is_object()
+    // -- flow (issue 15): or a person approved it (billable)
+    if (billable(*j) && j->payment_status == "unpaid" && !j->payment.is_object()
         && st->paying.count(j->id) == 0)
       no_checkout.push_back(to_json(*j));
-    if (j->status == failed && st->settling.count(j->id) == 0 && st->active.count(j->id) == 0)
+    // -- flow (issue 15): a rejected job, or one past its deadline, stays failed
+    if (j->status == failed && !never_healed(*j) && st->settling.count(j->id) == 0
+        && st->active.count(j->id) == 0)
       to_requeue.push_back(std::move(*j));
     else if (j->status == completed && j->payment_status == "unpaid" && j->qa_score
              && *j->qa_score >= 95)

@@ -138,8 +138,8 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
     }
     auto out = to_json(j);
     st->held_bytes -= std::min(st->held_bytes, j.input.size());
-    st->ready.emplace_back(j.id, j.attempts);
-    st->hold(std::move(j));
+    st->ready.emplace_back(j.id, j.attempts, priority_rank(j.priority)); // -- flow (issue 15): priority
+    arm_deadline(self, st, st->hold(std::move(j)));                      // -- flow (issue 15): deadline
     rp.deliver(json{{"job", std::move(out)}, {"replayed", false}});
     dispatch(self, st);
   });

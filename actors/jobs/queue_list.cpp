@@ -16,6 +16,10 @@ namespace {
 /// A job as a list shows it: without its result, its input cut to 200
 /// bytes (GET /api/jobs/{id} has both whole).
 json list_item(json j) {
+  // -- flow (issue 15): a record stored before results were kept apart
+  // shows the summary of its inline result.
+  if (auto r = j.find("result"); r != j.end() && r->is_string() && !j.contains("result_summary"))
+    j["result_summary"] = result_summary_of(r->get_ref<const std::string&>());
   j.erase("result");
   auto& input = j["input"];
   if (input.is_string() && input.get_ref<const std::string&>().size() > 200) {
@@ -33,6 +37,7 @@ json list_item(json j) {
 json list_jobs(store_port& store, const json& filter, json counts) {
   auto status = filter.value("status", "");
   auto email = filter.value("email", "");
+  auto correlation = filter.value("correlation_id", ""); // -- flow (issue 15)
   auto since = filter.value("since_ms", std::int64_t{0});
   auto until = filter.value("until_ms", std::int64_t{0});
   auto limit = std::clamp<std::size_t>(filter.value("limit", std::size_t{50}), 1, 500);
@@ -50,7 +55,8 @@ json list_jobs(store_port& store, const json& filter, json counts) {
     ++scanned;
     last = stored.value("id", "");
     if ((!status.empty() && stored.value("status", "") != status)
-        || (!email.empty() && stored.value("email", "") != email))
+        || (!email.empty() && stored.value("email", "") != email)
+        || (!correlation.empty() && stored.value("correlation_id", "") != correlation)) // -- flow
       return true;
     if (jobs.size() == limit) {
       more = true;

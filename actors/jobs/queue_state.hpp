@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/jobs/jobs_actors.hpp"
+#include "actors/jobs/ready_queue.hpp" // -- flow (issue 15)
 
 namespace echopilot::jobs {
 
@@ -50,7 +51,8 @@ struct queue_state {
   /// durable, so no reader ever sees a final status that a crash could undo.
   std::unordered_map<std::string, std::vector<caf::typed_response_promise<nlohmann::json>>> settle_waiters;
   /// Ready to run: (id, attempts when queued); stale entries are skipped.
-  std::deque<std::pair<std::string, std::uint32_t>> ready;
+  /// -- flow (issue 15): by priority (high, normal, low), FIFO within.
+  ready_queue ready{&active};
   std::map<caf::actor_addr, worker_info> workers;
   std::deque<caf::actor_addr> idle;
   /// Workers with `idle` set (kept with every change, never counted).
@@ -172,6 +174,47 @@ std::optional<nlohmann::json> client_limit(const state_ptr& st, const std::strin
 void count_submission(const state_ptr& st, const std::string& email, int delta);
 /// Rebuilds today's per-client counts from the stored jobs created today.
 void rebuild_client_days(const state_ptr& st);
+// -- flow (issue 15) ------------------------------------------------------------
+
+/// The job as stored in `table`: to_json without the full result (which
+/// job_write puts in results_table).
+nlohmann::json stored_record(const job& j);
+
+/// Stores `j` (taken out of `active` if it is there) in its new state with
+/// `req`; GET of it waits until it is durable; then `after` runs with the
+/// job as answered (queue_review.cpp).
+void settle(caf::event_based_actor* self, const state_ptr& st, job j, persistence::write_request req,
+            std::function<void(const nlohmann::json&)> after = nullptr);
+
+/// A processing job (in `active`) scored below its threshold under
+/// qa_below_threshold "review": it waits for a person (waiting_human), out
+/// of `active`, counted in no day's revenue yet (queue_review.cpp).
+void await_review(caf::event_based_actor* self, const state_ptr& st, job& j, nlohmann::json qa);
+
+/// POST /api/jobs/{id}/approve, /reject (protocol/jobs.hpp).
+caf::result<nlohmann::json> approve(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
+                                    const nlohmann::json& body);
+caf::result<nlohmann::json> reject(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
+                                   const nlohmann::json& body);
+
+/// A stored record of `id` with its full result joined (GET /api/jobs/{id}).
+nlohmann::json with_result(const state_ptr& st, nlohmann::json record);
+/// GET /api/jobs/{id}/result.
+caf::result<nlohmann::json> job_result(const state_ptr& st, const std::string& id);
+/// GET /api/jobs/task-types.
+nlohmann::json task_types(const jobs_config& jc);
+
+/// POST /api/jobs/{id}/cancel (queue_cancel.cpp).
+caf::result<nlohmann::json> cancel(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
+                                   const nlohmann::json& body);
+/// Ends `j` (queued or processing, in `active`) as `status` (cancelled or
+/// failed) with `error`; a processing job's worker is told to drop it.
+void stop_job(caf::event_based_actor* self, const state_ptr& st, job& j, const char* status,
+              nlohmann::json error, std::function<void(const nlohmann::json&)> after = nullptr);
+/// Arms the timer of a job's deadline (if it has one).
+void arm_deadline(caf::event_based_actor* self, const state_ptr& st, const job& j);
+/// The deadline of `id` has come: a job still queued or processing fails.
+void deadline_reached(caf::event_based_actor* self, const state_ptr& st, const std::string& id);
 
 /// A reader of one GET /api/jobs (queue_list.cpp): answers (list_atom,
 /// filter, counts) from the store, outside the queue, then ends.

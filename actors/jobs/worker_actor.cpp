@@ -148,6 +148,15 @@ caf::behavior worker_actor(caf::event_based_actor* self, worker_config cfg, std:
       ++st->tag;
       start(self, st);
     },
+    // -- flow (issue 15): the queue cancelled the job in hand (or its
+    // deadline passed): its model call's answer is dropped, and the worker
+    // is free at once.
+    [self, st](cancel_atom, const std::string& id, std::uint32_t attempt) {
+      if (!st->current || st->current->id != id || st->attempt != attempt)
+        return; // already done with it
+      st->current.reset();
+      report(self, st);
+    },
     [self, st](chat_atom, std::uint64_t tag, std::uint32_t which, json& r) {
       if (tag != st->tag || !st->current)
         return; // an answer for a job this worker no longer has

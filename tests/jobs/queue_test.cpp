@@ -97,6 +97,14 @@ public:
     auto i = t.find(id);
     return i != t.end() ? std::optional<json>{i->second} : std::nullopt;
   }
+  std::optional<json> result(const std::string& id) override {
+    auto& t = db->tables[results_table];
+    auto i = t.find(id);
+    if (i == t.end())
+      return std::nullopt;
+    return i->second;
+  }
+
   std::optional<json> key(const std::string& k) override {
     auto& t = db->tables["job_keys"];
     auto i = t.find(k);
