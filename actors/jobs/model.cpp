@@ -245,7 +245,10 @@ json to_json(const job& j) {
           {"payment_status", j.payment_status},
           {"payment", j.payment},
           {"last_error", j.last_error},
-          {"warnings", j.warnings}};
+          {"warnings", j.warnings},
+          // -- dead letter (issue 15)
+          {"heals", j.heals},
+          {"dead_reason", j.dead_reason.empty() ? json(nullptr) : json(j.dead_reason)}};
 }
 
 void read_result(const json& v, job& j) {
@@ -294,6 +297,10 @@ std::optional<job> job_from_json(const json& v) {
     j.payment = v.value("payment", json(nullptr));
     j.last_error = v.value("last_error", json(nullptr));
     j.warnings = v.value("warnings", std::vector<std::string>{});
+    // -- dead letter (issue 15): absent in jobs stored before it
+    j.heals = v.value("heals", 0u);
+    if (auto r = v.find("dead_reason"); r != v.end() && r->is_string())
+      j.dead_reason = r->get<std::string>();
     return j;
   } catch (const json::exception&) {
     return std::nullopt;
