@@ -239,6 +239,8 @@ std::optional<usage_error> apply_jobs(const std::string& path, const json& v, jo
       r.millis(x, key, 1'000, 30 * 86'400'000ULL, j.idempotency_ttl);
     } else if (k == "idempotency_max_keys") {
       r.uint(x, key, 1'000, 1'000'000'000, j.idempotency_max_keys);
+    } else if (k == "max_heals") { // -- dead letter (issue 15)
+      r.uint(x, key, 0, 100, j.max_heals);
     } else {
       r.unknown(key);
     }

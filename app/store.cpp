@@ -318,6 +318,11 @@ public:
     return read_job_result(*env_, id);
   }
 
+  // -- dead letter (issue 15)
+  std::vector<std::string> ids_with_status(const std::string& status, std::size_t limit) override {
+    return must_read(env_->lookup(jobs::table, "by_status", status, {}, limit));
+  }
+
   void scan_back(const std::string& from, const std::string& to, std::size_t limit,
                  const std::function<bool(const json&)>& fn) override {
     must_read(env_->scan_back(jobs::table, from, to, limit, [&](std::string_view, std::string_view value) {

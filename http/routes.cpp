@@ -400,6 +400,8 @@ std::vector<route> make_routes(const route_context& ctx) {
 
   // -- flow (issue 15): http/jobs_flow_routes.cpp (before /api/jobs/{id})
   add_jobs_flow_routes(ctx, t);
+  // -- dead letter (issue 15): http/jobs_dead_routes.cpp (before /api/jobs/{id}) --
+  add_jobs_dead_routes(ctx, t);
 
   add(method::get, "/api/jobs/{id}", auth_level::admin, jobs::queue_id,
       "One job: status, attempts, result (full), result_summary, QA, tokens, cost, price, margin, review, "
@@ -415,23 +417,26 @@ std::vector<route> make_routes(const route_context& ctx) {
                   via_actor(ctx, jobs::queue_id,
                             [](request&) -> std::variant<caf::message, response> {
                               return caf::make_message(jobs::self_heal_atom::value);
-                            }));
+                            },
+                            self_heal_answer)); // dead letter (issue 15)
     r.body = body_kind::json;
     r.body_limit = 4 * kib;
   }
 
   add(method::get, "/api/finance-metrics", auth_level::admin, jobs::queue_id,
       "Revenue, cost, profit for 7 and 30 days, ROI 30 days, job counts, average QA (S5).",
-      via_actor(ctx, jobs::queue_id, [](request&) -> std::variant<caf::message, response> {
-        return caf::make_message(jobs::finance_atom::value);
-      }));
+      via_actor(
+        ctx, jobs::queue_id,
+        [](request&) -> std::variant<caf::message, response> { return caf::make_message(jobs::finance_atom::value); },
+        finance_answer)); // dead letter (issue 15): source and warnings
 
   add(method::get, "/api/metrics-summary", auth_level::admin, jobs::queue_id,
       "Daily series for the dashboard: jobs (7 days), average QA (7 days), revenue and cost "
       "(14 days).",
-      via_actor(ctx, jobs::queue_id, [](request&) -> std::variant<caf::message, response> {
-        return caf::make_message(jobs::summary_atom::value);
-      }));
+      via_actor(
+        ctx, jobs::queue_id,
+        [](request&) -> std::variant<caf::message, response> { return caf::make_message(jobs::summary_atom::value); },
+        finance_answer)); // dead letter (issue 15): source and warnings
 
   // -- alerts (S16) and incidents (S17) --------------------------------------
   // Bodies are checked by the alerts actor (errc::invalid_argument: 400

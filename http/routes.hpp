@@ -83,6 +83,14 @@ void add_growth_routes(const route_context& ctx, std::vector<route>& t);
 /// types (http/jobs_flow_routes.cpp); added before GET /api/jobs/{id}, so
 /// that /api/jobs/task-types is not taken for an id.
 void add_jobs_flow_routes(const route_context& ctx, std::vector<route>& t);
+/// dead letter (issue 15): the dead-letter routes (http/jobs_dead_routes.cpp),
+/// added to `t` by make_routes before GET /api/jobs/{id}; and the envelopes
+/// of POST /api/self-heal (the original's retried_count, eligible_unpaid,
+/// worker_restart_suggested, notes at the top level) and of the finance
+/// answers ("source" and "warnings" at the top level and in data).
+void add_jobs_dead_routes(const route_context& ctx, std::vector<route>& t);
+response self_heal_answer(nlohmann::json& report);
+response finance_answer(nlohmann::json& figures);
 
 /// Every route of the node.
 std::vector<route> make_routes(const route_context& ctx);

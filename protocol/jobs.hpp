@@ -83,6 +83,21 @@
 //   "deadline_exceeded" (not retried; a running one is cancelled on its
 //   worker as above); waiting_human is not running and has no deadline.
 //   The list filter takes "correlation_id" as well.
+// -- dead letter (issue 15):
+//   (requeue_atom, std::string id) -> job
+//       a dead or failed job is queued again with a fresh budget of
+//       attempts and heals 0; errc::not_found, errc::conflict (its status).
+//   (purge_atom, std::string id) -> {"purged": id}
+//       a dead job's record is deleted (its events stay); errc::conflict
+//       unless it is dead.
+//   (requeue_atom, json body) / (purge_atom, json body)
+//       body {"ids": [...<=1000]} or {"all": true} (the dead jobs, oldest
+//       first, at most 1000 a call) -> {"requeued"|"purged": n, "ids",
+//       "skipped": [{"id", "reason"}], "remaining_dead"};
+//       errc::invalid_argument for another body.
+//   Self-heal requeues a failed job at most jobs.max_heals times; an error
+//   that cannot heal (the outcome's retryable: false) or a failure after the
+//   last heal dead-letters it; the job's "dead_reason" says why.
 #pragma once
 
 #include <cstdint>
@@ -131,6 +146,9 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using upkeep_atom = caf::atom_constant<caf::atom("upkeep")>;
 using chat_atom = caf::atom_constant<caf::atom("chat")>;
+// -- dead letter (issue 15)
+using requeue_atom = caf::atom_constant<caf::atom("requeue")>;
+using purge_atom = caf::atom_constant<caf::atom("purge")>;
 
 // -- flow (issue 15)
 /// Full results by job id: {"id", "result"} (the job record keeps

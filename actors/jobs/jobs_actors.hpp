@@ -2,7 +2,9 @@
 // (members of the pool "jobs"). Messages: protocol/jobs.hpp.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +54,21 @@ public:
   virtual std::vector<std::string> keys_before(std::int64_t before_ms, std::size_t limit) = 0;
   // -- flow (issue 15): the full result of a job (results_table), if any.
   virtual std::optional<nlohmann::json> result(const std::string& id) = 0;
+  // -- dead letter (issue 15)
+  /// Ids of the jobs whose status is `status`, oldest first, at most
+  /// `limit` (this default walks the table; the node's store has an index).
+  virtual std::vector<std::string> ids_with_status(const std::string& status, std::size_t limit) {
+    std::vector<std::string> out;
+    scan_back({}, {}, SIZE_MAX, [&](const nlohmann::json& j) {
+      if (j.is_object() && j.value("status", "") == status)
+        out.push_back(j.value("id", ""));
+      return true;
+    });
+    std::reverse(out.begin(), out.end());
+    if (out.size() > limit)
+      out.resize(limit);
+    return out;
+  }
   virtual void commit(caf::event_based_actor* self, persistence::write_request req,
                       std::function<void(const caf::error&)> done) = 0;
   /// As commit, but `self` handles no other message until `done` has run

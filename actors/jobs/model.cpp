@@ -246,7 +246,10 @@ json to_json(const job& j) {
           {"payment_status", j.payment_status},
           {"payment", j.payment},
           {"last_error", j.last_error},
-          {"warnings", j.warnings}};
+          {"warnings", j.warnings},
+          // -- dead letter (issue 15)
+          {"heals", j.heals},
+          {"dead_reason", j.dead_reason.empty() ? json(nullptr) : json(j.dead_reason)}};
   add_flow_fields(j, out); // -- flow (issue 15)
   return out;
 }
@@ -298,6 +301,10 @@ std::optional<job> job_from_json(const json& v) {
     j.last_error = v.value("last_error", json(nullptr));
     j.warnings = v.value("warnings", std::vector<std::string>{});
     read_flow_fields(v, j); // -- flow (issue 15)
+    // -- dead letter (issue 15): absent in jobs stored before it
+    j.heals = v.value("heals", 0u);
+    if (auto r = v.find("dead_reason"); r != v.end() && r->is_string())
+      j.dead_reason = r->get<std::string>();
     return j;
   } catch (const json::exception&) {
     return std::nullopt;

@@ -101,6 +101,10 @@ struct jobs_config {
   /// many (beyond it the oldest expire first).
   std::chrono::milliseconds idempotency_ttl{86'400'000};
   std::size_t idempotency_max_keys = 1'000'000;
+  // -- dead letter (issue 15)
+  /// Self-heal requeues a failed job at most this many times; at the next
+  /// run it is dead-lettered with the reason.
+  std::uint32_t max_heals = 3;
 };
 
 /// Statuses (CONTRACT.md).
@@ -154,7 +158,7 @@ struct job {
   std::string payment_status = "unpaid";
   /// The payments actor's link: {"invoice_id", "session_id", "url"} or null.
   nlohmann::json payment;
-  nlohmann::json last_error; ///< null or {"code", "message", "attempt"}
+  nlohmann::json last_error; ///< null or {"code", "message", "attempt"[, "retryable"]}
   std::vector<std::string> warnings;
   // -- flow (issue 15): the original's fields, priority, deadline, review
   std::string client;       ///< the client's name ("" if not given)
@@ -169,6 +173,12 @@ struct job {
   /// null or {"by", "at", "note"|"reason", "decision"} (approve/reject).
   nlohmann::json review;
   std::string cancelled_reason;
+  // -- dead letter (issue 15)
+  /// Self-heal requeues of this job so far (jobs_config::max_heals bounds
+  /// them; a requeue from the dead letter starts again at 0).
+  std::uint32_t heals = 0;
+  /// Why the job is dead ("" unless it is; JSON null then).
+  std::string dead_reason;
 };
 
 nlohmann::json to_json(const job& j);

@@ -179,6 +179,7 @@ void finalize(caf::event_based_actor* self, const state_ptr& st, job j, const ch
   j.lease_until_ms = 0;
   j.updated_ms = j.finished_ms = st->now();
   add_final(st->days, j);
+  note_final(self, st, j); // -- jobs_failing alert (issue 15)
   auto req = job_write(*st, j, event(status == dead ? "dead_lettered" : status, j, std::move(extra)));
   auto id = j.id;
   st->release(id);
@@ -205,12 +206,18 @@ void finalize(caf::event_based_actor* self, const state_ptr& st, job j, const ch
 void attempt_failed(caf::event_based_actor* self, const state_ptr& st, job& j, json error,
                     bool retryable) {
   error["attempt"] = j.attempts;
+  // -- dead letter (issue 15): self-heal tells an error that cannot heal by this
+  if (!retryable)
+    error["retryable"] = false;
   if (!retryable) {
     j.last_error = error;
     finalize(self, st, j, failed, {{"error", error}});
   } else if (j.attempts - j.attempts_base >= st->jc->max_attempts) {
     j.last_error = error;
-    finalize(self, st, j, dead, {{"error", error}});
+    // -- dead letter (issue 15)
+    j.dead_reason = "all " + std::to_string(st->jc->max_attempts) + " attempts (jobs.max_attempts) failed; the last: "
+                    + error.value("code", std::string{"error"}) + ": " + error.value("message", std::string{});
+    finalize(self, st, j, dead, {{"error", error}, {"reason", j.dead_reason}});
   } else {
     requeue(self, st, j, std::move(error));
   }
@@ -536,6 +543,11 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
     [self, st](payment_atom, const std::string& id, const std::string& status, const json& info) {
       return set_payment(self, st, id, status, info);
     },
+    // -- dead letter (issue 15): queue_dead.cpp
+    [self, st](requeue_atom, const std::string& id) { return requeue_job(self, st, id); },
+    [self, st](purge_atom, const std::string& id) { return purge_job(self, st, id); },
+    [self, st](requeue_atom, const json& body) { return dead_bulk(self, st, body, false); },
+    [self, st](purge_atom, const json& body) { return dead_bulk(self, st, body, true); },
     [st](finance_atom) -> json { return finance_metrics(st->days, st->now()); },
     [st](summary_atom) -> json { return metrics_summary(st->days, st->now()); },
     [self, st](ready_atom, caf::actor& worker, std::uint32_t number) {

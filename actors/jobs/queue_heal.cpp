@@ -1,6 +1,11 @@
 // Self-heal (S4) of the job queue: what the tree restarted, failed and stuck
-// jobs requeued, overdue leases ended, silent workers restarted, unpaid jobs
-// with high QA listed; every action an event of "self_heal".
+// jobs requeued (at most jobs.max_heals times a job; an error that cannot
+// heal, or one more failure after that, dead-letters it with the reason),
+// overdue leases ended, silent workers restarted (and reported as
+// worker_restart_suggested), unpaid jobs with high QA listed; every action
+// an event of "self_heal".
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 
@@ -44,6 +49,9 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
   std::vector<job> to_requeue;
   json unpaid = json::array();
   std::vector<json> no_checkout;
+  std::vector<std::pair<job, std::string>> to_dead;
+  json dead_lettered = json::array();
+  std::vector<std::string> notes;
   st->cfg.store->scan_back({}, {}, jc.heal_scan, [&](const json& stored) {
     auto j = job_from_json(stored);
     if (!j)
@@ -56,11 +64,19 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
       no_checkout.push_back(to_json(*j));
     // -- flow (issue 15): a rejected job, or one past its deadline, stays failed
     if (j->status == failed && !never_healed(*j) && st->settling.count(j->id) == 0
-        && st->active.count(j->id) == 0)
-      to_requeue.push_back(std::move(*j));
-    else if (j->status == completed && j->payment_status == "unpaid" && j->qa_score
+        && st->active.count(j->id) == 0 && st->purging.count(j->id) == 0 && st->paying.count(j->id) == 0) {
+      // -- dead letter (issue 15): bounded: an error that cannot heal, or a
+      // job healed max_heals times already, goes to the dead letter with the
+      // reason.
+      auto verdict = heal_verdict_of(*j, jc);
+      if (verdict.what == heal_verdict::requeue)
+        to_requeue.push_back(std::move(*j));
+      else if (verdict.what == heal_verdict::dead_letter)
+        to_dead.emplace_back(std::move(*j), std::move(verdict.reason));
+    } else if (j->status == completed && j->payment_status == "unpaid" && j->qa_score
              && *j->qa_score >= 95)
       unpaid.push_back({{"id", j->id},
+                        {"correlation_id", j->correlation_id},
                         {"email", j->email},
                         {"qa_score", *j->qa_score},
                         {"price_usd", usd(j->price)},
@@ -76,24 +92,23 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
   for (auto& j : no_checkout)
     request_checkout(self, st, j);
   for (auto& j : to_requeue) {
-    // A fresh budget of attempts; attempt numbers go on (a lease timer of an
-    // earlier attempt must never match a new one). The last result goes.
-    j.attempts_base = j.attempts;
-    j.finished_ms = 0;
-    j.result.clear();
-    j.qa_score.reset();
-    j.qa_by.clear();
-    j.qa_passed = j.needs_review = false;
-    j.price = 0;
-    j.warnings.clear();
-    auto& a = st->hold(std::move(j));
-    st->set_status(a, queued);
-    a.updated_ms = now;
-    a.not_before_ms = 0;
-    commit(self, st, job_write(*st, a, event("requeued_by_self_heal", a, {{"was", failed}}), false));
-    st->ready.emplace_back(a.id, a.attempts);
-    requeued.push_back({{"id", a.id}, {"was", failed}, {"reason", "failed"}});
-    events.push_back(op::append(heal_stream, {{"action", "requeue"}, {"job", a.id}, {"was", failed}}));
+    auto id = j.id;
+    auto heal = ++j.heals;
+    commit(self, st, restart_job(st, std::move(j), "requeued_by_self_heal", {{"heal", heal}}));
+    requeued.push_back({{"id", id}, {"was", failed}, {"reason", "failed"}, {"heal", heal}});
+    events.push_back(op::append(heal_stream, {{"action", "requeue"}, {"job", id}, {"was", failed}, {"heal", heal}}));
+  }
+  if (!to_dead.empty()) {
+    persistence::write_request req;
+    std::vector<std::string> ids;
+    for (auto& [j, reason] : to_dead) {
+      ids.push_back(j.id);
+      dead_lettered.push_back({{"id", j.id}, {"reason", reason}, {"heals", j.heals}});
+      events.push_back(op::append(heal_stream, {{"action", "dead_letter"}, {"job", j.id}, {"reason", reason}}));
+      for (auto& o : dead_letter_stored(st, std::move(j), reason, "self_heal"))
+        req.push_back(std::move(o));
+    }
+    commit(self, st, std::move(req), [self, st, ids] { settled(self, st, ids); });
   }
   // Stuck: queued and untouched too long although workers are idle (a job
   // merely waiting for a worker is not stuck), or processing past the lease.
@@ -118,15 +133,20 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
   json stale = json::array();
   std::size_t idle = 0;
   std::size_t busy = 0;
+  std::int64_t newest = -1;
   for (auto& [addr, w] : st->workers) {
     if (w.killed)
       continue;
     auto age = now - w.last_seen_ms;
+    newest = newest < 0 ? age : std::min(newest, age);
     (w.idle ? idle : busy)++;
     if (age > jc.heartbeat_stale.count()) {
       stale.push_back({{"worker", "worker-" + std::to_string(w.number)},
                        {"last_heartbeat_s_ago", age / 1000},
                        {"action", "restarted"}});
+      notes.push_back("worker-" + std::to_string(w.number) + " silent for " + std::to_string(age / 1000)
+                      + " s (heartbeat_stale_ms " + std::to_string(jc.heartbeat_stale.count())
+                      + "): restarted by its supervisor");
       events.push_back(op::append(heal_stream, {{"action", "restart_worker"},
                                                 {"worker", "worker-" + std::to_string(w.number)},
                                                 {"silent_ms", age}}));
@@ -135,7 +155,30 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
       w.killed = true;
     }
   }
-  json report = {{"actors", std::move(actors)},
+  // The original's fields (retried_count, eligible_unpaid,
+  // worker_restart_suggested, notes) beside today's.
+  bool restart_suggested = !stale.empty();
+  if (!restart_suggested)
+    notes.push_back(st->workers.empty()
+                      ? std::string{"no workers have reported yet"}
+                      : "workers healthy (" + std::to_string(idle + busy) + " reporting, last heartbeat "
+                          + std::to_string(std::max<std::int64_t>(newest, 0) / 1000) + " s ago)");
+  if (!requeued.empty())
+    notes.push_back(std::to_string(requeued.size()) + " job(s) requeued");
+  if (!dead_lettered.empty())
+    notes.push_back(std::to_string(dead_lettered.size()) + " failed job(s) dead-lettered (see dead_lettered)");
+  json eligible = json::array();
+  for (auto& u : unpaid)
+    eligible.push_back({{"id", u["id"]},
+                        {"correlation_id", u["correlation_id"]},
+                        {"qa_score", u["qa_score"]},
+                        {"payment_link", u["payment_link"]}});
+  json report = {{"retried_count", requeued.size()},
+                 {"eligible_unpaid", std::move(eligible)},
+                 {"worker_restart_suggested", restart_suggested},
+                 {"notes", notes},
+                 {"dead_lettered", std::move(dead_lettered)},
+                 {"actors", std::move(actors)},
                  {"requeued", std::move(requeued)},
                  {"stale_workers", std::move(stale)},
                  {"unpaid_high_qa", std::move(unpaid)},
@@ -147,6 +190,8 @@ json self_heal(caf::event_based_actor* self, const state_ptr& st, bool scheduled
                                             {"scheduled", scheduled},
                                             {"requeued", report["requeued"].size()},
                                             {"stale_workers", report["stale_workers"].size()},
+                                            {"dead_lettered", report["dead_lettered"].size()},
+                                            {"worker_restart_suggested", restart_suggested},
                                             {"actors_restarted", report["actors"].size()},
                                             {"unpaid_high_qa", report["unpaid_high_qa"].size()}}));
   commit(self, st, std::move(events), std::move(then));

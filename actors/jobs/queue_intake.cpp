@@ -78,8 +78,10 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
           return reused();
         if (auto j = current_job(st, rec->value("job", "")))
           return reply({{"job", std::move(*j)}, {"replayed", true}});
-        return make_error(errc::storage_failure,
-                          "the job of this Idempotency-Key cannot be read now; retry");
+        // -- dead letter (issue 15): a key's job is gone only if it was purged
+        return make_error(errc::conflict, "the job of this '" + std::string{idempotency_header} + "' ("
+                                            + rec->value("job", "") + ") was purged from the dead letter; "
+                                            "send a new key for a new job");
       }
     }
   }

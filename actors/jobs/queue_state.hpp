@@ -74,6 +74,13 @@ struct queue_state {
   /// Final jobs whose payment change is being stored: (job, version).
   std::unordered_map<std::string, std::pair<job, std::uint64_t>> paying;
   std::uint64_t paying_version = 0;
+  // -- dead letter (issue 15)
+  /// Dead jobs whose deletion is being written.
+  std::unordered_set<std::string> purging;
+  // -- jobs_failing alert (issue 15): consecutive failures per task type, and
+  // when each type's alert was last raised (the node's clock).
+  std::map<std::string, std::uint32_t> fail_streak;
+  std::map<std::string, std::int64_t> failing_raised_ms;
   bool upkeep_busy = false;
   bool sweep_busy = false;
   std::uint32_t next_worker_number = 1;
@@ -219,5 +226,56 @@ void deadline_reached(caf::event_based_actor* self, const state_ptr& st, const s
 /// A reader of one GET /api/jobs (queue_list.cpp): answers (list_atom,
 /// filter, counts) from the store, outside the queue, then ends.
 caf::behavior list_reader(caf::event_based_actor* self, std::shared_ptr<store_port> store);
+
+// -- dead letter (issue 15): queue_dead.cpp ---------------------------------
+
+// -- jobs_failing alert (issue 15): queue_alerts.cpp
+
+/// The alert rule, and the failures in a row of one task type that raise it.
+inline constexpr const char* failing_rule = "jobs_failing";
+inline constexpr std::uint32_t failing_streak = 3;
+
+/// Job `j` became final: a failure (failed or dead; not a person's
+/// rejection) lengthens its task type's streak and at failing_streak raises
+/// the alert (at most one an hour per type); a completion resets it.
+void note_final(caf::event_based_actor* self, const state_ptr& st, const job& j);
+
+/// At most this many jobs in one bulk requeue or purge.
+inline constexpr std::size_t max_bulk = 1'000;
+
+/// Whether a job's last error cannot heal by running it again: the worker
+/// said `retryable: false` (the model refused the key, 401/403, or the
+/// input, 400/404/422), or, for a job stored before that flag, its code.
+bool cannot_heal(const nlohmann::json& last_error);
+
+/// What self-heal does with a failed job: requeue it (within
+/// jobs_config::max_heals), dead-letter it (the reason), or leave it (a
+/// person's rejection or a deadline: failed by decision, not by error).
+struct heal_verdict {
+  enum kind : std::uint8_t { requeue, dead_letter, leave } what;
+  std::string reason;
+};
+heal_verdict heal_verdict_of(const job& j, const jobs_config& jc);
+
+/// Moves the stored final job `j` to dead with `reason` (its day counts
+/// it); the write to commit. Until settled() it is in `settling`.
+persistence::write_request dead_letter_stored(const state_ptr& st, job j, const std::string& reason,
+                                              const char* by);
+/// The writes of dead_letter_stored are durable: answers GETs waiting.
+void settled(caf::event_based_actor* self, const state_ptr& st, const std::vector<std::string>& ids);
+
+/// Queues the stored final job `j` again with a fresh budget of attempts
+/// (attempt numbers go on; result, QA, price, warnings and dead_reason go;
+/// last_error and heals stay), as event `what` with `extra`; the write.
+persistence::write_request restart_job(const state_ptr& st, job j, const char* what, nlohmann::json extra);
+
+/// POST /api/jobs/{id}/requeue (a dead or failed job; heals start again
+/// at 0) and /purge (a dead job's record is deleted, its events kept).
+caf::result<nlohmann::json> requeue_job(caf::event_based_actor* self, const state_ptr& st, const std::string& id);
+caf::result<nlohmann::json> purge_job(caf::event_based_actor* self, const state_ptr& st, const std::string& id);
+/// The bulk forms: {"ids": [...]} or {"all": true} ->
+/// {"requeued"|"purged": n, "ids", "skipped": [{"id", "reason"}], "remaining_dead"}.
+caf::result<nlohmann::json> dead_bulk(caf::event_based_actor* self, const state_ptr& st, const nlohmann::json& body,
+                                      bool purge);
 
 } // namespace echopilot::jobs

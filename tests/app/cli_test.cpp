@@ -478,6 +478,7 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(a.max_queued_bytes == b.max_queued_bytes);
   CHECK(a.idempotency_ttl == b.idempotency_ttl);
   CHECK(a.idempotency_max_keys == b.idempotency_max_keys);
+  CHECK(a.max_heals == b.max_heals); // dead letter (issue 15)
   CHECK(shipped.openai.base_url == embedded.openai.base_url);
   CHECK(shipped.openai.timeout == embedded.openai.timeout);
   CHECK(shipped.openai.connect_timeout == embedded.openai.connect_timeout);

@@ -384,13 +384,22 @@ TEST_CASE("kill -9 with jobs in flight: after the restart every accepted job is 
 
 TEST_CASE("self-heal: failed jobs requeued, silent workers restarted, restarts reported, events") {
   test::fake_model fake;
-  jobs_node n{json{{"workers", 2}, {"heartbeat_ms", 60000}, {"heartbeat_stale_ms", 300}}, &fake, json::object(), true};
-  // A job that fails for good (401 is not retried).
+  jobs_node n{json{{"workers", 2}, {"heartbeat_ms", 60000}, {"heartbeat_stale_ms", 300}, {"qa_below_threshold", "fail"}},
+              &fake, json::object(), true};
+  // A job that fails for good (401 is not retried, and cannot heal: the
+  // dead letter), and one that fails QA (a rerun may pass: requeued).
   fake.script(json::array({{{"kind", "process"}, {"status", 401}}}));
-  auto id = submit(*n, "Classify these tickets.", "data_transform");
-  auto j = wait_final(*n, id);
+  auto id401 = submit(*n, "Classify these tickets.", "data_transform");
+  auto j = wait_final(*n, id401);
   REQUIRE(j["status"] == "failed");
   CHECK(j["last_error"]["code"] == "model_auth_failed");
+  CHECK(j["last_error"]["retryable"] == false);
+  fake.configure({{"qa_score", 10}});
+  auto id = submit(*n, "Summarise the tickets.", "summarize");
+  j = wait_final(*n, id);
+  REQUIRE(j["status"] == "failed");
+  CHECK(j["last_error"]["code"] == "qa_below_threshold");
+  fake.configure({{"qa_score", 96}});
   CHECK(n->post("/api/supervision/crash", R"({"child": "flags"})", {auth}).status == 200);
   std::this_thread::sleep_for(400ms); // the workers' heartbeats are now stale
   auto r = n->post("/api/self-heal", "{}", {auth});
@@ -398,7 +407,15 @@ TEST_CASE("self-heal: failed jobs requeued, silent workers restarted, restarts r
   auto report = r.json()["data"];
   REQUIRE(report["requeued"].size() == 1);
   CHECK(report["requeued"][0]["id"] == id);
+  REQUIRE(report["dead_lettered"].size() == 1);
+  CHECK(report["dead_lettered"][0]["id"] == id401);
   CHECK(report["stale_workers"].size() == 2);
+  // The original's top-level fields, beside today's.
+  CHECK(r.json()["retried_count"] == 1);
+  CHECK(r.json()["worker_restart_suggested"] == true);
+  CHECK(r.json()["eligible_unpaid"].is_array());
+  REQUIRE(r.json()["notes"].is_array());
+  CHECK(r.json()["notes"][0].get<std::string>().find("silent") != std::string::npos);
   bool flags_listed = false;
   for (auto& a : report["actors"])
     flags_listed = flags_listed || a["id"] == "flags";
@@ -406,14 +423,20 @@ TEST_CASE("self-heal: failed jobs requeued, silent workers restarted, restarts r
   // A second run right away finds nothing more to requeue.
   auto again = n->post("/api/self-heal", "{}", {auth}).json()["data"];
   CHECK(again["requeued"].empty());
-  // The requeued job now completes (the fake answers normally again), as
-  // attempt 2: attempt numbers go on, the budget starts again.
+  CHECK(again["dead_lettered"].empty());
+  // The requeued job now completes (QA passes again), as attempt 2:
+  // attempt numbers go on, the budget starts again; one heal spent.
   j = wait_final(*n, id);
   CHECK(j["status"] == "completed");
   CHECK(j["attempts"] == 2);
+  CHECK(j["heals"] == 1);
   CHECK(j["last_error"].is_null() == false);
+  auto dead = job(*n, id401);
+  CHECK(dead["status"] == "dead");
+  CHECK(dead["dead_reason"].get<std::string>().find("model_auth_failed") != std::string::npos);
   auto counts = n->get("/api/jobs?limit=1", {auth}).json()["data"]["counts"];
   CHECK(counts["completed"] == 1);
+  CHECK(counts["dead"] == 1);
   CHECK(counts["failed"] == 0);
   CHECK(counts["queued"] == 0);
   CHECK(counts["processing"] == 0);
