@@ -34,7 +34,13 @@ struct portal_node {
 
   explicit portal_node(const test::fake_model* fake = nullptr) {
     auto config = dir.path + "/echopilot.json";
-    std::ofstream{config} << json{{"flags", {{"defaults", ""}}}, {"portal", {{"link_ttl_hours", 24}}}}.dump();
+    // issue 15: a job below its QA threshold waits for a person; the local
+    // scorer gives these short texts less than the default 90-95, so the
+    // thresholds here let them complete.
+    std::ofstream{config} << json{{"flags", {{"defaults", ""}}},
+                                  {"portal", {{"link_ttl_hours", 24}}},
+                                  {"jobs", {{"task_types", {{"summarize", 50}, {"other", 50}, {"transcription", 50}}}}}}
+                               .dump();
     std::map<std::string, std::string> env = {
       {"DASHBOARD_KEY", key}, {"SESSION_SECRET", secret}, {"ECHOPILOT_WEB_ROOT", ECHOPILOT_SOURCE_DIR "/web"}};
     if (fake != nullptr) {
