@@ -24,29 +24,30 @@ std::string error_text(const json& last_error) {
   return message.empty() ? code : code + ": " + message;
 }
 
-/// Why job `id` cannot be touched now ("" if it can): it is active, its
-/// final state or payment is being written, or its purge is.
-std::string busy_reason(const queue_state& st, const std::string& id) {
-  if (auto a = st.active.find(id); a != st.active.end())
-    return std::string{"the job is "} + a->second.status;
-  if (st.settling.count(id) != 0 || st.paying.count(id) != 0)
-    return "a change of the job is being written; retry";
-  if (st.purging.count(id) != 0)
-    return "the job is being purged";
-  return {};
-}
+/// Job `id` as it is now, and whether a change of it is being written
+/// (active, its final state or payment being stored): the newest state
+/// decides what is allowed; a write in flight only says "retry".
+struct current_job {
+  job j;
+  bool writing = false;
+};
 
-/// The stored job `id`, or the reason it is not there.
-std::variant<job, caf::error> stored_job(const queue_state& st, const std::string& id) {
+std::variant<current_job, caf::error> find_job(const queue_state& st, const std::string& id) {
   if (!looks_like_job_id(id))
     return make_error(errc::not_found, "no job '" + id.substr(0, 64) + "'");
-  if (auto busy = busy_reason(st, id); !busy.empty())
-    return make_error(errc::conflict, busy);
+  if (st.purging.count(id) != 0)
+    return make_error(errc::conflict, "the job is being purged");
+  if (auto a = st.active.find(id); a != st.active.end())
+    return current_job{a->second, true};
+  if (auto s = st.settling.find(id); s != st.settling.end())
+    return current_job{s->second, true};
+  if (auto p = st.paying.find(id); p != st.paying.end())
+    return current_job{p->second.first, true};
   auto stored = st.cfg.store->get(id);
   auto j = stored ? job_from_json(*stored) : std::nullopt;
   if (!j)
     return make_error(errc::not_found, "no job '" + id + "'");
-  return std::move(*j);
+  return current_job{std::move(*j), false};
 }
 
 /// The ids of a bulk body: {"ids": [..<=1000]} or {"all": true} (the dead
@@ -163,17 +164,23 @@ namespace {
 
 /// Requeues stored job `j` (dead or failed) by the operator: the ops, or
 /// the reason it may not be.
-std::variant<persistence::write_request, std::string> operator_requeue(const state_ptr& st, job j) {
+std::variant<persistence::write_request, std::string> operator_requeue(const state_ptr& st, current_job c) {
+  auto& j = c.j;
   if (j.status != dead && j.status != failed)
     return "the job is " + j.status + "; only a dead or failed job can be requeued";
+  if (c.writing)
+    return std::string{"a change of the job is being written; retry"};
   j.heals = 0; // the operator's requeue: self-heal's bound starts again
   return restart_job(st, std::move(j), "requeued", {{"by", "api"}});
 }
 
 /// Purges stored job `j` (dead): the ops, or the reason it may not be.
-std::variant<persistence::write_request, std::string> operator_purge(const state_ptr& st, const job& j) {
+std::variant<persistence::write_request, std::string> operator_purge(const state_ptr& st, const current_job& c) {
+  auto& j = c.j;
   if (j.status != dead)
     return "the job is " + j.status + "; only a dead job can be purged";
+  if (c.writing)
+    return std::string{"a change of the job is being written; retry"};
   --st->counts[dead];
   st->publish();
   st->purging.insert(j.id);
@@ -192,10 +199,10 @@ void append(persistence::write_request& to, persistence::write_request from) {
 } // namespace
 
 caf::result<json> requeue_job(caf::event_based_actor* self, const state_ptr& st, const std::string& id) {
-  auto j = stored_job(*st, id);
+  auto j = find_job(*st, id);
   if (auto* err = std::get_if<caf::error>(&j))
     return std::move(*err);
-  auto ops = operator_requeue(st, std::get<job>(std::move(j)));
+  auto ops = operator_requeue(st, std::get<current_job>(std::move(j)));
   if (auto* why = std::get_if<std::string>(&ops))
     return make_error(errc::conflict, *why);
   auto rp = self->make_response_promise<json>();
@@ -212,10 +219,10 @@ caf::result<json> requeue_job(caf::event_based_actor* self, const state_ptr& st,
 }
 
 caf::result<json> purge_job(caf::event_based_actor* self, const state_ptr& st, const std::string& id) {
-  auto j = stored_job(*st, id);
+  auto j = find_job(*st, id);
   if (auto* err = std::get_if<caf::error>(&j))
     return std::move(*err);
-  auto ops = operator_purge(st, std::get<job>(j));
+  auto ops = operator_purge(st, std::get<current_job>(j));
   if (auto* why = std::get_if<std::string>(&ops))
     return make_error(errc::conflict, *why);
   auto rp = self->make_response_promise<json>();
@@ -235,12 +242,13 @@ caf::result<json> dead_bulk(caf::event_based_actor* self, const state_ptr& st, c
   json skipped = json::array();
   std::vector<std::string> purged;
   for (auto& id : std::get<std::vector<std::string>>(ids)) {
-    auto j = stored_job(*st, id);
+    auto j = find_job(*st, id);
     if (auto* err = std::get_if<caf::error>(&j)) {
       skipped.push_back({{"id", id}, {"reason", message_of(*err)}});
       continue;
     }
-    auto ops = purge ? operator_purge(st, std::get<job>(j)) : operator_requeue(st, std::get<job>(std::move(j)));
+    auto ops = purge ? operator_purge(st, std::get<current_job>(j))
+                     : operator_requeue(st, std::get<current_job>(std::move(j)));
     if (auto* why = std::get_if<std::string>(&ops)) {
       skipped.push_back({{"id", id}, {"reason", *why}});
       continue;
