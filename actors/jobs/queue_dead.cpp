@@ -95,13 +95,14 @@ heal_verdict heal_verdict_of(const job& j, const jobs_config& jc) {
   // A person's decision or a deadline is not an error to heal.
   if (code == "rejected" || code == "deadline_exceeded")
     return {heal_verdict::leave, "failed by decision (" + code + "): left as it is"};
-  if (cannot_heal(j.last_error))
-    return {heal_verdict::dead_letter,
-            "the error cannot heal by running the job again (" + error_text(j.last_error) + ")"};
+  // Every error gets the same bounded heals (a refused key may be fixed by
+  // the operator meanwhile); the reason says when a rerun alone cannot help.
   if (j.heals >= jc.max_heals)
-    return {heal_verdict::dead_letter, "self-heal requeued it " + std::to_string(j.heals) + " time(s) (jobs.max_heals "
-                                         + std::to_string(jc.max_heals) + ") and it failed again ("
-                                         + error_text(j.last_error) + ")"};
+    return {heal_verdict::dead_letter,
+            "self-heal requeued it " + std::to_string(j.heals) + " time(s) (jobs.max_heals "
+              + std::to_string(jc.max_heals) + ") and it failed again ("
+              + (cannot_heal(j.last_error) ? "an error a rerun alone cannot heal: " : "") + error_text(j.last_error)
+              + ")"};
   return {heal_verdict::requeue, {}};
 }
 

@@ -117,6 +117,7 @@ before(async () => {
     jobs: {
       task_types: { research: 95, drafting: 90, data_transform: 92, transcription: 88, other: 95, summarize: 90,
         legal_review: 97 },
+      max_heals: 0, // a failed job goes to the dead letter at the first self-heal
     },
   }));
   const n = startChild(binary, ['serve', '--port', '0', '--data-dir', join(dataDir, 'data'), '--config', config], {
@@ -232,7 +233,7 @@ test('the dead letter: a job the model refuses is requeued and completes, anothe
   const first = await submit('Summarise: the first job the model refuses.');
   const second = await submit('Summarise: the second job the model refuses.');
   for (const id of [first, second]) await until(id, (j) => j.status === 'failed' || j.status === 'dead', 'failure');
-  // Self-heal does not requeue an error that cannot heal: it dead-letters it.
+  // With jobs.max_heals 0 self-heal dead-letters a failed job at once.
   for (let i = 0; i < 5; i++) {
     const { doc } = await admin('GET', `/api/jobs/${second}`);
     if (doc.data.status === 'dead') break;

@@ -88,24 +88,37 @@ std::vector<json> events(jobs_node& n, const std::string& stream) {
 
 } // namespace
 
-TEST_CASE("a 401 is dead-lettered; a failing job gets jobs.max_heals heals, then the dead letter; requeued, it completes") {
+TEST_CASE("a 401 gets jobs.max_heals heals, then the dead letter; so does a failing job; requeued, it completes") {
   test::fake_model fake;
   jobs_node n{json{{"workers", 2}, {"max_heals", 2}, {"qa_below_threshold", "fail"}}, fake};
-  // The model refuses the key: not retried, and self-heal does not requeue it.
-  fake.script(json::array({{{"kind", "process"}, {"status", 401}}}));
+  // The model refuses the key, three times: not retried by the worker;
+  // self-heal requeues it twice (max_heals 2), then dead-letters it.
+  fake.script(json::array({{{"kind", "process"}, {"status", 401}},
+                           {{"kind", "process"}, {"status", 401}},
+                           {{"kind", "process"}, {"status", 401}}}));
   auto refused = submit(n, "Classify these tickets.", "data_transform");
   auto j = wait_status(n, refused, {"failed"});
   CHECK(j["last_error"]["code"] == "model_auth_failed");
   CHECK(j["last_error"]["retryable"] == false);
   CHECK(j["heals"] == 0);
   CHECK(j["dead_reason"].is_null());
-  auto heal = self_heal(n);
+  json heal;
+  for (int k = 1; k <= 2; ++k) {
+    heal = self_heal(n);
+    CHECK(heal["retried_count"] == 1);
+    CHECK(heal["data"]["dead_lettered"].empty());
+    j = wait_status(n, refused, {"failed"});
+    CHECK(j["heals"] == k);
+    CHECK(j["last_error"]["code"] == "model_auth_failed");
+  }
+  heal = self_heal(n);
   CHECK(heal["retried_count"] == 0);
   REQUIRE(heal["data"]["dead_lettered"].size() == 1);
   CHECK(heal["data"]["dead_lettered"][0]["id"] == refused);
   j = job(n, refused);
   CHECK(j["status"] == "dead");
   auto reason = j["dead_reason"].get<std::string>();
+  CHECK_MESSAGE(reason.find("2 time(s) (jobs.max_heals 2)") != std::string::npos, reason);
   CHECK_MESSAGE(reason.find("cannot heal") != std::string::npos, reason);
   CHECK_MESSAGE(reason.find("HTTP 401") != std::string::npos, reason);
 

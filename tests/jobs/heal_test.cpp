@@ -44,7 +44,11 @@ TEST_CASE("heal_verdict_of: requeue within max_heals, then the dead letter with 
   CHECK(v.what == heal_verdict::dead_letter);
   CHECK(v.reason.find("2 time(s) (jobs.max_heals 2)") != std::string::npos);
   CHECK(v.reason.find("QA scored 10") != std::string::npos);
-  v = heal_verdict_of(failed_with({{"code", "model_auth_failed"}, {"message", "HTTP 401"}, {"retryable", false}}), jc);
+  // An error a rerun alone cannot heal (401) gets the same bounded heals.
+  json refused = {{"code", "model_auth_failed"}, {"message", "HTTP 401"}, {"retryable", false}};
+  CHECK(heal_verdict_of(failed_with(refused, 0), jc).what == heal_verdict::requeue);
+  CHECK(heal_verdict_of(failed_with(refused, 1), jc).what == heal_verdict::requeue);
+  v = heal_verdict_of(failed_with(refused, 2), jc);
   CHECK(v.what == heal_verdict::dead_letter);
   CHECK(v.reason.find("cannot heal") != std::string::npos);
   CHECK(v.reason.find("model_auth_failed: HTTP 401") != std::string::npos);
