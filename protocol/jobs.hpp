@@ -95,9 +95,9 @@
 //       first, at most 1000 a call) -> {"requeued"|"purged": n, "ids",
 //       "skipped": [{"id", "reason"}], "remaining_dead"};
 //       errc::invalid_argument for another body.
-//   Self-heal requeues a failed job at most jobs.max_heals times; an error
-//   that cannot heal (the outcome's retryable: false) or a failure after the
-//   last heal dead-letters it; the job's "dead_reason" says why.
+//   Self-heal requeues a failed job at most jobs.max_heals times; a failure
+//   after the last heal dead-letters it; the job's "dead_reason" says why
+//   (and when the error is one a rerun alone cannot heal: retryable false).
 #pragma once
 
 #include <cstdint>
