@@ -5,6 +5,7 @@
 #include "app/store_regions.hpp"
 #include "app/store_growth.hpp" // growth (issue 14)
 #include "app/store_experiments.hpp" // experiments (issue 14 exp)
+#include "app/store_churn.hpp"       // churn (issue 15 flags)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -58,6 +59,9 @@ std::vector<persistence::table_def> node_tables() {
   // experiments (S13; issue 14 exp)
   for (auto& x : experiments_tables())
     t.push_back(std::move(x));
+  // churn (issue 15, features.churn_ai)
+  for (auto& c : churn_tables())
+    t.push_back(std::move(c));
   return t;
 }
 
@@ -423,6 +427,7 @@ public:
     growth_ = make_growth_port(env_, commit); // growth (issue 14)
     guard_ = make_guard_port(env_, commit);
     experiments_ = make_experiments_port(env_, commit); // experiments (S13; issue 14 exp)
+    churn_ = make_churn_port(env_, commit);             // churn (issue 15 flags)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -445,6 +450,11 @@ public:
   // experiments (S13; issue 14 exp)
   std::shared_ptr<experiments::store_port> experiments_port() override {
     return experiments_;
+  }
+
+  // churn (issue 15 flags)
+  std::shared_ptr<churn::store_port> churn_port() override {
+    return churn_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -528,7 +538,8 @@ public:
                                     regions::log_stream, guard::stream,
                                     // growth (issue 14)
                                     growth::stream, growth::unsubscribes_stream,
-                                    experiments::stream}; // experiments: issue 14 exp
+                                    experiments::stream, // experiments: issue 14 exp
+                                    churn::stream};      // churn: issue 15 flags
       for (auto k : known)
         if (stream == k)
           return true;
@@ -626,6 +637,7 @@ private:
   std::shared_ptr<regions::store_port> regions_;
   std::shared_ptr<guard::store_port> guard_;
   std::shared_ptr<experiments::store_port> experiments_; // issue 14 exp
+  std::shared_ptr<churn::store_port> churn_;             // issue 15 flags
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

@@ -14,6 +14,7 @@
 
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/experiments/experiments_actor.hpp" // issue 14 exp
+#include "actors/churn/churn_actor.hpp"             // issue 15 flags
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
@@ -71,6 +72,9 @@ public:
   // -- experiments (S13; issue 14 exp) --
   /// The experiments actor's port (tables exp_*, stream "experiments").
   virtual std::shared_ptr<experiments::store_port> experiments_port() = 0;
+  // -- churn (issue 15 flags) --
+  /// The churn actor's port (reads jobs and invoices; table churn_scores).
+  virtual std::shared_ptr<churn::store_port> churn_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

@@ -685,6 +685,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_growth_routes(ctx, t);
   // -- experiments (S13; issue 14 exp): http/experiments_routes.cpp ---------
   add_experiments_routes(ctx, t);
+  // -- churn (issue 15 flags): http/churn_routes.cpp -------------------------
+  add_churn_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

@@ -115,5 +115,7 @@ void add_regions_routes(const route_context& ctx, std::vector<route>& t);
 void add_guard_routes(const route_context& ctx, std::vector<route>& t);
 /// The experiments routes (S13; http/experiments_routes.cpp; issue 14 exp).
 void add_experiments_routes(const route_context& ctx, std::vector<route>& t);
+/// The churn routes (issue 15 flags; http/churn_routes.cpp).
+void add_churn_routes(const route_context& ctx, std::vector<route>& t);
 
 } // namespace echopilot::http

@@ -29,6 +29,8 @@ class openai_client;
 
 namespace echopilot::jobs {
 
+struct pricing_variant_config; // -- flags (issue 15)
+
 /// What the queue needs of the store. Reads run directly (read-only
 /// transactions); writes go through the writer and `done` runs in `self`'s
 /// context once the commit is durable (empty error) or failed.
@@ -76,6 +78,8 @@ struct queue_config {
   /// deterministic tests on the test coordinator).
   bool lists_on_scheduler = false;
   base::clock* clock = nullptr;
+  // -- flags (issue 15): ab.pricing_v2 (actors/jobs/pricing_variant.hpp); null: off
+  std::shared_ptr<const pricing_variant_config> pricing;
 };
 
 caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg);

@@ -245,7 +245,9 @@ json to_json(const job& j) {
           {"payment_status", j.payment_status},
           {"payment", j.payment},
           {"last_error", j.last_error},
-          {"warnings", j.warnings}};
+          {"warnings", j.warnings},
+          // -- flags (issue 15)
+          {"pricing_variant", j.pricing_variant.empty() ? json(nullptr) : json(j.pricing_variant)}};
 }
 
 void read_result(const json& v, job& j) {
@@ -294,6 +296,9 @@ std::optional<job> job_from_json(const json& v) {
     j.payment = v.value("payment", json(nullptr));
     j.last_error = v.value("last_error", json(nullptr));
     j.warnings = v.value("warnings", std::vector<std::string>{});
+    // -- flags (issue 15)
+    if (auto pv = v.find("pricing_variant"); pv != v.end() && pv->is_string())
+      j.pricing_variant = pv->get<std::string>();
     return j;
   } catch (const json::exception&) {
     return std::nullopt;

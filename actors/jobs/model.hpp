@@ -101,6 +101,9 @@ struct jobs_config {
   /// many (beyond it the oldest expire first).
   std::chrono::milliseconds idempotency_ttl{86'400'000};
   std::size_t idempotency_max_keys = 1'000'000;
+  // -- flags (issue 15): the rate of the experiment pricing_v2's variant B
+  // (and any other non-control variant) while the flag ab.pricing_v2 is on.
+  micros pricing_v2_rate_per_min = 4'500'000;
 };
 
 /// Statuses (CONTRACT.md).
@@ -151,6 +154,9 @@ struct job {
   nlohmann::json payment;
   nlohmann::json last_error; ///< null or {"code", "message", "attempt"}
   std::vector<std::string> warnings;
+  // -- flags (issue 15): the experiment pricing_v2's variant ("A", "B") of a
+  // job submitted while the flag ab.pricing_v2 was on; "" otherwise.
+  std::string pricing_variant;
 };
 
 nlohmann::json to_json(const job& j);

@@ -12,6 +12,7 @@
 #include <caf/event_based_actor.hpp>
 #include <openssl/evp.h>
 
+#include "actors/jobs/pricing_variant.hpp" // -- flags (issue 15)
 #include "actors/jobs/queue_state.hpp"
 
 namespace echopilot::jobs {
@@ -93,6 +94,7 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
   if (auto* bad = std::get_if<invalid>(&made))
     return make_error(bad->code, bad->message);
   auto j = std::get<job>(std::move(made));
+  apply_pricing_variant(self, st, j); // -- flags (issue 15): ab.pricing_v2
   // Admission: the jobs waiting (counted from their submission on) and the
   // bytes of input the queue holds stay within their bounds.
   if (st->counts[queued] >= static_cast<std::int64_t>(jc.max_queued))
