@@ -12,6 +12,7 @@
 #include <caf/send.hpp>
 
 #include "actors/health/traffic.hpp"
+#include "actors/jobs/pricing_variant.hpp" // flags (issue 15)
 #include "actors/payments/stripe_adapter.hpp"
 #include "actors/portal/link.hpp"
 #include "app/secrets.hpp"
@@ -278,6 +279,14 @@ int run_node(const settings& s) {
   auto gauges = std::make_shared<jobs::queue_gauges>();
   parts.jobs_queue.gauges = gauges;
   parts.jobs_queue.clock = &clock;
+  { // flags (issue 15): ab.pricing_v2 prices the experiment pricing_v2's variants
+    auto pricing = std::make_shared<jobs::pricing_variant_config>();
+    pricing->flags = flags_view;
+    auto& catalog = std::get<experiments::catalog>(experiment_list);
+    if (auto e = catalog.find(jobs::pricing_experiment); e != catalog.end())
+      pricing->experiment = e->second;
+    parts.jobs_queue.pricing = std::move(pricing);
+  }
   parts.jobs_worker.jobs = jobs_cfg;
   parts.jobs_worker.model = model;
   parts.jobs_worker.dir = dir;
@@ -334,6 +343,7 @@ int run_node(const settings& s) {
   parts.payments.counters = pay_counters;
   parts.payments.clock = &clock;
   parts.payments.live = s.payments.live;
+  parts.payments.flags = flags_view; // payments.live pauses new checkouts
   parts.payments.fraud.allow = payments::parse_allowlist(s.payments.email_allow);
   parts.payments.fraud.block_prepaid = s.payments.block_prepaid;
   parts.payments.fraud.max_per_hour = s.payments.max_per_hour;
@@ -410,6 +420,7 @@ int run_node(const settings& s) {
   parts.slo.store = store->slo_port();
   parts.slo.dir = dir;
   parts.slo.clock = &clock;
+  parts.slo.flags = flags_view; // features.slo_monitoring
   parts.slo.harvest_every = s.slo_harvest_every;
   // Operations: the health and costs actors read the machine, the store and
   // the HTTP server (through providers: they know neither LMDB nor HTTP).
@@ -437,6 +448,10 @@ int run_node(const settings& s) {
   parts.experiments.alpha = s.experiments.alpha;
   parts.experiments.store = store->experiments_port();
   parts.experiments.clock = &clock;
+  // churn (issue 15 flags): scores clients while features.churn_ai is on
+  parts.churn.store = store->churn_port();
+  parts.churn.flags = flags_view;
+  parts.churn.clock = &clock;
   // The client portal: uploads under the data dir, transcription through
   // the model connector when there is one.
   parts.portal.clock = &clock;

@@ -194,6 +194,10 @@ std::optional<usage_error> apply_jobs(const std::string& path, const json& v, jo
         j.qa_action = *a;
     } else if (k == "rate_usd_per_min") {
       r.money(x, key, j.rate_per_min);
+    } else if (k == "pricing_v2_rate_usd_per_min") { // -- flags (issue 15): ab.pricing_v2
+      r.money(x, key, j.pricing_v2_rate_per_min);
+      if (!r.err && j.pricing_v2_rate_per_min == 0)
+        r.bad(key, "a positive amount in USD");
     } else if (k == "prices") {
       if (!x.is_object()) {
         r.bad(key, "an object of model -> {input_per_1k_usd, output_per_1k_usd}");

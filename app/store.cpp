@@ -8,6 +8,7 @@
 #include "app/store_experiments.hpp" // experiments (issue 14 exp)
 #include "app/store_webhooks.hpp" // hooks (issue 15)
 #include "protocol/webhooks.hpp" // hooks (issue 15)
+#include "app/store_churn.hpp"       // churn (issue 15 flags)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -67,6 +68,9 @@ std::vector<persistence::table_def> node_tables() {
   // hooks (issue 15): app/store_webhooks.cpp
   for (auto& w : webhooks_tables())
     t.push_back(std::move(w));
+  // churn (issue 15, features.churn_ai)
+  for (auto& c : churn_tables())
+    t.push_back(std::move(c));
   return t;
 }
 
@@ -443,6 +447,7 @@ public:
     guard_ = make_guard_port(env_, commit);
     experiments_ = make_experiments_port(env_, commit); // experiments (S13; issue 14 exp)
     webhooks_ = make_webhooks_port(env_, commit); // hooks (issue 15)
+    churn_ = make_churn_port(env_, commit);             // churn (issue 15 flags)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -470,6 +475,11 @@ public:
   // hooks (issue 15)
   std::shared_ptr<webhooks::store_port> webhooks_port() override {
     return webhooks_;
+  }
+
+  // churn (issue 15 flags)
+  std::shared_ptr<churn::store_port> churn_port() override {
+    return churn_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -554,7 +564,8 @@ public:
                                     // growth (issue 14)
                                     growth::stream, growth::unsubscribes_stream,
                                     experiments::stream, // experiments: issue 14 exp
-                                    webhooks::stream}; // hooks (issue 15)
+                                    webhooks::stream, // hooks (issue 15)
+                                    churn::stream};      // churn: issue 15 flags
       for (auto k : known)
         if (stream == k)
           return true;
@@ -653,6 +664,7 @@ private:
   std::shared_ptr<regions::store_port> regions_;
   std::shared_ptr<guard::store_port> guard_;
   std::shared_ptr<experiments::store_port> experiments_; // issue 14 exp
+  std::shared_ptr<churn::store_port> churn_;             // issue 15 flags
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

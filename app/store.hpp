@@ -14,6 +14,7 @@
 
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/experiments/experiments_actor.hpp" // issue 14 exp
+#include "actors/churn/churn_actor.hpp"             // issue 15 flags
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
@@ -75,6 +76,9 @@ public:
   // -- hooks (issue 15) --
   /// The webhooks actor's port (tables clients, webhook_deliveries).
   virtual std::shared_ptr<webhooks::store_port> webhooks_port() = 0;
+  // -- churn (issue 15 flags) --
+  /// The churn actor's port (reads jobs and invoices; table churn_scores).
+  virtual std::shared_ptr<churn::store_port> churn_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

@@ -15,6 +15,7 @@
 #include "protocol/growth.hpp" // growth (issue 14)
 #include "protocol/webhooks.hpp" // hooks (issue 15)
 #include "protocol/experiments.hpp" // issue 14 exp
+#include "protocol/churn.hpp"       // issue 15 flags
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -141,6 +142,14 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
                       worker(experiments::actor_id,
                              [cfg = parts.experiments](caf::local_actor* parent) {
                                return parent->spawn(experiments::experiments_actor, cfg);
+                             },
+                             5s));
+  // churn (issue 15 flags): before the scheduler, whose task churn.scoring
+  // it answers; it holds nothing a restart would lose (the scores are stored).
+  ops.children.insert(ops.children.end() - 1,
+                      worker(churn::actor_id,
+                             [cfg = parts.churn](caf::local_actor* parent) {
+                               return parent->spawn(churn::churn_actor, cfg);
                              },
                              5s));
 

@@ -17,6 +17,7 @@
 #include "actors/jobs/jobs_actors.hpp"
 #include "actors/portal/portal_actor.hpp"
 #include "actors/experiments/experiments_actor.hpp" // issue 14 exp
+#include "actors/churn/churn_actor.hpp"             // issue 15 flags
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -61,6 +62,8 @@ struct subsystems {
   portal::portal_config portal;
   /// The experiments actor (S13; issue 14 exp; under "ops").
   experiments::experiments_config experiments;
+  /// The churn actor (issue 15 flags: features.churn_ai; under "ops").
+  churn::churn_config churn;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
   /// growth (issue 14): the growth actor (under "ops").

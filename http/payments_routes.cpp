@@ -8,6 +8,7 @@
 #include "http/json_body.hpp"
 #include "http/route_input.hpp"
 #include "http/routes.hpp"
+#include "protocol/flags.hpp"
 #include "protocol/payments.hpp"
 
 namespace echopilot::http {
@@ -23,6 +24,19 @@ constexpr std::size_t kib = 1024;
 response lift(json& answer) {
   bool dry = answer.is_object() && answer.value("dry_run", false);
   return ok(std::move(answer), 200, dry ? json{{"dry_run", true}} : json(nullptr));
+}
+
+/// While the flag payments.live is false no Checkout Session is made: 503
+/// `payments_paused` (the subsystem is deliberately not serving this; the
+/// same request succeeds once the flag is true again).
+std::optional<response> paused(const std::shared_ptr<const flags::view>& view) {
+  if (flags::enabled(view, flags::payments_live, true))
+    return std::nullopt;
+  auto r = fail(503, "payments_paused",
+                std::string{payments::paused_message}
+                  + ": no checkout session is made until it is set to true again (POST /api/flags/set)");
+  r.headers.emplace_back("Retry-After", "60");
+  return r;
 }
 
 } // namespace
@@ -42,9 +56,12 @@ void add_payment_routes(const route_context& ctx, std::vector<route>& t) {
   add(method::post, "/api/payments/create-invoice", auth_level::admin,
       "Makes an invoice and its Stripe Checkout Session: {\"job_id\"} (the job's price) or {\"amount\" (USD), "
       "\"email\"} (+ \"card\", \"prepaid\"); the fraud guard first (block: 422 naming the rule; review: held, "
-      "no URL). Answers data.url and data.session_id (null in dry-run, with would_send). Idempotency-Key "
+      "no URL); 503 payments_paused while the flag payments.live is false. Answers data.url and data.session_id "
+      "(null in dry-run, with would_send). Idempotency-Key "
       "optional (derived from the body when absent).",
-      to_actor([](request& req) -> std::variant<caf::message, response> {
+      to_actor([view = ctx.flags_view](request& req) -> std::variant<caf::message, response> {
+        if (auto p = paused(view))
+          return std::move(*p);
         auto key = idempotency_key(req);
         if (auto* bad = std::get_if<response>(&key))
           return std::move(*bad);
@@ -113,13 +130,15 @@ void add_payment_routes(const route_context& ctx, std::vector<route>& t) {
 
   add(method::post, "/api/payments/invoices/{id}/release", auth_level::admin,
       "A held invoice: {\"action\": \"approve\"} makes its session, {\"action\": \"reject\"} rejects it.",
-      to_actor([](request& req) -> std::variant<caf::message, response> {
+      to_actor([view = ctx.flags_view](request& req) -> std::variant<caf::message, response> {
         auto action = string_field(req, "action");
         if (auto* bad = std::get_if<response>(&action))
           return std::move(*bad);
         auto& a = std::get<std::string>(action);
         if (a != "approve" && a != "reject")
           return fail(400, "invalid_field", "the field 'action' must be \"approve\" or \"reject\"");
+        if (auto p = paused(view); p && a == "approve")
+          return std::move(*p);
         return caf::make_message(payments::release_atom::value, *req.param("id"), a);
       }),
       4 * kib, body_kind::json);

@@ -134,5 +134,7 @@ void add_webhooks_routes(const route_context& ctx, std::vector<route>& t);
 /// hooks (issue 15): the 429 of a submission over a client's daily limit,
 /// from the queue's {"status", "code", "message", "retry_after"}.
 response client_limit_refusal(const nlohmann::json& refused);
+/// The churn routes (issue 15 flags; http/churn_routes.cpp).
+void add_churn_routes(const route_context& ctx, std::vector<route>& t);
 
 } // namespace echopilot::http

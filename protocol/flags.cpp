@@ -193,4 +193,16 @@ json version::to_json() const {
   return out;
 }
 
+bool enabled(const view& v, std::string_view key, bool fallback) {
+  auto current = v.load();
+  if (!current)
+    return fallback;
+  const json* value = current->find(key);
+  return value != nullptr && value->is_boolean() ? value->get<bool>() : fallback;
+}
+
+bool enabled(const std::shared_ptr<const view>& v, std::string_view key, bool fallback) {
+  return v ? enabled(*v, key, fallback) : fallback;
+}
+
 } // namespace echopilot::flags

@@ -40,6 +40,14 @@ inline constexpr const char* actor_id = "flags";
 
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 
+/// The flags the code reads (configs/flags.json ships exactly these, each
+/// with its default; docs/OPERATIONS.md says what each one switches).
+inline constexpr const char* payments_live = "payments.live";
+inline constexpr const char* slo_monitoring = "features.slo_monitoring";
+inline constexpr const char* pricing_v2 = "ab.pricing_v2";
+inline constexpr const char* churn_ai = "features.churn_ai";
+inline constexpr const char* new_dashboard = "ui.new_dashboard";
+
 /// The table of current flags and the stream of their changes.
 inline constexpr const char* table = "flags";
 inline constexpr const char* stream = "flags";
@@ -128,5 +136,14 @@ public:
 private:
   version::ptr current_;
 };
+
+/// The value of the boolean flag `key` in the latest published version;
+/// `fallback` when nothing is published yet, the flag is absent or its value
+/// is not a boolean. Any thread, no message: O(log n).
+bool enabled(const view& v, std::string_view key, bool fallback);
+
+/// The same through a pointer: a null view (a node or a test without flags)
+/// gives `fallback`.
+bool enabled(const std::shared_ptr<const view>& v, std::string_view key, bool fallback);
 
 } // namespace echopilot::flags

@@ -66,6 +66,15 @@ inline constexpr const char* refunds_table = "pay_refunds";
 inline constexpr const char* stream = "payments";
 inline constexpr const char* fraud_stream = "fraud";
 
+/// While the flag payments.live (protocol/flags.hpp) is false, no Checkout
+/// Session is made: create_invoice_atom and release_atom "approve" answer
+/// errc::unavailable with this text (the gateway answers them 503
+/// `payments_paused` first), and a job's checkout_atom makes nothing and
+/// records an event "checkout_skipped" with it as "reason" in the streams
+/// "jobs" and "payments". Webhooks, refunds, polling and reconciliation
+/// go on.
+inline constexpr const char* paused_message = "payments paused (flag payments.live is off)";
+
 using create_invoice_atom = caf::atom_constant<caf::atom("invoice")>;
 using checkout_atom = caf::atom_constant<caf::atom("checkout")>;
 using invoices_atom = caf::atom_constant<caf::atom("invoices")>;

@@ -587,7 +587,14 @@ async function setFlag(key, value) {
   }
 }
 
+// The flag ui.new_dashboard (configs/flags.json) switches the dense layout:
+// two columns of tighter panels (style.css, body.dense).
+function applyLayoutFlag(flags) {
+  document.body.classList.toggle('dense', flags['ui.new_dashboard'] === true);
+}
+
 function renderFlags(flags) {
+  applyLayoutFlag(flags);
   const keys = Object.keys(flags).sort();
   fill($('flags-body'), keys.map((k) => {
     const v = flags[k];

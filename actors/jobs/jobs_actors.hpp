@@ -31,6 +31,8 @@ class openai_client;
 
 namespace echopilot::jobs {
 
+struct pricing_variant_config; // -- flags (issue 15)
+
 /// What the queue needs of the store. Reads run directly (read-only
 /// transactions); writes go through the writer and `done` runs in `self`'s
 /// context once the commit is durable (empty error) or failed.
@@ -102,6 +104,8 @@ struct queue_config {
   /// email; null if none): its daily limits, checked at intake. Unset: no
   /// client has limits.
   std::function<nlohmann::json(const std::string& email)> client_settings;
+  // -- flags (issue 15): ab.pricing_v2 (actors/jobs/pricing_variant.hpp); null: off
+  std::shared_ptr<const pricing_variant_config> pricing;
 };
 
 caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg);

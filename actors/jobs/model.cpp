@@ -249,7 +249,9 @@ json to_json(const job& j) {
           {"warnings", j.warnings},
           // -- dead letter (issue 15)
           {"heals", j.heals},
-          {"dead_reason", j.dead_reason.empty() ? json(nullptr) : json(j.dead_reason)}};
+          {"dead_reason", j.dead_reason.empty() ? json(nullptr) : json(j.dead_reason)},
+          // -- flags (issue 15)
+          {"pricing_variant", j.pricing_variant.empty() ? json(nullptr) : json(j.pricing_variant)}};
   add_flow_fields(j, out); // -- flow (issue 15)
   return out;
 }
@@ -305,6 +307,9 @@ std::optional<job> job_from_json(const json& v) {
     j.heals = v.value("heals", 0u);
     if (auto r = v.find("dead_reason"); r != v.end() && r->is_string())
       j.dead_reason = r->get<std::string>();
+    // -- flags (issue 15)
+    if (auto pv = v.find("pricing_variant"); pv != v.end() && pv->is_string())
+      j.pricing_variant = pv->get<std::string>();
     return j;
   } catch (const json::exception&) {
     return std::nullopt;

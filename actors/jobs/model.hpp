@@ -105,6 +105,9 @@ struct jobs_config {
   /// Self-heal requeues a failed job at most this many times; at the next
   /// run it is dead-lettered with the reason.
   std::uint32_t max_heals = 3;
+  // -- flags (issue 15): the rate of the experiment pricing_v2's variant B
+  // (and any other non-control variant) while the flag ab.pricing_v2 is on.
+  micros pricing_v2_rate_per_min = 4'500'000;
 };
 
 /// Statuses (CONTRACT.md).
@@ -179,6 +182,9 @@ struct job {
   std::uint32_t heals = 0;
   /// Why the job is dead ("" unless it is; JSON null then).
   std::string dead_reason;
+  // -- flags (issue 15): the experiment pricing_v2's variant ("A", "B") of a
+  // job submitted while the flag ab.pricing_v2 was on; "" otherwise.
+  std::string pricing_variant;
 };
 
 nlohmann::json to_json(const job& j);

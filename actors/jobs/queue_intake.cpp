@@ -12,6 +12,7 @@
 #include <caf/event_based_actor.hpp>
 #include <openssl/evp.h>
 
+#include "actors/jobs/pricing_variant.hpp" // -- flags (issue 15)
 #include "actors/jobs/queue_state.hpp"
 
 namespace echopilot::jobs {
@@ -98,6 +99,7 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
   // -- hooks (issue 15): the client's own daily limits (queue_clients.cpp)
   if (auto refused = client_limit(st, j.email))
     return reply(std::move(*refused));
+  apply_pricing_variant(self, st, j); // -- flags (issue 15): ab.pricing_v2
   // Admission: the jobs waiting (counted from their submission on) and the
   // bytes of input the queue holds stay within their bounds.
   if (st->counts[queued] >= static_cast<std::int64_t>(jc.max_queued))

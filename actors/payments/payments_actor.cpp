@@ -557,6 +557,37 @@ caf::result<json> on_fraud_check(caf::event_based_actor* self, const state_ptr& 
 
 } // namespace
 
+// -- payments.live ---------------------------------------------------------------
+
+/// Whether new checkouts are paused (the flag payments.live is false).
+bool paused(const state_ptr& st) {
+  return !flags::enabled(st->cfg.flags, flags::payments_live, true);
+}
+
+caf::error paused_error() {
+  return make_error(errc::unavailable, std::string{paused_message}
+                                         + ": no checkout session is made until it is set to true again");
+}
+
+/// A passing job's checkout while payments are paused: nothing is sent to
+/// Stripe; the skip is an event of the job (stream "jobs") and of the
+/// ledger. The job keeps no payment link, so once payments.live is true
+/// again the next self-heal asks for its checkout (as after a lost hand-off).
+caf::result<json> skip_checkout(caf::event_based_actor* self, const state_ptr& st, const std::string& job_id) {
+  auto at = base::to_iso8601(st->cfg.clock->now());
+  json skipped = {{"event", "checkout_skipped"}, {"id", job_id}, {"reason", paused_message}, {"at", at}};
+  json ledger = {{"event", "checkout_skipped"}, {"job_id", job_id}, {"reason", paused_message}, {"at", at}};
+  persistence::write_request req{op::append(jobs::stream, skipped), op::append(stream, ledger)};
+  auto rp = self->make_response_promise<json>();
+  st->cfg.store->commit(self, std::move(req), [rp, skipped](const caf::error& err) mutable {
+    if (err)
+      rp.deliver(make_error(errc::storage_failure, "the skipped checkout was not recorded"));
+    else
+      rp.deliver(json{{"job_id", skipped["id"]}, {"skipped", true}, {"reason", paused_message}});
+  });
+  return rp;
+}
+
 // -- the behaviour ---------------------------------------------------------------
 
 caf::behavior payments_actor(caf::event_based_actor* self, payments_config cfg) {
@@ -571,7 +602,9 @@ caf::behavior payments_actor(caf::event_based_actor* self, payments_config cfg) 
   if (auto last = st->cfg.store->get(meta_table, "last_reconciliation"))
     st->last_recon = *last;
   return {
-    [self, st](create_invoice_atom, const json& body, std::string& key) {
+    [self, st](create_invoice_atom, const json& body, std::string& key) -> caf::result<json> {
+      if (paused(st))
+        return paused_error();
       return on_create(self, st, body, std::move(key));
     },
     [self, st](checkout_atom, const json& job) -> caf::result<json> {
@@ -583,11 +616,15 @@ caf::behavior payments_actor(caf::event_based_actor* self, payments_config cfg) 
       in.from_job = true;
       if (in.job_id.empty() || in.cents <= 0)
         return make_error(errc::rule_violation, "the job has no id or no price to invoice");
+      if (paused(st))
+        return skip_checkout(self, st, in.job_id);
       auto rp = self->make_response_promise<json>();
       create(self, st, std::move(in), rp);
       return rp;
     },
-    [self, st](release_atom, const std::string& id, const std::string& action) {
+    [self, st](release_atom, const std::string& id, const std::string& action) -> caf::result<json> {
+      if (action == "approve" && paused(st))
+        return paused_error();
       return on_release(self, st, id, action);
     },
     [st](invoices_atom, const std::string& email) -> caf::result<json> {

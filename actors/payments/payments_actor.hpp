@@ -20,6 +20,7 @@
 #include "actors/payments/fraud.hpp"
 #include "base/clock.hpp"
 #include "persistence/protocol.hpp"
+#include "protocol/flags.hpp"
 #include "protocol/payments.hpp"
 
 namespace supervision {
@@ -92,6 +93,12 @@ struct payments_config {
   /// Where the nightly snapshot goes (<backup_dir>/payments/).
   std::string backup_dir;
   std::chrono::milliseconds ask_timeout{5000};
+  /// The node's flags: while payments.live is false no Checkout Session is
+  /// made (create-invoice, a job's checkout, a held invoice's approval are
+  /// refused or skipped, saying so); webhooks, refunds, the poller and
+  /// reconciliation go on, so money already taken still reconciles. Null:
+  /// payments are live.
+  std::shared_ptr<const flags::view> flags;
 };
 
 caf::behavior payments_actor(caf::event_based_actor* self, payments_config cfg);

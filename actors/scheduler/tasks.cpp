@@ -3,6 +3,7 @@
 #include <caf/make_message.hpp>
 
 #include "protocol/alerts.hpp"
+#include "protocol/churn.hpp" // issue 15 flags
 #include "protocol/jobs.hpp"
 #include "protocol/ops.hpp"
 #include "protocol/payments.hpp"
@@ -80,9 +81,10 @@ std::vector<task_def> default_tasks() {
     missing("regions.sync", "0 */2 * * *", "regions",
             "Region sync: compares replicated state with the peer regions.",
             "regions (issue 13) are not built yet"),
-    missing("churn.scoring", "0 */2 * * *", "ai",
-            "Churn scoring: scores clients by their risk of leaving.",
-            "the platform's AI subsystem (issue 18) is not built yet"),
+    available("churn.scoring", "0 */2 * * *", churn::actor_id,
+              "Churn scoring: every client's risk of leaving (0-100, with reasons) from its jobs and payments, "
+              "by rules; listed at GET /api/growth/churn. Skipped while the flag features.churn_ai is off.",
+              make_message(churn::score_atom::value), 120s),
     // every 6 hours
     available("jobs.self_heal", "0 */6 * * *", jobs::queue_id,
               "Self-heal: requeues failed and stuck jobs, restarts stale workers (SCHED_SELFHEAL_EVERY_HOURS).",

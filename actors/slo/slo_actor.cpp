@@ -191,6 +191,22 @@ json alert_of(const rule_state& r, const targets& t) {
 caf::result<json> evaluate_now(caf::event_based_actor* self, const state_ptr& st) {
   st->harvest(false);
   auto now = st->current_minute();
+  if (!flags::enabled(st->cfg.flags, flags::slo_monitoring, true)) {
+    // Monitoring is switched off: nothing is evaluated, raised or
+    // recovered; the skip is an event like an evaluation.
+    json out = {{"at", base::to_iso8601(st->cfg.clock->now())},
+                {"minute", now},
+                {"skipped", true},
+                {"reason", std::string{"flag "} + flags::slo_monitoring + " is off"}};
+    json event = out;
+    event["kind"] = "evaluation";
+    auto rp = self->make_response_promise<json>();
+    persist(self, st, {event}, [rp, out](const caf::error& err) mutable {
+      out["recorded"] = !err;
+      rp.deliver(out);
+    });
+    return rp;
+  }
   auto states = st->with_live(now, [&] { return evaluate(st->minutes, now, st->cfg.goals); });
   auto calls = std::make_shared<alert_calls>();
   auto rp = self->make_response_promise<json>();

@@ -18,6 +18,7 @@
 
 #include "actors/slo/model.hpp"
 #include "base/clock.hpp"
+#include "protocol/flags.hpp"
 #include "protocol/slo.hpp"
 #include "supervision/directory.hpp"
 
@@ -57,6 +58,10 @@ struct slo_config {
   std::chrono::milliseconds harvest_every{10000};
   /// Deadline of a message to the alerts actor.
   std::chrono::milliseconds alert_timeout{5000};
+  /// The node's flags: while features.slo_monitoring is false the guard
+  /// skips its evaluation (no alert raised or recovered; the skip is
+  /// recorded); minutes are still recorded. Null: monitoring is on.
+  std::shared_ptr<const flags::view> flags;
 };
 
 /// The behaviour of the SLO actor (spawn it under a supervisor).

@@ -134,6 +134,8 @@ TEST_CASE("settings: every bad input names what is wrong") {
         != std::string::npos);
   CHECK(with(R"({"jobs": {"task_types": {"Bad Name": 90}}})").find("a-z 0-9 _") != std::string::npos);
   CHECK(with(R"({"jobs": {"rate_usd_per_min": "5.0000001"}})").find("six decimals") != std::string::npos);
+  CHECK(with(R"({"jobs": {"pricing_v2_rate_usd_per_min": "cheap"}})").find("'jobs.pricing_v2_rate_usd_per_min'")
+        != std::string::npos); // -- flags (issue 15)
   CHECK(with(R"({"jobs": {"prices": {"gpt-4o": {"input_per_1k_usd": 0.0025}}}})").find("'jobs.prices.gpt-4o'")
         != std::string::npos);
   CHECK(with(R"({"jobs": {"retry_base_ms": 500, "retry_max_ms": 100}})").find("'jobs.retry_max_ms'")
@@ -459,6 +461,7 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(a.retry_max == b.retry_max);
   CHECK(a.qa_action == b.qa_action);
   CHECK(a.rate_per_min == b.rate_per_min);
+  CHECK(a.pricing_v2_rate_per_min == b.pricing_v2_rate_per_min); // -- flags (issue 15)
   CHECK(a.prices.size() == b.prices.size());
   for (auto& [model, price] : b.prices) {
     CHECK(a.prices.at(model).input_per_million == price.input_per_million);

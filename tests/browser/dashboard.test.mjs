@@ -267,6 +267,18 @@ test('flags: view, change and history', async () => {
   await flagRow.locator('button', { hasText: 'Turn on' }).click();
   await page.locator('#flags-body tr[data-key="ui.new_dashboard"] td.value', { hasText: 'true' }).waitFor(wait);
   await page.locator('#history-body tr', { hasText: 'ui.new_dashboard' }).first().waitFor(wait);
+  // The dashboard reads ui.new_dashboard: on, the dense two-column layout
+  // (tighter panels); off again, the usual one.
+  const layout = () => page.evaluate(() => ({
+    columns: getComputedStyle(document.querySelector('#panels')).gridTemplateColumns.split(' ').length,
+    padding: parseFloat(getComputedStyle(document.querySelector('#panels .panel')).paddingTop),
+  }));
+  await page.waitForFunction(() => document.body.classList.contains('dense'), null, wait);
+  const dense = await layout();
+  assert.equal(dense.columns, 2);
+  await flagRow.locator('button', { hasText: 'Turn off' }).click();
+  await page.waitForFunction(() => !document.body.classList.contains('dense'), null, wait);
+  assert.ok((await layout()).padding > dense.padding);
   // A value typed as JSON, and one that is not JSON.
   await page.fill('#flag-key', 'portal.banner_text');
   await page.fill('#flag-value', 'not json');

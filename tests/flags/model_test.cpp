@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "actors/flags/model.hpp"
+#include "protocol/flags.hpp"
 
 using namespace echopilot::flags;
 using nlohmann::json;
@@ -73,13 +74,32 @@ TEST_CASE("keys and defaults are validated, naming the problem") {
         == "flag 'x' has an unknown field 'colour'");
 }
 
-TEST_CASE("the shipped defaults parse") {
+TEST_CASE("the shipped defaults are exactly the flags the code reads, with the original's values") {
   std::ifstream in{ECHOPILOT_SOURCE_DIR "/configs/flags.json"};
   std::stringstream buf;
   buf << in.rdbuf();
   std::map<std::string, flag> out;
   CHECK_FALSE(parse_defaults(json::parse(buf.str()), out));
-  CHECK(out.count("ui.new_dashboard") == 1);
+  // Each key below is read by the code that protocol/flags.hpp names; a
+  // default nothing reads must not be shipped.
+  std::map<std::string, bool> expected = {{payments_live, true},
+                                          {new_dashboard, false},
+                                          {pricing_v2, false},
+                                          {churn_ai, true},
+                                          {slo_monitoring, true}};
+  std::map<std::string, bool> shipped;
+  for (auto& [k, f] : out) {
+    INFO(k);
+    REQUIRE(f.value.is_boolean());
+    CHECK_FALSE(f.description.empty());
+    shipped[k] = f.value.get<bool>();
+  }
+  CHECK(shipped == expected);
+}
+
+TEST_CASE("rollout_pct survives the stored form") {
+  std::map<std::string, flag> out;
+  REQUIRE_FALSE(parse_defaults({{"pricing.v2", {{"value", true}, {"rollout_pct", 50}}}}, out));
   CHECK(out["pricing.v2"].rollout_pct == 50);
   std::string error;
   auto back = flag_from_json(to_json(out["pricing.v2"]), error);

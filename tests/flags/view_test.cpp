@@ -148,3 +148,20 @@ TEST_CASE("readers on other threads see whole versions while the writer publishe
   CHECK(bad == 0);
   CHECK(*published.load()->find("counter") == json(1999));
 }
+
+TEST_CASE("enabled: a boolean flag's value; absent, not a boolean or nothing published: the fallback") {
+  auto v = std::make_shared<view>();
+  std::shared_ptr<const view> shared = v;
+  CHECK(enabled(*v, "payments.live", true)); // nothing published yet
+  CHECK_FALSE(enabled(*v, "payments.live", false));
+  CHECK(enabled(std::shared_ptr<const view>{}, "payments.live", true)); // no view at all
+  v->publish(version::make({{"payments.live", false}, {"ui.new_dashboard", true}, {"banner", "on"}}));
+  CHECK_FALSE(enabled(shared, "payments.live", true));
+  CHECK(enabled(shared, "ui.new_dashboard", false));
+  CHECK(enabled(shared, "banner", true)); // a string is not a boolean
+  CHECK_FALSE(enabled(shared, "banner", false));
+  CHECK(enabled(shared, "absent", true));
+  // A later version is what readers see.
+  v->publish(v->load()->with("payments.live", true));
+  CHECK(enabled(shared, "payments.live", false));
+}

@@ -192,7 +192,14 @@ TEST_CASE("flags: defaults, set, history; they survive a restart, a crash and ki
 
 TEST_CASE("OFREP: single, bulk with ETag, unknown flag, bad context") {
   test::temp_dir dir;
-  test::node n{dir.path, env()};
+  // The shipped defaults plus a rolled-out flag (no shipped flag has a
+  // rollout_pct, and the defaults file is the only place that sets one).
+  json defaults;
+  std::ifstream{ECHOPILOT_SOURCE_DIR "/configs/flags.json"} >> defaults;
+  defaults["pricing.v2"] = {{"value", true}, {"rollout_pct", 50}, {"description", "a rolled-out flag"}};
+  std::ofstream{dir.path + "/flags.json"} << defaults.dump();
+  std::ofstream{dir.path + "/echopilot.json"} << json{{"flags", {{"defaults", "flags.json"}}}}.dump();
+  test::node n{dir.path + "/data", env(), {"--config", dir.path + "/echopilot.json"}};
   auto bearer = "Authorization: Bearer " + key;
   auto r = n.post("/ofrep/v1/evaluate/flags/ui.new_dashboard", R"({"context": {}})", {bearer});
   REQUIRE(r.status == 200);
@@ -218,7 +225,7 @@ TEST_CASE("OFREP: single, bulk with ETag, unknown flag, bad context") {
   auto etag = r.header("etag");
   CHECK_FALSE(etag.empty());
   auto flags = r.json()["flags"];
-  CHECK(flags.size() >= 5);
+  CHECK(flags.size() == defaults.size());
   bool seen = false;
   for (auto& f : flags)
     if (f["key"] == "pricing.v2") {

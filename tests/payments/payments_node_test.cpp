@@ -387,3 +387,87 @@ TEST_CASE("a checkout Stripe refused is made by the next self-heal, with the sam
   CHECK(l[0]["amount_cents"] == 50); // the job's price, raised to the minimum charge
   CHECK(l[0]["notes"].dump().find("minimum") != std::string::npos);
 }
+
+TEST_CASE("payments.live off: no checkout is made (job, create-invoice, approval); webhooks and refunds go on") {
+  pay_node p;
+  auto count_sessions = [&] {
+    auto all = p.requests();
+    auto& rows = all.is_array() ? all : all["requests"];
+    std::size_t n = 0;
+    for (auto& r : rows)
+      n += r["method"] == "POST" && r["path"] == "/v1/checkout/sessions";
+    return n;
+  };
+  auto submit = [&](const std::string& email) {
+    auto sub = p.post("/api/jobs", {{"email", email}, {"task_type", "summarize"},
+                                    {"input", "A text to summarize, priced and paid."}, {"qa_target", 0}});
+    REQUIRE_MESSAGE(sub.status == 201, sub.body);
+    return sub.json()["data"]["id"].get<std::string>();
+  };
+  // Live (the flag absent counts as on): a paid job and an open invoice.
+  auto paid_id = submit("paid@example.com");
+  auto paid = wait_job(p, paid_id, [](const json& x) { return x["payment"].is_object(); });
+  REQUIRE_MESSAGE(paid["payment"].is_object(), paid.dump());
+  auto pay = test::http("POST", p.stripe.root + "/pay/" + paid["payment"]["session_id"].get<std::string>());
+  CHECK((pay.status == 303 || pay.status == 200));
+  REQUIRE(wait_job(p, paid_id, [](const json& x) { return x["payment_status"] == "paid"; })["payment_status"]
+          == "paid");
+  auto open = p.post("/api/payments/create-invoice", {{"amount", 20}, {"email", "open@example.com"}});
+  REQUIRE_MESSAGE(open.status == 200, open.body);
+  auto open_inv = open.json()["data"]["invoice"]["id"].get<std::string>();
+  auto open_sid = open.json()["data"]["session_id"].get<std::string>();
+  auto held = p.post("/api/payments/create-invoice", {{"amount", 6000}, {"email", "big@example.com"}});
+  REQUIRE_MESSAGE(held.status == 200, held.body);
+  REQUIRE(held.json()["data"]["status"] == "held");
+  auto held_inv = held.json()["data"]["invoice"]["id"].get<std::string>();
+
+  // -- paused ----------------------------------------------------------------------
+  auto set = p.post("/api/flags/set", {{"key", "payments.live"}, {"value", false}});
+  REQUIRE_MESSAGE(set.status == 200, set.body);
+  auto sessions = count_sessions();
+  auto refused = p.post("/api/payments/create-invoice", {{"amount", 12}, {"email", "late@example.com"}});
+  CHECK(refused.status == 503);
+  CHECK(refused.json()["error"]["code"] == "payments_paused");
+  CHECK(refused.json()["error"]["message"].get<std::string>().find("payments paused (flag payments.live is off)")
+        == 0);
+  CHECK(refused.header("retry-after") == "60");
+  auto approve = p.post("/api/payments/invoices/" + held_inv + "/release", {{"action", "approve"}});
+  CHECK(approve.status == 503);
+  CHECK(approve.json()["error"]["code"] == "payments_paused");
+  // A passing job: no checkout; its event says why.
+  auto job_id = submit("paused@example.com");
+  json skipped;
+  bool seen = test::eventually([&] {
+    for (auto& e : test::ndjson(p.get("/api/events/jobs?limit=10000").body))
+      if (e.value("event", "") == "checkout_skipped" && e.value("id", "") == job_id)
+        skipped = e;
+    return skipped.is_object();
+  });
+  REQUIRE(seen);
+  CHECK(skipped["reason"] == "payments paused (flag payments.live is off)");
+  auto j = wait_job(p, job_id, [](const json& x) { return x["status"] == "completed"; });
+  CHECK(j["status"] == "completed");
+  CHECK(j["payment_status"] == "unpaid");
+  CHECK(j["payment"].is_null());
+  CHECK(count_sessions() == sessions); // nothing reached Stripe
+  CHECK(p.get("/api/customer/invoices/paused@example.com").json()["data"]["invoices"].empty());
+  // Money already taken still reconciles: a webhook applies, a refund goes.
+  auto hook = send_event(p, completed_event("evt_paused_1", open_sid, open_inv));
+  REQUIRE_MESSAGE(hook.status == 200, hook.body);
+  CHECK(hook.json()["data"]["applied"] == true);
+  CHECK(p.get("/api/customer/invoices/open@example.com").json()["data"]["invoices"][0]["status"] == "paid");
+  auto refund = p.post("/api/payments/refund", {{"invoice_id", paid["payment"]["invoice_id"]}});
+  REQUIRE_MESSAGE(refund.status == 200, refund.body);
+  CHECK(wait_job(p, paid_id, [](const json& x) { return x["payment_status"] == "refunded"; })["payment_status"]
+        == "refunded");
+
+  // -- live again: the next self-heal asks for the skipped checkout -------------------
+  REQUIRE(p.post("/api/flags/set", {{"key", "payments.live"}, {"value", true}}).status == 200);
+  auto heal = p.post("/api/self-heal", json::object());
+  REQUIRE_MESSAGE(heal.status == 200, heal.body);
+  CHECK(heal.json()["data"]["checkouts_requested"] == 1);
+  j = wait_job(p, job_id, [](const json& x) { return x["payment"].is_object(); });
+  REQUIRE_MESSAGE(j["payment"].is_object(), j.dump());
+  CHECK(count_sessions() == sessions + 1);
+  CHECK(p.post("/api/payments/create-invoice", {{"amount", 12}, {"email", "late@example.com"}}).status == 200);
+}

@@ -117,6 +117,7 @@ struct fixture {
   std::shared_ptr<fake_source> source = std::make_shared<fake_source>();
   std::shared_ptr<supervision::directory> dir = std::make_shared<supervision::directory>(wall);
   std::shared_ptr<alert_log> log = std::make_shared<alert_log>();
+  std::shared_ptr<echopilot::flags::view> flags = std::make_shared<echopilot::flags::view>();
   caf::actor alerts_actor;
   caf::actor slo;
 
@@ -158,6 +159,7 @@ struct fixture {
     c.store = port;
     c.dir = dir;
     c.clock = &wall;
+    c.flags = flags;
     slo = sys.spawn(slo_actor, c);
     sched.run();
   }
@@ -264,6 +266,34 @@ TEST_CASE("without an alerts actor the evaluation says so and tries again next t
   auto again = f.ask(evaluate_atom::value);
   CHECK(again["warnings"].empty());
   CHECK(again["raised"] == 4);
+  CHECK(f.log->raised.size() == 4);
+}
+
+TEST_CASE("features.slo_monitoring off: the guard skips, raises nothing and records the skip; on again it raises") {
+  fixture f;
+  f.with_alerts();
+  f.start();
+  f.flags->publish(echopilot::flags::version::make({{"features.slo_monitoring", false}}));
+  for (int i = 0; i < 60; ++i)
+    f.pass_minute(100, 100);
+  auto skipped = f.ask(evaluate_atom::value);
+  CHECK(skipped["skipped"] == true);
+  CHECK(skipped["reason"] == "flag features.slo_monitoring is off");
+  CHECK(skipped["recorded"] == true);
+  CHECK_FALSE(skipped.contains("rules"));
+  CHECK(f.log->raised.empty());
+  CHECK(f.log->recovered.empty());
+  auto h = f.ask(history_atom::value, std::uint64_t{10});
+  REQUIRE(h.size() == 1);
+  CHECK(h[0]["kind"] == "evaluation");
+  CHECK(h[0]["skipped"] == true);
+  // The minutes were still recorded: the status counts them.
+  CHECK(f.ask(status_atom::value)["window"]["errors"] == 6000);
+  // Monitoring on again: the same minutes raise the page alerts.
+  f.flags->publish(f.flags->load()->with("features.slo_monitoring", true));
+  auto e = f.ask(evaluate_atom::value);
+  CHECK_FALSE(e.contains("skipped"));
+  CHECK(e["raised"] == 4);
   CHECK(f.log->raised.size() == 4);
 }
 

@@ -107,6 +107,40 @@ TEST_CASE("the status counts the API's requests, keeps them through a restart, a
   CHECK(n->stop() == 0);
 }
 
+TEST_CASE("features.slo_monitoring (shipped on): off, the guard skips and says why; on again, it evaluates") {
+  test::temp_dir dir;
+  auto config = dir.path + "/echopilot.json";
+  std::ofstream{config} << json{{"flags", {{"defaults", ECHOPILOT_SOURCE_DIR "/configs/flags.json"}}}}.dump();
+  auto n = start(dir.path, config);
+  auto evaluate = [&] {
+    auto r = n->post("/api/slo/evaluate", "{}", {auth, "Content-Type: application/json"});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return r.json()["data"];
+  };
+  REQUIRE(n->get("/api/flags/get", {auth}).json()["data"]["features.slo_monitoring"] == true);
+  CHECK(evaluate()["rules"].size() == 4);
+  auto set = n->post("/api/flags/set", R"({"key": "features.slo_monitoring", "value": false})",
+                     {auth, "Content-Type: application/json"});
+  REQUIRE_MESSAGE(set.status == 200, set.body);
+  auto skipped = evaluate();
+  CHECK(skipped["skipped"] == true);
+  CHECK(skipped["reason"] == "flag features.slo_monitoring is off");
+  CHECK_FALSE(skipped.contains("rules"));
+  auto h = n->get("/api/slo/history?limit=1", {auth}).json()["data"];
+  REQUIRE(h.size() == 1);
+  CHECK(h[0]["skipped"] == true);
+  // Minutes are still counted while monitoring is off.
+  CHECK(status(*n)["window"]["requests"].get<std::uint64_t>() >= 3);
+  REQUIRE(n->post("/api/flags/set", R"({"key": "features.slo_monitoring", "value": true})",
+                  {auth, "Content-Type: application/json"})
+            .status
+          == 200);
+  auto again = evaluate();
+  CHECK_FALSE(again.contains("skipped"));
+  CHECK(again["rules"].size() == 4);
+  CHECK(n->stop() == 0);
+}
+
 TEST_CASE("with slo.record off nothing is counted, and the status says so") {
   test::temp_dir dir;
   auto config = dir.path + "/echopilot.json";
