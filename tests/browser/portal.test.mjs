@@ -15,14 +15,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { startChild as startChildIn, stop } from './children.mjs';
 
 const binary = process.env.ECHOPILOT_BINARY;
 const source = process.env.ECHOPILOT_SOURCE_DIR;
@@ -52,31 +51,9 @@ const foreign = [];
 const badResponses = [];
 const expectedUrls = new Set();
 
-/** Spawns `cmd` and resolves with the first stdout line matching `re`. */
+/** Starts a child in the source tree (tests/browser/children.mjs). */
 function startChild(cmd, args, env, re, name) {
-  const child = spawn(cmd, args, { cwd: source, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start in 20 s; stderr: ${stderr}`)), 20000);
-    child.on('exit', (code) => reject(new Error(`${name} exited (${code}); stderr: ${stderr}`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      clearTimeout(timer);
-      const m = re.exec(line);
-      if (!m) reject(new Error(`${name}: unexpected first line: ${line}`));
-      else resolve(m[1]);
-    });
-  });
-  return { child, ready };
-}
-
-function stop(child) {
-  if (!child || child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const hard = setTimeout(() => child.kill('SIGKILL'), 15000);
-    child.once('exit', () => { clearTimeout(hard); resolve(); });
-    child.kill('SIGTERM');
-  });
+  return startChildIn(source, cmd, args, env, re, name);
 }
 
 async function admin(method, path, body) {
