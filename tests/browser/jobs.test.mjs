@@ -99,6 +99,9 @@ before(async () => {
   }));
   const n = startChild(binary, ['serve', '--port', '0', '--data-dir', join(dataDir, 'data'), '--config', config], {
     DASHBOARD_KEY: key,
+    // The config file is in the temp dir, and relative paths in it are read
+    // from there: the dashboard's files are named here.
+    ECHOPILOT_WEB_ROOT: join(source, 'web'),
     DEFAULT_RATE_USD_PER_MIN: '60',
     AI_INTEGRATIONS_OPENAI_BASE_URL: `${fakeBase}/v1`,
     AI_INTEGRATIONS_OPENAI_API_KEY: 'sk-fake-browser-jobs-1',
