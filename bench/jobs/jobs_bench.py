@@ -163,6 +163,12 @@ class Node:
         line = self.p.stdout.readline()
         self.base = re.search(r"(http://127\.0\.0\.1:\d+)", line).group(1)
 
+    def cpu_s(self):
+        """The node's CPU time so far (user + system, /proc/PID/stat)."""
+        with open("/proc/%d/stat" % self.p.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_kib(self):
         with open("/proc/%d/status" % self.p.pid) as f:
             for line in f:
@@ -272,8 +278,10 @@ def run_throughput(a, binary=None):
     node = Node(model, {"workers": a.workers}, local=a.local, binary=binary)
     try:
         calls_before = model.stats()["requests"]
+        cpu_before = node.cpu_s()
         sub = submit(node, a.seconds, a.connections)
         node.wait_idle()
+        cpu = node.cpu_s() - cpu_before
         jobs, counts = node.jobs()
         done, lat, span = latencies(jobs)
         return {"bench": "jobs.throughput", "binary": binary or BINARY,
@@ -284,7 +292,10 @@ def run_throughput(a, binary=None):
                 "end_to_end_jobs_per_s": round(len(done) / (span / 1000.0), 1) if span else None,
                 "latency_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
                                "max": max(lat) if lat else None},
-                "model_calls": model.stats()["requests"] - calls_before}
+                "model_calls": model.stats()["requests"] - calls_before,
+                # the node's CPU per job (submission to its end, waits included):
+                # far less sensitive than jobs/s to what else the machine runs
+                "node_cpu_us_per_job": round(cpu * 1e6 / len(done), 1) if done else None}
     finally:
         node.close()
         model.close()
@@ -298,6 +309,7 @@ def compare(a):
     """Alternate rounds of the two builds; medians and their ratio."""
     before = os.path.abspath(a.before)
     rates = {"before": [], "after": []}
+    cpu = {"before": [], "after": []}
     for i in range(a.rounds):
         for name, binary in [("before", before), ("after", BINARY)] if i % 2 == 0 else \
                 [("after", BINARY), ("before", before)]:
@@ -305,9 +317,14 @@ def compare(a):
             r["round"], r["build"] = i + 1, name
             print(json.dumps(r), flush=True)
             rates[name].append(r["end_to_end_jobs_per_s"] or 0)
+            cpu[name].append(r["node_cpu_us_per_job"] or 0)
     med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
+    cpu_med = {k: sorted(v)[len(v) // 2] for k, v in cpu.items()}
     print(json.dumps({"bench": "jobs.compare", "rounds": a.rounds, "jobs_per_s": rates, "median": med,
-                      "after_over_before": round(med["after"] / med["before"], 3) if med["before"] else None}))
+                      "after_over_before": round(med["after"] / med["before"], 3) if med["before"] else None,
+                      "node_cpu_us_per_job": cpu, "cpu_median": cpu_med,
+                      "cpu_after_over_before": round(cpu_med["after"] / cpu_med["before"], 3)
+                      if cpu_med["before"] else None}))
 
 
 def capacity(a):
