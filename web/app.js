@@ -327,7 +327,7 @@ async function refreshJobs() {
   const status = $('job-filter').value;
   if (status) params.set('status', status);
   try {
-    const data = await api('GET', `/api/jobs?${params}`);
+    const data = await review.oneList(() => api('GET', `/api/jobs?${params}`)); // issue 15: one list at a time
     const jobs = Array.isArray(data.jobs) ? data.jobs : [];
     fill($('jobs-body'), jobs.map(jobRow));
     if (data.counts && typeof data.counts === 'object')

@@ -12,6 +12,18 @@ import { el, fill, money, number1, count, utc, clock, setState as state } from '
 const $ = (id) => document.getElementById(id);
 const listSize = 50;
 
+// The node reads at most two job lists at once and answers 503 beyond; this
+// page lists jobs in three places (the jobs panel, the review queue, the dead
+// letter), so its list calls run one after another.
+let lists = Promise.resolve();
+
+/** Runs `call` (a job list request) once the page's earlier list calls are done. */
+export function oneList(call) {
+  const run = lists.then(call, call);
+  lists = run.catch(() => {});
+  return run;
+}
+
 /** Writes `text` into the message element `id` with its kind (info, ok, error). */
 function say(id, text, kind) {
   const m = $(id);
@@ -127,7 +139,7 @@ async function refreshReview(offers) {
   }
   // An open reject form is kept while its row is still listed.
   if ($('review-body').querySelector('.reject-form')) return;
-  const data = await api('GET', `/api/jobs?status=waiting_human&limit=${listSize}`);
+  const data = await oneList(() => api('GET', `/api/jobs?status=waiting_human&limit=${listSize}`));
   const jobs = Array.isArray(data && data.jobs) ? data.jobs : [];
   fill($('review-body'), ...jobs.map((j) => reviewRow(j, offers)));
   $('review-table').hidden = jobs.length === 0;
@@ -193,7 +205,7 @@ async function refreshDead(offers) {
     state('dead-state', 'This node has no dead-letter routes (GET /api/jobs/dead).', 'error');
     return;
   }
-  const data = await api('GET', `/api/jobs/dead?limit=${listSize}`);
+  const data = await oneList(() => api('GET', `/api/jobs/dead?limit=${listSize}`));
   const jobs = Array.isArray(data && data.jobs) ? data.jobs : [];
   fill($('dead-body'), ...jobs.map((j) => deadRow(j, offers)));
   $('dead-table').hidden = jobs.length === 0;
