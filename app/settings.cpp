@@ -245,6 +245,8 @@ std::optional<usage_error> apply_jobs(const std::string& path, const json& v, jo
       r.uint(x, key, 1'000, 1'000'000'000, j.idempotency_max_keys);
     } else if (k == "max_heals") { // -- dead letter (issue 15)
       r.uint(x, key, 0, 100, j.max_heals);
+    } else if (k == "result_retention_days") { // -- retention (issue 15)
+      r.uint(x, key, 0, 36'500, j.result_retention_days);
     } else {
       r.unknown(key);
     }

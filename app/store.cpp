@@ -322,6 +322,16 @@ public:
     return read_job_result(*env_, id);
   }
 
+  // -- retention (issue 15)
+  std::vector<std::string> result_ids(const std::string& from, const std::string& to, std::size_t limit) override {
+    std::vector<std::string> out;
+    must_read(env_->scan(jobs::results_table, from, to, limit, [&](std::string_view key, std::string_view) {
+      out.emplace_back(key);
+      return true;
+    }));
+    return out;
+  }
+
   // -- dead letter (issue 15)
   std::vector<std::string> ids_with_status(const std::string& status, std::size_t limit) override {
     return must_read(env_->lookup(jobs::table, "by_status", status, {}, limit));

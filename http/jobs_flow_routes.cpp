@@ -50,6 +50,14 @@ void add_jobs_flow_routes(const route_context& ctx, std::vector<route>& t) {
         return caf::make_message(jobs::result_atom::value, *req.param("id"));
       }));
 
+  // -- retention (issue 15)
+  add(method::del, "/api/jobs/{id}/result",
+      "Erases a final job's result now, full and summary (what jobs.result_retention_days does after that many "
+      "days): {\"id\", \"erased\", \"result_erased_at\"}; the record stays. A job not final: 409.",
+      to_queue([](request& req) -> std::variant<caf::message, response> {
+        return caf::make_message(jobs::erase_atom::value, *req.param("id"));
+      }));
+
   add(method::post, "/api/jobs/{id}/approve",
       "Approves a job in waiting_human: {\"note\"?, \"by\"?}; it becomes completed, counts as revenue and "
       "gets its payment checkout. Another status: 409 naming it.",

@@ -98,6 +98,21 @@
 //   Self-heal requeues a failed job at most jobs.max_heals times; a failure
 //   after the last heal dead-letters it; the job's "dead_reason" says why
 //   (and when the error is one a rerun alone cannot heal: retryable false).
+// -- retention (issue 15): a final job's result, full and summary, is
+//   erased; the job keeps its record (status, prices, QA) with
+//   "result_erased_at", and an event "result_erased" of "jobs" says who.
+//   (retention_atom) -> {"retention_days", "cutoff", "erased", "ids" (the
+//       first 100), "kept": {"not_final", "recent", "busy"}, "more"}
+//       the scheduler's task jobs.retention: erases the results of the
+//       jobs final for more than jobs.result_retention_days (0: none is
+//       erased, the answer says so), oldest first, at most
+//       max_retention_erasures a run ("more": true when some are left).
+//       errc::conflict while a run is going on.
+//   (erase_atom, std::string id) -> {"id", "erased", "result_erased_at"}
+//       DELETE /api/jobs/{id}/result: erases one final job's result now;
+//       "erased": false when it had none left. errc::not_found;
+//       errc::conflict for a job not final (waiting_human included: a
+//       person is to read it) or with a change being stored.
 #pragma once
 
 #include <cstdint>
@@ -160,5 +175,9 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using result_atom = caf::atom_constant<caf::atom("result")>;
 using task_types_atom = caf::atom_constant<caf::atom("tasktypes")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+// -- retention (issue 15)
+using retention_atom = caf::atom_constant<caf::atom("retention")>;
+using erase_atom = caf::atom_constant<caf::atom("erase")>;
+inline constexpr std::size_t max_retention_erasures = 10'000;
 
 } // namespace echopilot::jobs

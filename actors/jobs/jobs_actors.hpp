@@ -71,6 +71,11 @@ public:
       out.resize(limit);
     return out;
   }
+  // -- retention (issue 15)
+  /// Ids of the jobs with a full result (results_table) in [from, to),
+  /// oldest first, at most `limit`.
+  virtual std::vector<std::string> result_ids(const std::string& from, const std::string& to,
+                                              std::size_t limit) = 0;
   virtual void commit(caf::event_based_actor* self, persistence::write_request req,
                       std::function<void(const caf::error&)> done) = 0;
   /// As commit, but `self` handles no other message until `done` has run

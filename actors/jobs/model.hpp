@@ -108,6 +108,10 @@ struct jobs_config {
   // -- flags (issue 15): the rate of the experiment pricing_v2's variant B
   // (and any other non-control variant) while the flag ab.pricing_v2 is on.
   micros pricing_v2_rate_per_min = 4'500'000;
+  // -- retention (issue 15): a final job's result (full and summary) is
+  // erased this many days after it finished (the scheduler's task
+  // jobs.retention); 0: kept.
+  std::uint32_t result_retention_days = 0;
 };
 
 /// Statuses (CONTRACT.md).
@@ -185,6 +189,9 @@ struct job {
   // -- flags (issue 15): the experiment pricing_v2's variant ("A", "B") of a
   // job submitted while the flag ab.pricing_v2 was on; "" otherwise.
   std::string pricing_variant;
+  // -- retention (issue 15): when its result was erased (jobs.result_retention_days,
+  // or DELETE /api/jobs/{id}/result); 0: never.
+  std::int64_t result_erased_ms = 0;
 };
 
 nlohmann::json to_json(const job& j);

@@ -125,6 +125,9 @@ void add_flow_fields(const job& j, json& out) {
   out["result_summary"] = j.result.empty() ? j.result_summary : result_summary_of(j.result);
   out["review"] = j.review.is_object() ? j.review : json(nullptr);
   out["cancelled_reason"] = j.cancelled_reason.empty() ? json(nullptr) : json(j.cancelled_reason);
+  // -- retention (issue 15)
+  out["result_erased_at"] = iso_or_null(j.result_erased_ms);
+  out["result_erased_ms"] = j.result_erased_ms > 0 ? json(j.result_erased_ms) : json(nullptr);
 }
 
 void read_flow_fields(const json& v, job& j) {
@@ -144,6 +147,8 @@ void read_flow_fields(const json& v, job& j) {
   if (auto r = v.find("review"); r != v.end() && r->is_object())
     j.review = *r;
   j.cancelled_reason = text("cancelled_reason");
+  if (auto e = v.find("result_erased_ms"); e != v.end() && e->is_number_integer())
+    j.result_erased_ms = e->get<std::int64_t>();
 }
 
 std::optional<invalid> read_flow_submission(const json& body, job& j, std::int64_t now_ms) {

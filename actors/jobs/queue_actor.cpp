@@ -548,6 +548,9 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
     [self, st](purge_atom, const std::string& id) { return purge_job(self, st, id); },
     [self, st](requeue_atom, const json& body) { return dead_bulk(self, st, body, false); },
     [self, st](purge_atom, const json& body) { return dead_bulk(self, st, body, true); },
+    // -- retention (issue 15)
+    [self, st](retention_atom) { return run_retention(self, st); },
+    [self, st](erase_atom, const std::string& id) { return erase_result(self, st, id); },
     [st](finance_atom) -> json { return finance_metrics(st->days, st->now()); },
     [st](summary_atom) -> json { return metrics_summary(st->days, st->now()); },
     [self, st](ready_atom, caf::actor& worker, std::uint32_t number) {

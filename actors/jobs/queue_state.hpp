@@ -94,6 +94,8 @@ struct queue_state {
   std::string clients_date;
   std::unordered_map<std::string, client_day> clients_today;
   bool webhooks_warned = false;
+  // -- retention (issue 15): a run of jobs.retention is going on
+  bool retention_busy = false;
 
   std::int64_t now() const {
     return cfg.clock->now_ms();
@@ -277,5 +279,12 @@ caf::result<nlohmann::json> purge_job(caf::event_based_actor* self, const state_
 /// {"requeued"|"purged": n, "ids", "skipped": [{"id", "reason"}], "remaining_dead"}.
 caf::result<nlohmann::json> dead_bulk(caf::event_based_actor* self, const state_ptr& st, const nlohmann::json& body,
                                       bool purge);
+
+// -- retention (issue 15): queue_retention.cpp ------------------------------
+
+/// The scheduler's task jobs.retention, and DELETE /api/jobs/{id}/result
+/// (protocol/jobs.hpp retention_atom, erase_atom).
+caf::result<nlohmann::json> run_retention(caf::event_based_actor* self, const state_ptr& st);
+caf::result<nlohmann::json> erase_result(caf::event_based_actor* self, const state_ptr& st, const std::string& id);
 
 } // namespace echopilot::jobs

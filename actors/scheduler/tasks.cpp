@@ -102,6 +102,10 @@ std::vector<task_def> default_tasks() {
     // daily, UTC
     missing("backup.daily", "30 0 * * *", "backup", "Backup: a copy of the store and the configs.",
             "backups (issue 17) are not built yet"),
+    available("jobs.retention", "40 2 * * *", jobs::queue_id,
+              "Result retention: erases the results (full and summary) of jobs final for more than "
+              "jobs.result_retention_days (0, the default: kept); the records stay.",
+              make_message(jobs::retention_atom::value), 300s),
     available("costs.report", "10 1 * * *", costs::actor_id,
               "Cost report: the day's costs by source into the stream 'costs'.",
               make_message(costs::report_atom::value), 60s),

@@ -224,7 +224,7 @@ TEST_CASE("settings: the scheduler's overrides, and what is wrong with them name
   CHECK(task(s, "ai.ceo_brief").schedule == "45 6 * * *");
   CHECK(task(s, "reports.daily").schedule == "5 18 * * *");
   CHECK(task(s, "jobs.self_heal").schedule == "0 */3 * * *");
-  CHECK(s.scheduler.tasks.size() == 24);
+  CHECK(s.scheduler.tasks.size() == 25);
   auto error = [&](const std::string& cfg, std::map<std::string, std::string> env = {}) {
     auto r = with(cfg, env);
     auto* e = std::get_if<usage_error>(&r);
@@ -482,6 +482,7 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(a.idempotency_ttl == b.idempotency_ttl);
   CHECK(a.idempotency_max_keys == b.idempotency_max_keys);
   CHECK(a.max_heals == b.max_heals); // dead letter (issue 15)
+  CHECK(a.result_retention_days == b.result_retention_days); // retention (issue 15)
   CHECK(shipped.openai.base_url == embedded.openai.base_url);
   CHECK(shipped.openai.timeout == embedded.openai.timeout);
   CHECK(shipped.openai.connect_timeout == embedded.openai.connect_timeout);

@@ -10,6 +10,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <ctime>
 #include <fstream>
 #include <thread>
 
@@ -424,4 +425,74 @@ TEST_CASE("priority order, deadlines, correlation id, the new fields, the result
   CHECK(job(*n.n, id)["result"] == big);
   CHECK(n->get("/api/jobs/" + id + "/result", {auth}).json()["data"]["result"] == big);
   CHECK(n->stop() == 0);
+}
+
+// -- retention (issue 15)
+TEST_CASE("result retention: the task jobs.retention erases old results, DELETE erases one now") {
+  test::fake_model fake;
+  flow_node n{json{{"workers", 2}, {"task_types", {{"other", 50}}}, {"result_retention_days", 30}}, fake};
+  auto old_a = submit(*n.n, {{"task_type", "other"}, {"input", "Keep me for a month."}});
+  auto old_b = submit(*n.n, {{"task_type", "other"}, {"input", "Erase me on request."}});
+  for (auto& id : {old_a, old_b})
+    wait_status(*n.n, id, "completed");
+  REQUIRE_FALSE(job(*n.n, old_a)["result_summary"].get<std::string>().empty());
+
+  // On request: the result goes now, the record stays; again: nothing left.
+  auto del = test::http("DELETE", n->base() + "/api/jobs/" + old_b + "/result", {auth});
+  REQUIRE_MESSAGE(del.status == 200, del.body);
+  CHECK(del.json()["data"]["erased"] == true);
+  auto b = job(*n.n, old_b);
+  CHECK(b["status"] == "completed");
+  CHECK(b["result"] == "");
+  CHECK(b["result_summary"] == "");
+  CHECK(b["result_erased_at"].is_string());
+  CHECK(n->get("/api/jobs/" + old_b + "/result", {auth}).json()["data"]["result"].is_null());
+  del = test::http("DELETE", n->base() + "/api/jobs/" + old_b + "/result", {auth});
+  REQUIRE(del.status == 200);
+  CHECK(del.json()["data"]["erased"] == false);
+  CHECK(test::http("DELETE", n->base() + "/api/jobs/j000000000000-000000/result", {auth}).status == 404);
+  CHECK(test::http("DELETE", n->base() + "/api/jobs/" + old_a + "/result").status == 401);
+
+  // 31 days later (the node restarted with its clock ahead): the task
+  // erases old_a's result; a job finished after the restart keeps its own.
+  n->stop();
+  auto start = std::time(nullptr) + 31 * 86'400;
+  char iso[32];
+  std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&start));
+  n.env["ECHOPILOT_FAULT_INJECTION"] = "1";
+  n.env["ECHOPILOT_CLOCK_START"] = iso;
+  n.start();
+  auto fresh = submit(*n.n, {{"task_type", "other"}, {"input", "A new job."}});
+  wait_status(*n.n, fresh, "completed");
+  auto task = [&] {
+    auto all = n->get("/api/scheduler/tasks", {auth}).json();
+    for (auto& t : all["data"])
+      if (t["id"] == "jobs.retention")
+        return t;
+    return json();
+  };
+  CHECK(task()["available"] == true);
+  auto run = post(*n.n, "/api/scheduler/tasks/jobs.retention/run", json::object());
+  REQUIRE_MESSAGE(run.status == 200, run.body);
+  REQUIRE(test::eventually([&] { return task()["last_result"] == "ok"; }));
+  json reply;
+  auto scheduler_events = test::ndjson(n->get("/api/events/scheduler?limit=10000", {auth}).body);
+  for (auto& e : scheduler_events)
+    if (e["task"] == "jobs.retention" && e["event"] == "end")
+      reply = e["reply"];
+  INFO(reply.dump());
+  CHECK(reply["retention_days"] == 30);
+  CHECK(reply["erased"] == 1); // old_b's was erased already
+  CHECK(reply["ids"] == json::array({old_a}));
+  auto a = job(*n.n, old_a);
+  CHECK(a["result_summary"] == "");
+  CHECK(a["result_erased_at"].is_string());
+  CHECK(a["price_usd"].get<double>() > 0);
+  CHECK_FALSE(job(*n.n, fresh)["result_summary"].get<std::string>().empty());
+  CHECK(n->get("/api/jobs/" + fresh + "/result", {auth}).json()["data"]["result"].is_string());
+  int erased_events = 0;
+  for (auto& e : events(*n.n))
+    if (e["event"] == "result_erased")
+      erased_events += e["job"] == old_a && e["by"] == "retention" ? 1 : 0;
+  CHECK(erased_events == 1);
 }

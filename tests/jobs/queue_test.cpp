@@ -105,6 +105,14 @@ public:
     return i->second;
   }
 
+  std::vector<std::string> result_ids(const std::string& from, const std::string& to, std::size_t limit) override {
+    std::vector<std::string> out;
+    for (auto& [id, r] : db->tables[results_table])
+      if (id >= from && (to.empty() || id < to) && out.size() < limit)
+        out.push_back(id);
+    return out;
+  }
+
   std::optional<json> key(const std::string& k) override {
     auto& t = db->tables["job_keys"];
     auto i = t.find(k);
@@ -451,4 +459,116 @@ TEST_CASE("a job's final state is answered once it is durable, never before") {
   REQUIRE(now);
   CHECK((*now)["status"] == "failed");
   caf::anon_send_exit(worker, caf::exit_reason::kill);
+}
+
+// -- retention (issue 15)
+TEST_CASE("retention erases the results of jobs final for longer than jobs.result_retention_days, only theirs") {
+  using namespace std::chrono_literals;
+  fixture f;
+  f.jc->result_retention_days = 30;
+  f.start();
+  std::vector<std::string> ids;
+  std::vector<caf::actor> workers;
+  for (int i = 0; i < 3; ++i) {
+    auto created = f.submit(f.body("Text number " + std::to_string(i) + "."));
+    REQUIRE(created);
+    ids.push_back((*created)["job"]["id"].get<std::string>());
+    workers.push_back(f.sys.spawn(silent_worker, std::uint32_t(i + 1)));
+    caf::anon_send(f.queue, ready_atom::value, workers.back(), std::uint32_t(i + 1));
+  }
+  f.sched.run();
+  auto a = ids[0], c = ids[1], e = ids[2];
+  // a passes QA (completed); c and e score below it and wait for a person.
+  auto done = [&](const std::string& id, int score) {
+    caf::anon_send(f.queue, done_atom::value, id, std::uint32_t{1},
+                   json{{"ok", true}, {"processor", "local"}, {"model", "local"},
+                        {"result", "The full result of " + id + "."}, {"duration_us", 1'000},
+                        {"qa_score", score}, {"qa_by", "local"}});
+    f.sched.run();
+  };
+  done(a, 99);
+  done(c, 10);
+  done(e, 10);
+  REQUIRE(f.db->tables["jobs"][a]["status"] == "completed");
+  REQUIRE(f.db->tables["jobs"][c]["status"] == "waiting_human");
+  REQUIRE(f.db->tables[results_table].size() == 3);
+  auto ask = [&](auto... xs) {
+    auto rh = f.self->request(f.queue, caf::infinite, xs...);
+    return f.answer(rh);
+  };
+  // Day 20: c is approved (final from then on); e still waits.
+  f.advance(20 * 24h);
+  REQUIRE(ask(approve_atom::value, c, json::object()));
+  // Day 35: a has been final for 35 days, c for 15.
+  f.advance(15 * 24h);
+  auto run = ask(retention_atom::value);
+  REQUIRE(run);
+  CHECK((*run)["retention_days"] == 30);
+  CHECK((*run)["erased"] == 1);
+  CHECK((*run)["ids"] == json::array({a}));
+  CHECK((*run)["kept"]["recent"] == 1);
+  CHECK((*run)["kept"]["not_final"] == 1);
+  CHECK((*run)["more"] == false);
+  CHECK(f.db->tables[results_table].count(a) == 0);
+  CHECK(f.db->tables[results_table].count(c) == 1);
+  CHECK(f.db->tables[results_table].count(e) == 1);
+  auto record = f.db->tables["jobs"][a];
+  CHECK(record["status"] == "completed");
+  CHECK(record["result_summary"] == "");
+  CHECK(record["price_micros"].get<std::int64_t>() > 0); // the record stays
+  CHECK(record["result_erased_ms"].is_number_integer());
+  auto got = ask(get_atom::value, a);
+  REQUIRE(got);
+  CHECK((*got)["result"] == "");
+  CHECK((*got)["result_erased_at"].is_string());
+  auto full = ask(result_atom::value, a);
+  REQUIRE(full);
+  CHECK((*full)["result"].is_null());
+  bool evented = false;
+  for (auto& req : f.db->requests)
+    for (auto& o : req)
+      evented = evented || (o.what == op::kind::append && o.value.value("event", "") == "result_erased"
+                            && o.value.value("job", "") == a && o.value.value("by", "") == "retention");
+  CHECK(evented);
+  // A second run finds nothing more to erase.
+  run = ask(retention_atom::value);
+  REQUIRE(run);
+  CHECK((*run)["erased"] == 0);
+
+  // On request: a payment change written meanwhile builds on the erased
+  // state (it must not write the result back).
+  f.db->hold = true;
+  auto erase_rh = f.self->request(f.queue, caf::infinite, erase_atom::value, c);
+  auto pay_rh = f.self->request(f.queue, caf::infinite, payment_atom::value, c, std::string{"paid"},
+                                json::object());
+  f.sched.run();
+  caf::anon_send(f.port->writer, release_atom::value);
+  auto erased = f.answer(erase_rh);
+  REQUIRE(erased);
+  CHECK((*erased)["erased"] == true);
+  REQUIRE(f.answer(pay_rh));
+  CHECK(f.db->tables["jobs"][c]["payment_status"] == "paid");
+  CHECK(f.db->tables["jobs"][c]["result_summary"] == "");
+  CHECK(f.db->tables["jobs"][c]["result_erased_ms"].is_number_integer());
+  CHECK(f.db->tables[results_table].count(c) == 0);
+  erased = ask(erase_atom::value, c);
+  REQUIRE(erased);
+  CHECK((*erased)["erased"] == false);
+  // A job a person is to review keeps its result; an unknown one is 404.
+  auto refused = ask(erase_atom::value, e);
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == errc::conflict);
+  CHECK(message_of(refused.error()).find("waiting_human") != std::string::npos);
+  refused = ask(erase_atom::value, std::string{"j000000000000-000000"});
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == errc::not_found);
+  // 0 days: nothing is erased, and the answer says why.
+  f.jc->result_retention_days = 0;
+  run = ask(retention_atom::value);
+  REQUIRE(run);
+  CHECK((*run)["erased"] == 0);
+  CHECK((*run)["note"].get<std::string>().find("result_retention_days is 0") != std::string::npos);
+  CHECK(f.db->tables[results_table].count(e) == 1);
+  for (auto& w : workers)
+    caf::anon_send_exit(w, caf::exit_reason::kill);
 }

@@ -1,4 +1,4 @@
-// The scheduler through the real binary: the 24 tasks over HTTP with the
+// The scheduler through the real binary: the 25 tasks over HTTP with the
 // unavailable ones marked, run now, pause and resume, 404 for an unknown id,
 // a run missed while the node was down made up once at start (the wall
 // clock placed with ECHOPILOT_CLOCK_START), and `echopilot scheduler`.
@@ -63,9 +63,9 @@ TEST_CASE("the scheduler over HTTP and the CLI, and a missed run made up once at
   sched_node s;
   s.start("2026-03-01T00:29:00Z");
 
-  // 24 tasks (the original 23 and payments.poll); those whose subsystem is missing say so and never run.
+  // 25 tasks (the original 23, payments.poll and jobs.retention); those whose subsystem is missing say so and never run.
   auto all = s.tasks();
-  REQUIRE(all.size() == 24);
+  REQUIRE(all.size() == 25);
   int unavailable = 0;
   for (auto& t : all)
     if (t["available"] == false) {
@@ -114,7 +114,7 @@ TEST_CASE("the scheduler over HTTP and the CLI, and a missed run made up once at
   CHECK(cli.status == 0);
   CHECK(cli.out.find("jobs.finance") != std::string::npos);
   CHECK(cli.out.find("unavailable") != std::string::npos);
-  CHECK(std::count(cli.out.begin(), cli.out.end(), '\n') == 25); // header + 24
+  CHECK(std::count(cli.out.begin(), cli.out.end(), '\n') == 26); // header + 25
   cli = test::run_program({ECHOPILOT_BINARY, "scheduler", "pause", "health.probe", "--url", s.n->base()}, env);
   CHECK(cli.status == 0);
   CHECK(cli.out.find("health.probe: paused") == 0);

@@ -2,7 +2,7 @@
 // wall clock (both moved together, never a sleep) and a store port whose
 // records outlive the actor: runs on schedule, a target that fails or never
 // answers, no double start, a scheduler killed mid-run, missed runs made up
-// once, pause and resume, and the default table of 24 tasks.
+// once, pause and resume, and the default table of 25 tasks.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -411,11 +411,11 @@ TEST_CASE("run now: starts at once and is recorded") {
   CHECK(a["next_run"] == "2026-12-02T00:00:00Z"); // unchanged by a manual run
 }
 
-TEST_CASE("the default table: 24 tasks, unavailable ones marked and never run") {
+TEST_CASE("the default table: 25 tasks, unavailable ones marked and never run") {
   fixture f;
   f.start(default_tasks());
   auto tasks = f.list();
-  REQUIRE(tasks.size() == 24);
+  REQUIRE(tasks.size() == 25);
   int unavailable = 0;
   for (auto& t : tasks) {
     CAPTURE(t.dump());
