@@ -191,7 +191,7 @@ bool is_final(std::string_view status) noexcept {
          || status == cancelled; // -- flow (issue 15)
 }
 
-json to_json(const job& j) {
+json to_json(const job& j, bool with_result) {
   auto iso = [](std::int64_t ms) -> json {
     if (ms <= 0)
       return nullptr;
@@ -227,7 +227,6 @@ json to_json(const job& j) {
           {"worker", j.worker},
           {"processor", j.processor},
           {"model", j.model},
-          {"result", j.result},
           {"tokens_in", j.tokens_in},
           {"tokens_out", j.tokens_out},
           {"qa_tokens_in", j.qa_tokens_in},
@@ -252,8 +251,15 @@ json to_json(const job& j) {
           {"dead_reason", j.dead_reason.empty() ? json(nullptr) : json(j.dead_reason)},
           // -- flags (issue 15)
           {"pricing_variant", j.pricing_variant.empty() ? json(nullptr) : json(j.pricing_variant)}};
+  if (with_result)
+    out["result"] = j.result;
   add_flow_fields(j, out); // -- flow (issue 15)
   return out;
+}
+
+json worker_view(const job& j) {
+  return {{"id", j.id},         {"email", j.email}, {"task_type", j.task_type}, {"title", j.title},
+          {"input", j.input},   {"status", j.status}, {"attempts", j.attempts}};
 }
 
 void read_result(const json& v, job& j) {

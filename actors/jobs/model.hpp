@@ -194,7 +194,12 @@ struct job {
   std::int64_t result_erased_ms = 0;
 };
 
-nlohmann::json to_json(const job& j);
+/// The job as the API shows it; without `with_result`, the record stored in
+/// the table "jobs" (the full result is kept in results_table).
+nlohmann::json to_json(const job& j, bool with_result = true);
+/// What a worker needs of a job (process_atom): id, email, task_type,
+/// title, input, status, attempts; job_from_json reads it.
+nlohmann::json worker_view(const job& j);
 /// Reads the fields a processing attempt fills in (processor, model,
 /// result, tokens, QA usage, duration, qa_by), named alike in a stored job
 /// and in a worker's outcome (protocol/jobs.hpp).

@@ -181,24 +181,10 @@ void finalize(caf::event_based_actor* self, const state_ptr& st, job j, const ch
   add_final(st->days, j);
   note_final(self, st, j); // -- jobs_failing alert (issue 15)
   auto req = job_write(*st, j, event(status == dead ? "dead_lettered" : status, j, std::move(extra)));
-  auto id = j.id;
-  st->release(id);
-  st->settling[id] = std::move(j);
-  commit(self, st, std::move(req), [self, st, id] {
-    auto s = st->settling.find(id);
-    if (s == st->settling.end())
-      return;
-    auto out = to_json(s->second);
-    bool passed = s->second.status == completed && s->second.qa_passed;
-    st->settling.erase(s);
+  bool passed = j.status == completed && j.qa_passed;
+  settle(self, st, std::move(j), std::move(req), [self, st, passed](const json& out) {
     if (passed)
       request_checkout(self, st, out); // once, after the commit
-    job_settled(self, st, out); // -- hooks (issue 15): quotas' spend, the webhook
-    if (auto w = st->settle_waiters.find(id); w != st->settle_waiters.end()) {
-      for (auto& rp : w->second)
-        rp.deliver(out);
-      st->settle_waiters.erase(w);
-    }
   });
 }
 
@@ -261,7 +247,7 @@ void dispatch(caf::event_based_actor* self, const state_ptr& st) {
     info.holding = j.id;
     info.holding_attempt = j.attempts;
     commit(self, st, job_write(*st, j, event("leased", j, {{"worker", j.worker}}), false));
-    self->send(info.handle, process_atom::value, to_json(j), j.attempts);
+    self->send(info.handle, process_atom::value, worker_view(j), j.attempts);
     self->delayed_send(self, st->jc->lease, lease_atom::value, j.id, j.attempts);
   }
 }

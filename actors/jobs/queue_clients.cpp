@@ -69,7 +69,7 @@ limits limits_of(const json& client) {
 
 } // namespace
 
-void job_settled(caf::event_based_actor* self, const state_ptr& st, const json& job) {
+void job_settled(caf::event_based_actor* self, const state_ptr& st, json job) {
   auto now = st->now();
   if (job.value("status", "") == completed && job.value("created_ms", std::int64_t{0}) >= now - now % day_ms) {
     if (auto m = job.value("price_micros", micros{0}); m > 0)
@@ -83,7 +83,7 @@ void job_settled(caf::event_based_actor* self, const state_ptr& st, const json& 
     st->webhooks_warned = true;
     return;
   }
-  self->send(*hooks, webhooks::notify_atom::value, job);
+  self->send(*hooks, webhooks::notify_atom::value, std::move(job));
 }
 
 std::optional<json> client_limit(const state_ptr& st, const std::string& email) {

@@ -121,21 +121,8 @@ persistence::write_request dead_letter_stored(const state_ptr& st, job j, const 
 }
 
 void settled(caf::event_based_actor* self, const state_ptr& st, const std::vector<std::string>& ids) {
-  for (auto& id : ids) {
-    auto s = st->settling.find(id);
-    if (s == st->settling.end())
-      continue;
-    auto out = to_json(s->second);
-    bool dead_now = s->second.status == dead;
-    st->settling.erase(s);
-    if (dead_now)
-      job_settled(self, st, out); // the completion webhook (job.dead)
-    if (auto w = st->settle_waiters.find(id); w != st->settle_waiters.end()) {
-      for (auto& rp : w->second)
-        rp.deliver(out);
-      st->settle_waiters.erase(w);
-    }
-  }
+  for (auto& id : ids)
+    settle_done(self, st, id, nullptr); // the completion webhook (job.dead)
 }
 
 persistence::write_request restart_job(const state_ptr& st, job j, const char* what, json extra) {

@@ -82,9 +82,27 @@ json review_record(const state_ptr& st, const json& body, const char* decision, 
 } // namespace
 
 json stored_record(const job& j) {
-  auto r = to_json(j);
-  r.erase("result");
-  return r;
+  return to_json(j, false);
+}
+
+void settle_done(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
+                 const std::function<void(const json&)>& after) {
+  auto s = st->settling.find(id);
+  if (s == st->settling.end())
+    return;
+  // A job read back from the store holds no result in memory: its stored
+  // one is joined in, as GET /api/jobs/{id} shows it.
+  auto out = s->second.result.empty() ? with_result(st, to_json(s->second)) : to_json(s->second);
+  st->settling.erase(s);
+  // The job's new state (final, or waiting_human) is durable here.
+  if (after)
+    after(out);
+  if (auto w = st->settle_waiters.find(id); w != st->settle_waiters.end()) {
+    for (auto& rp : w->second)
+      rp.deliver(out);
+    st->settle_waiters.erase(w);
+  }
+  job_settled(self, st, std::move(out)); // the client's spend, the completion webhook
 }
 
 void settle(caf::event_based_actor* self, const state_ptr& st, job j, persistence::write_request req,
@@ -93,24 +111,7 @@ void settle(caf::event_based_actor* self, const state_ptr& st, job j, persistenc
   if (st->active.count(id) != 0)
     st->release(id);
   st->settling[id] = std::move(j);
-  commit(self, st, std::move(req), [self, st, id, after] {
-    auto s = st->settling.find(id);
-    if (s == st->settling.end())
-      return;
-    // A job read back from the store holds no result in memory: its stored
-    // one is joined in, as GET /api/jobs/{id} shows it.
-    auto out = s->second.result.empty() ? with_result(st, to_json(s->second)) : to_json(s->second);
-    st->settling.erase(s);
-    // The job's new state (final, or waiting_human) is durable here.
-    if (after)
-      after(out);
-    job_settled(self, st, out); // the client's spend, the completion webhook
-    if (auto w = st->settle_waiters.find(id); w != st->settle_waiters.end()) {
-      for (auto& rp : w->second)
-        rp.deliver(out);
-      st->settle_waiters.erase(w);
-    }
-  });
+  commit(self, st, std::move(req), [self, st, id, after = std::move(after)] { settle_done(self, st, id, after); });
 }
 
 void await_review(caf::event_based_actor* self, const state_ptr& st, job& j, json qa) {

@@ -172,7 +172,7 @@ void request_checkout(caf::event_based_actor* self, const state_ptr& st, const n
 /// counts a completed job, and the webhooks actor is told (protocol/
 /// webhooks.hpp notify_atom; a warning once when it is not running). Call
 /// once per such transition, after its commit.
-void job_settled(caf::event_based_actor* self, const state_ptr& st, const nlohmann::json& job);
+void job_settled(caf::event_based_actor* self, const state_ptr& st, nlohmann::json job);
 /// The refusal of a new job of `email` when its client's max_jobs_per_day
 /// or daily_spend_cap_usd is reached: submit's answer {"refused":
 /// {"status": 429, "code": "quota_exceeded"|"spend_cap_reached",
@@ -194,6 +194,12 @@ nlohmann::json stored_record(const job& j);
 /// job as answered (queue_review.cpp).
 void settle(caf::event_based_actor* self, const state_ptr& st, job j, persistence::write_request req,
             std::function<void(const nlohmann::json&)> after = nullptr);
+/// The write of job `id` (in `settling`) is durable: it leaves `settling`,
+/// `after` runs with the job as answered, GETs waiting for it are answered,
+/// and job_settled is told. Every transition to a final status or to
+/// waiting_human ends here.
+void settle_done(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
+                 const std::function<void(const nlohmann::json&)>& after);
 
 /// A processing job (in `active`) scored below its threshold under
 /// qa_below_threshold "review": it waits for a person (waiting_human), out
