@@ -28,6 +28,9 @@ struct transfer {
   const std::string* message = nullptr;
   std::size_t sent = 0;
   std::string last_reply;
+  /// The last 4xx or 5xx reply (libcurl's QUIT after a failure is answered
+  /// "221", which is not the answer that matters).
+  std::string error_reply;
   bool in_multi = false; ///< inside a multi-line reply
 };
 
@@ -58,6 +61,8 @@ int on_debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
   t->in_multi = continues;
   if (t->last_reply.size() > 1000)
     t->last_reply.resize(1000);
+  if (!continues && (t->last_reply[0] == '4' || t->last_reply[0] == '5'))
+    t->error_reply = t->last_reply;
   return 0;
 }
 
@@ -186,7 +191,8 @@ struct smtp_client::impl {
       o.text = t.last_reply;
     } else {
       std::string what = errbuf[0] != '\0' ? std::string{errbuf} : curl_easy_strerror(code);
-      o.text = t.last_reply.empty() || reply == 0 ? what : t.last_reply + " (" + what + ")";
+      auto& said = t.error_reply.empty() ? t.last_reply : t.error_reply;
+      o.text = said.empty() || reply == 0 ? what : said + " (" + what + ")";
     }
     if (!opts.pass.empty())
       for (auto i = o.text.find(opts.pass); i != std::string::npos; i = o.text.find(opts.pass))
