@@ -81,25 +81,34 @@ void arm_timer(caf::event_based_actor* self, const state_ptr& st, std::int64_t a
   self->delayed_send(self, milliseconds{wait}, pump_atom::value);
 }
 
-void start(caf::event_based_actor* self, const state_ptr& st, json rec) {
-  auto id = rec.value("id", "");
-  st->in_flight.insert(id);
-  rec["status"] = sending;
-  rec["attempts"] = rec.value("attempts", 0) + 1;
-  rec["updated_ms"] = st->now();
-  auto to = rec.value("to", "");
-  auto mime = rec.value("mime", "");
+/// Marks `recs` sending in one commit, then hands each to SMTP.
+void start(caf::event_based_actor* self, const state_ptr& st, std::vector<json> recs) {
+  persistence::write_request req;
+  struct pending_send {
+    std::string id, to, mime;
+  };
+  auto sends = std::make_shared<std::vector<pending_send>>();
+  for (auto& rec : recs) {
+    auto id = rec.value("id", "");
+    st->in_flight.insert(id);
+    rec["status"] = sending;
+    rec["attempts"] = rec.value("attempts", 0) + 1;
+    rec["updated_ms"] = st->now();
+    sends->push_back({id, rec.value("to", ""), rec.value("mime", "")});
+    req.push_back(op::append(stream, event_of(rec, "sending")));
+    req.push_back(op::put(outbox_table, id, std::move(rec)));
+  }
   caf::weak_actor_ptr me{self->ctrl()};
-  commit(self, st, {op::put(outbox_table, id, rec), op::append(stream, event_of(rec, "sending"))},
-         [st, me, id, to = std::move(to), mime = std::move(mime)] {
-           st->cfg.send(to, mime, [me, id](send_outcome o) {
-             auto strong = me.lock();
-             if (!strong)
-               return;
-             json out = {{"verdict", static_cast<int>(o.v)}, {"code", o.code}, {"text", o.text}};
-             caf::anon_send(caf::actor_cast<caf::actor>(strong), outcome_atom::value, id, std::move(out));
-           });
-         });
+  commit(self, st, std::move(req), [st, me, sends] {
+    for (auto& s : *sends)
+      st->cfg.send(s.to, s.mime, [me, id = s.id](send_outcome o) {
+        auto strong = me.lock();
+        if (!strong)
+          return;
+        json out = {{"verdict", static_cast<int>(o.v)}, {"code", o.code}, {"text", o.text}};
+        caf::anon_send(caf::actor_cast<caf::actor>(strong), outcome_atom::value, id, std::move(out));
+      });
+  });
 }
 
 void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std::string& id, const json& o) {
@@ -151,16 +160,18 @@ void pump(caf::event_based_actor* self, const state_ptr& st) {
   auto free = cap - st->in_flight.size();
   auto now = st->now();
   auto rows = st->cfg.store->due(now, free + st->in_flight.size());
-  std::size_t started = 0;
+  std::vector<json> batch;
   for (auto& r : rows) {
-    if (started == free)
+    if (batch.size() == free)
       break;
     auto id = r.value("id", "");
     if (id.empty() || st->in_flight.count(id) != 0)
       continue;
-    start(self, st, std::move(r));
-    ++started;
+    batch.push_back(std::move(r));
   }
+  auto started = batch.size();
+  if (!batch.empty())
+    start(self, st, std::move(batch));
   if (started < free) // nothing more is due now: wake up when something is
     if (auto next = st->cfg.store->next_due(); next && *next > now)
       arm_timer(self, st, *next);
