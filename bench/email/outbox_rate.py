@@ -58,10 +58,12 @@ def wait_port(port, limit=20):
     raise SystemExit("nothing listens on %d" % port)
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """VmRSS, or RssAnon (the process's own heap) or RssFile (LMDB's mapped
+    pages, shared with the page cache), in KiB."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -175,18 +177,22 @@ def memory():
         node, port = start_node(work, free_port(), {"retry_base_seconds": 86400, "retry_max_seconds": 86400})
         time.sleep(1)
         before = rss_kib(node.pid)
+        anon_before = rss_kib(node.pid, "RssAnon")
         t0 = time.time()
         post_all(port, M)
         t_in = time.time() - t0
         time.sleep(3)
         c = counts(port)
         after = rss_kib(node.pid)
+        anon_after = rss_kib(node.pid, "RssAnon")
+        file_after = rss_kib(node.pid, "RssFile")
         size = 0
         for d, _, fs in os.walk(os.path.join(work, "data")):
             size += sum(os.path.getsize(os.path.join(d, f)) for f in fs)
         print("memory: %d queued (counts %s) in %.1f s (%.0f/s); node RSS %d KiB before, %d KiB after "
-              "(+%d KiB); data dir %.1f MiB" % (M, json.dumps(c), t_in, M / t_in, before, after, after - before,
-                                                size / 1048576))
+              "(+%d KiB); of it RssAnon %d KiB before, %d KiB after, RssFile (LMDB's map) %d KiB; data dir %.1f MiB"
+              % (M, json.dumps(c), t_in, M / t_in, before, after, after - before, anon_before, anon_after, file_after,
+                 size / 1048576))
     finally:
         stop(node)
         shutil.rmtree(work, ignore_errors=True)
