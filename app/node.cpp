@@ -28,6 +28,8 @@
 #include "connectors/webhook.hpp" // hooks (issue 15)
 #include "app/store_webhooks.hpp" // hooks (issue 15)
 #include "protocol/growth.hpp"      // growth (issue 14)
+#include "actors/growth/model.hpp"   // -- email (issue 16): unsubscribe tokens
+#include "connectors/smtp.hpp"       // -- email (issue 16)
 #include "http/caller.hpp"
 #include "http/gateway.hpp"
 #include "http/routes.hpp"
@@ -395,6 +397,47 @@ int run_node(const settings& s) {
     }
   }
   // -- end growth
+  // -- email (issue 16): the outbox sends through SMTP (dry-run without
+  // SMTP_HOST); the suppression list (S10) is read from the growth tables;
+  // every message names its signed one-click unsubscribe link.
+  {
+    std::shared_ptr<connectors::smtp_client> smtp;
+    try {
+      smtp = std::make_shared<connectors::smtp_client>(s.email.smtp);
+    } catch (const std::exception& e) {
+      return fail_start(std::string{"smtp connector: "} + e.what());
+    }
+    auto growth_port = store->growth_port();
+    parts.email.store = store->email_port();
+    parts.email.clock = &clock;
+    parts.email.dry_run = smtp->dry_run();
+    parts.email.from = s.email.smtp.from;
+    parts.email.from_name = s.email.from_name;
+    parts.email.max_attempts = s.email.max_attempts;
+    parts.email.retry_base = s.email.retry_base;
+    parts.email.retry_max = s.email.retry_max;
+    parts.email.max_in_flight = s.email.max_in_flight;
+    parts.email.suppressed = [growth_port](const std::string& email) {
+      return growth_port->get(growth::suppression_table, email).has_value();
+    };
+    parts.email.unsubscribe_url = [public_url, secret = std::get<std::string>(secret)](const std::string& email) {
+      return public_url->get() + "/api/customer/unsubscribe/one-click?token="
+             + portal::percent_encode(growth::unsubscribe_token(secret, email));
+    };
+    parts.email.send = [smtp](const std::string& to, const std::string& mime,
+                              std::function<void(email::send_outcome)> done) {
+      smtp->send(to, mime, [done = std::move(done)](connectors::smtp_outcome o) {
+        email::send_outcome out;
+        out.v = o.verdict == connectors::smtp_verdict::ok          ? email::send_outcome::verdict::ok
+                : o.verdict == connectors::smtp_verdict::temporary ? email::send_outcome::verdict::temporary
+                                                                   : email::send_outcome::verdict::permanent;
+        out.code = o.code;
+        out.text = std::move(o.text);
+        done(std::move(out));
+      });
+    };
+  }
+  // -- end email
   parts.alerts.payments = pay_counters;
   auto alerts_port = store->alerts_port();
   parts.alerts.store = alerts_port;

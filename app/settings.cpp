@@ -488,6 +488,8 @@ std::optional<usage_error> apply_file(const std::string& path, const std::string
       r.err = apply_growth_section(path, v, s.growth);
     } else if (key == "webhooks") { // hooks (issue 15)
       r.err = apply_webhooks_section(path, v, s.webhooks);
+    } else if (key == "email") { // -- email (issue 16)
+      r.err = apply_email_section(path, v, s.email);
     } else if (key == "jobs") {
       r.err = apply_jobs(path, v, s.jobs);
     } else if (key == "openai") {
@@ -620,6 +622,8 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
   if (auto err = apply_growth_env(env, s.growth)) // growth (issue 14)
     return *err;
   if (auto err = apply_webhooks_env(env, s.webhooks)) // hooks (issue 15)
+    return *err;
+  if (auto err = apply_email_env(env, s.email)) // -- email (issue 16)
     return *err;
   if (auto v = env("AI_INTEGRATIONS_OPENAI_API_KEY"))
     s.openai.api_key = *v;

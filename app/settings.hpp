@@ -22,6 +22,7 @@
 #include "connectors/newsletter.hpp" // growth (issue 14)
 #include "connectors/openai.hpp"
 #include "connectors/telegram.hpp"
+#include "connectors/smtp.hpp" // -- email (issue 16)
 #include "supervision/spec.hpp"
 
 namespace echopilot::app {
@@ -96,6 +97,27 @@ std::optional<usage_error> apply_growth_section(const std::string& path, const n
 std::optional<usage_error> apply_growth_env(const std::function<std::optional<std::string>(const char*)>& env,
                                             growth_settings& g);
 // -- end growth ---------------------------------------------------------------
+// -- email (issue 16): app/settings_email.cpp ---------------------------------
+/// Email (config "email"; SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASS,
+/// SMTP_FROM, SMTP_TLS from the environment only).
+struct email_settings {
+  connectors::smtp_options smtp;
+  /// email.from_name: the sender's display name.
+  std::string from_name = "EchoPilot";
+  /// email.max_attempts (1 to 50); email.retry_base_seconds (1 to 86400)
+  /// and email.retry_max_seconds (at least the base, at most 7 days): the
+  /// wait after attempt n is min(max, base * 2^(n-1)); email.max_in_flight
+  /// (1 to 64) SMTP transactions at once; email.connect_timeout_ms and
+  /// email.timeout_ms (100 to 600000) of one transaction.
+  std::uint32_t max_attempts = 8;
+  std::chrono::seconds retry_base{30};
+  std::chrono::seconds retry_max{3600};
+  std::uint32_t max_in_flight = 4;
+};
+std::optional<usage_error> apply_email_section(const std::string& path, const nlohmann::json& v, email_settings& e);
+std::optional<usage_error> apply_email_env(const std::function<std::optional<std::string>(const char*)>& env,
+                                           email_settings& e);
+// -- end email ----------------------------------------------------------------
 // -- hooks (issue 15): app/settings_webhooks.cpp ------------------------------
 /// Completion webhooks (config "webhooks"; ECHOPILOT_WEBHOOK_SECRET).
 struct webhooks_settings {
@@ -205,6 +227,7 @@ struct settings {
   payments_settings payments;
   growth_settings growth; // growth (issue 14)
   webhooks_settings webhooks; // hooks (issue 15)
+  email_settings email; // -- email (issue 16)
   /// ECHOPILOT_CLOCK_START (tests, with ECHOPILOT_FAULT_INJECTION=1): the
   /// node's wall clock starts at this instant and runs on from there.
   std::optional<std::chrono::system_clock::time_point> clock_start;

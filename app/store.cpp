@@ -4,6 +4,7 @@
 #include "protocol/guard.hpp"
 #include "app/store_regions.hpp"
 #include "app/store_growth.hpp" // growth (issue 14)
+#include "app/store_email.hpp"  // -- email (issue 16)
 #include "app/store_jobs_flow.hpp" // -- flow (issue 15)
 #include "app/store_experiments.hpp" // experiments (issue 14 exp)
 #include "app/store_webhooks.hpp" // hooks (issue 15)
@@ -26,6 +27,7 @@
 #include "protocol/alerts.hpp"
 #include "protocol/flags.hpp"
 #include "protocol/growth.hpp" // growth (issue 14)
+#include "protocol/email.hpp"  // -- email (issue 16)
 #include "protocol/jobs.hpp"
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
@@ -71,6 +73,9 @@ std::vector<persistence::table_def> node_tables() {
   // churn (issue 15, features.churn_ai)
   for (auto& c : churn_tables())
     t.push_back(std::move(c));
+  // -- email (issue 16): app/store_email.cpp
+  for (auto& e : email_tables())
+    t.push_back(std::move(e));
   return t;
 }
 
@@ -458,6 +463,7 @@ public:
     experiments_ = make_experiments_port(env_, commit); // experiments (S13; issue 14 exp)
     webhooks_ = make_webhooks_port(env_, commit); // hooks (issue 15)
     churn_ = make_churn_port(env_, commit);             // churn (issue 15 flags)
+    email_ = make_email_port(env_, commit);             // -- email (issue 16)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -490,6 +496,11 @@ public:
   // churn (issue 15 flags)
   std::shared_ptr<churn::store_port> churn_port() override {
     return churn_;
+  }
+
+  // -- email (issue 16)
+  std::shared_ptr<email::store_port> email_port() override {
+    return email_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -575,7 +586,8 @@ public:
                                     growth::stream, growth::unsubscribes_stream,
                                     experiments::stream, // experiments: issue 14 exp
                                     webhooks::stream, // hooks (issue 15)
-                                    churn::stream};      // churn: issue 15 flags
+                                    churn::stream,       // churn: issue 15 flags
+                                    email::stream};      // -- email (issue 16)
       for (auto k : known)
         if (stream == k)
           return true;
@@ -675,6 +687,7 @@ private:
   std::shared_ptr<guard::store_port> guard_;
   std::shared_ptr<experiments::store_port> experiments_; // issue 14 exp
   std::shared_ptr<churn::store_port> churn_;             // issue 15 flags
+  std::shared_ptr<email::store_port> email_;             // -- email (issue 16)
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

@@ -18,6 +18,7 @@
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
+#include "actors/email/email_actor.hpp"   // -- email (issue 16)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/webhooks/webhooks_actor.hpp" // hooks (issue 15)
 #include "actors/regions/cluster.hpp"
@@ -70,6 +71,9 @@ public:
   virtual std::shared_ptr<guard::store_port> guard_port() = 0;
   /// growth (issue 14): tables growth_* (subscribers, referrals, ...).
   virtual std::shared_ptr<growth::store_port> growth_port() = 0;
+  // -- email (issue 16) --
+  /// The outbox actor's port (tables email_outbox, email_keys).
+  virtual std::shared_ptr<email::store_port> email_port() = 0;
   // -- experiments (S13; issue 14 exp) --
   /// The experiments actor's port (tables exp_*, stream "experiments").
   virtual std::shared_ptr<experiments::store_port> experiments_port() = 0;

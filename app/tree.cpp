@@ -144,6 +144,14 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
                                return parent->spawn(experiments::experiments_actor, cfg);
                              },
                              5s));
+  // -- email (issue 16): the outbox, before the scheduler; it reloads what
+  // is queued from the store on every start.
+  ops.children.insert(ops.children.end() - 1,
+                      worker(email::actor_id,
+                             [cfg = parts.email](caf::local_actor* parent) {
+                               return parent->spawn(email::email_actor, cfg);
+                             },
+                             5s));
   // churn (issue 15 flags): before the scheduler, whose task churn.scoring
   // it answers; it holds nothing a restart would lose (the scores are stored).
   ops.children.insert(ops.children.end() - 1,

@@ -18,6 +18,7 @@
 #include "actors/portal/portal_actor.hpp"
 #include "actors/experiments/experiments_actor.hpp" // issue 14 exp
 #include "actors/churn/churn_actor.hpp"             // issue 15 flags
+#include "actors/email/email_actor.hpp"             // -- email (issue 16)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -68,6 +69,8 @@ struct subsystems {
   payments::payments_config payments;
   /// growth (issue 14): the growth actor (under "ops").
   growth::growth_config growth;
+  /// -- email (issue 16): the outbox actor (under "ops").
+  email::email_config email;
   /// The regions (S26): the cluster actor's settings; one link per peer.
   regions::cluster_config regions;
   /// The rate guard's actor (S22); its table is the gateway's.

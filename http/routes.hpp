@@ -92,6 +92,10 @@ void add_jobs_dead_routes(const route_context& ctx, std::vector<route>& t);
 response self_heal_answer(nlohmann::json& report);
 response finance_answer(nlohmann::json& figures);
 
+/// -- email (issue 16): the email routes (http/email_routes.cpp), added to
+/// `t` by make_routes.
+void add_email_routes(const route_context& ctx, std::vector<route>& t);
+
 /// Every route of the node.
 std::vector<route> make_routes(const route_context& ctx);
 

@@ -9,6 +9,7 @@ import * as charts from './charts.js';
 import * as payments from './payments.js';
 import * as regions from './regions.js';
 import * as growth from './growth.js'; // growth (issue 14)
+import * as email from './email.js'; // -- email (issue 16)
 import * as experiments from './experiments.js'; // issue 14 exp
 import * as guard from './guard.js'; // issue 14, rate guard panel
 import * as review from './jobs_review.js'; // issue 15: review queue, dead letter, job actions
@@ -111,6 +112,7 @@ function disconnect(reason) {
   payments.clear();
   regions.clear();
   growth.clear(); // growth (issue 14)
+  email.clear(); // -- email (issue 16)
   experiments.clear(); // issue 14 exp
   guard.clear(); // issue 14, rate guard panel
   review.clear(); // issue 15
@@ -735,6 +737,7 @@ every(5000, refreshScheduler);
 every(5000, () => payments.refresh(offers));
 every(3000, () => regions.refresh(offers));
 every(5000, () => growth.refresh(offers)); // growth (issue 14)
+every(5000, () => email.refresh(offers)); // -- email (issue 16)
 $('regions-sync').addEventListener('click', (ev) => regions.sync(ev.currentTarget, offers));
 every(5000, () => experiments.refresh(offers)); // issue 14 exp
 every(5000, () => guard.refresh(offers)); // issue 14, rate guard panel

@@ -15,6 +15,7 @@
 #include <caf/send.hpp>
 
 #include "actors/jobs/queue_state.hpp"
+#include "protocol/email.hpp" // -- email (issue 16)
 #include "protocol/webhooks.hpp"
 #include "supervision/directory.hpp"
 
@@ -70,6 +71,11 @@ limits limits_of(const json& client) {
 } // namespace
 
 void job_settled(caf::event_based_actor* self, const state_ptr& st, json job) {
+  // -- email (issue 16): the job-complete notice through the outbox (which
+  // sends one per job, to a completed job's email only).
+  if (job.value("status", "") == completed)
+    if (auto outbox = st->cfg.dir->resolve(email::actor_id))
+      self->send(*outbox, email::job_done_atom::value, job);
   auto now = st->now();
   if (job.value("status", "") == completed && job.value("created_ms", std::int64_t{0}) >= now - now % day_ms) {
     if (auto m = job.value("price_micros", micros{0}); m > 0)

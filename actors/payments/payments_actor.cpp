@@ -1,6 +1,7 @@
 #include "actors/payments/payments_actor.hpp"
 
 #include <algorithm>
+#include <cstdio> // -- email (issue 16)
 
 #include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
@@ -8,6 +9,7 @@
 
 #include "actors/payments/payments_state.hpp"
 #include "base/crypto.hpp"
+#include "protocol/email.hpp" // -- email (issue 16)
 #include "protocol/jobs.hpp"
 #include "supervision/directory.hpp"
 
@@ -147,11 +149,22 @@ void transition(caf::event_based_actor* self, const state_ptr& st, invoice inv, 
       return;
     }
     auto ev = ledger_event(st, allowed ? "status" : "noted", inv, {{"from", was}, {"to", to}, {"source", source}});
-    save(self, st, inv, std::move(ev), {}, [done, job](const caf::error& err) mutable {
-      if (err)
+    bool receipt = allowed && to == st_paid && was != st_paid; // -- email (issue 16)
+    save(self, st, inv, std::move(ev), {}, [self, st, inv, receipt, done, job](const caf::error& err) mutable {
+      if (err) {
         done(make_error(errc::storage_failure, "the invoice's change was not stored"));
-      else
-        done(std::move(job));
+        return;
+      }
+      // -- email (issue 16): the receipt, queued once per invoice by the
+      // outbox; no outbox in this node is a warning, never a failure.
+      if (receipt && st->cfg.dir) {
+        if (auto outbox = st->cfg.dir->resolve(email::actor_id))
+          self->send(*outbox, email::receipt_atom::value, to_json(inv));
+        else
+          std::fprintf(stderr, "echopilot: payments: %s is not running; no receipt for invoice %s\n",
+                       email::actor_id, inv.id.c_str());
+      }
+      done(std::move(job));
     });
   };
   auto job_status = job_status_of(to);

@@ -442,6 +442,14 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.webhooks.attempts == embedded.webhooks.attempts);
   CHECK(shipped.webhooks.retry_base == embedded.webhooks.retry_base);
   CHECK(shipped.webhooks.retry_max == embedded.webhooks.retry_max);
+  // -- email (issue 16)
+  CHECK(shipped.email.max_attempts == embedded.email.max_attempts);
+  CHECK(shipped.email.retry_base == embedded.email.retry_base);
+  CHECK(shipped.email.retry_max == embedded.email.retry_max);
+  CHECK(shipped.email.max_in_flight == embedded.email.max_in_flight);
+  CHECK(shipped.email.from_name == embedded.email.from_name);
+  CHECK(shipped.email.smtp.timeout == embedded.email.smtp.timeout);
+  CHECK(shipped.email.smtp.connect_timeout == embedded.email.smtp.connect_timeout);
   CHECK(shipped.http_threads == embedded.http_threads);
   CHECK(shipped.body_limit == embedded.body_limit);
   CHECK(shipped.request_timeout == embedded.request_timeout);
