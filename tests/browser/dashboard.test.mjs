@@ -341,9 +341,9 @@ test('self-heal runs and shows its report', async () => {
   assert.match(await page.locator('#heal-body').textContent(), /Requeued jobs \(\d+\)/);
 });
 
-test('scheduler: the 24 tasks, the unavailable ones marked, run now and pause', async () => {
+test('scheduler: the 25 tasks, the unavailable ones marked, run now and pause', async () => {
   await page.locator('#sched-body tr[data-id="slo.report"]').waitFor(wait);
-  assert.equal(await page.locator('#sched-body tr').count(), 24);
+  assert.equal(await page.locator('#sched-body tr').count(), 25);
   assert.ok(await page.locator('#sched-body tr.unavailable').count() > 0, 'no task marked unavailable');
   const unavailable = page.locator('#sched-body tr.unavailable').first();
   assert.ok(await unavailable.locator('button.run').isDisabled(), 'an unavailable task can be run');
