@@ -9,6 +9,8 @@
 #include "app/store_webhooks.hpp" // hooks (issue 15)
 #include "protocol/webhooks.hpp" // hooks (issue 15)
 #include "app/store_churn.hpp"       // churn (issue 15 flags)
+#include "app/store_support.hpp" // -- inbox (issue 16)
+#include "protocol/support.hpp"  // -- inbox (issue 16)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -71,6 +73,9 @@ std::vector<persistence::table_def> node_tables() {
   // churn (issue 15, features.churn_ai)
   for (auto& c : churn_tables())
     t.push_back(std::move(c));
+  // -- inbox (issue 16): app/store_support.cpp
+  for (auto& s : support_tables())
+    t.push_back(std::move(s));
   return t;
 }
 
@@ -448,6 +453,7 @@ public:
     experiments_ = make_experiments_port(env_, commit); // experiments (S13; issue 14 exp)
     webhooks_ = make_webhooks_port(env_, commit); // hooks (issue 15)
     churn_ = make_churn_port(env_, commit);             // churn (issue 15 flags)
+    support_ = make_support_port(env_, commit); // -- inbox (issue 16)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -480,6 +486,11 @@ public:
   // churn (issue 15 flags)
   std::shared_ptr<churn::store_port> churn_port() override {
     return churn_;
+  }
+
+  // -- inbox (issue 16)
+  std::shared_ptr<support::store_port> support_port() override {
+    return support_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -565,7 +576,8 @@ public:
                                     growth::stream, growth::unsubscribes_stream,
                                     experiments::stream, // experiments: issue 14 exp
                                     webhooks::stream, // hooks (issue 15)
-                                    churn::stream};      // churn: issue 15 flags
+                                    churn::stream,       // churn: issue 15 flags
+                                    support::stream};    // -- inbox (issue 16)
       for (auto k : known)
         if (stream == k)
           return true;
@@ -665,6 +677,7 @@ private:
   std::shared_ptr<guard::store_port> guard_;
   std::shared_ptr<experiments::store_port> experiments_; // issue 14 exp
   std::shared_ptr<churn::store_port> churn_;             // issue 15 flags
+  std::shared_ptr<support::store_port> support_;         // -- inbox (issue 16)
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

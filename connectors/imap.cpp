@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -401,24 +402,37 @@ void imap_client::read_unseen(std::size_t max, std::function<void(imap_batch)> d
     b.unseen = uids.size();
     if (uids.size() > max)
       uids.resize(max);
-    for (auto uid : uids) {
-      auto fr = s.command("UID FETCH " + std::to_string(uid) + " (BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.65536>)");
+    if (!uids.empty()) {
+      // One command for all of them (one round trip); each answer names its UID.
+      std::string set;
+      for (auto uid : uids)
+        set += (set.empty() ? "" : ",") + std::to_string(uid);
+      auto fr = s.command("UID FETCH " + set + " (BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.65536>)");
       if (auto f = refused(fr, "UID FETCH"))
         return fail(*f);
-      std::string headers, body;
-      bool found = false;
-      for (auto& u : std::get<answer>(fr).data)
+      std::map<std::uint32_t, imap_message> by_uid;
+      for (auto& u : std::get<answer>(fr).data) {
+        if (u.pieces.empty())
+          continue;
+        std::uint32_t uid = 0;
+        std::string headers, body;
+        bool found = false;
         for (auto& [before, literal] : u.pieces) {
+          if (auto at = before.find("UID "); at != std::string::npos && uid == 0)
+            uid = static_cast<std::uint32_t>(std::strtoul(before.c_str() + at + 4, nullptr, 10));
           if (before.find("BODY[HEADER]") != std::string::npos)
             headers = literal, found = true;
           else if (before.find("BODY[TEXT]") != std::string::npos)
             body = literal;
         }
-      if (!found)
-        continue; // expunged meanwhile
-      auto m = parse_message(headers, body);
-      m.uid = uid;
-      b.messages.push_back(std::move(m));
+        if (!found || uid == 0 || !std::binary_search(uids.begin(), uids.end(), uid))
+          continue; // not one asked for (an unsolicited FETCH of flags, say)
+        auto m = parse_message(headers, body);
+        m.uid = uid;
+        by_uid[uid] = std::move(m);
+      }
+      for (auto& [uid, m] : by_uid) // UID order; one expunged meanwhile is simply absent
+        b.messages.push_back(std::move(m));
     }
     s.command("LOGOUT");
     b.ok = true;

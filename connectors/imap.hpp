@@ -41,7 +41,7 @@ struct imap_options {
   /// every command together) may take.
   std::chrono::milliseconds timeout{30'000};
   /// A longer answer to one command fails it (imap_too_large).
-  std::size_t max_response = 4u << 20;
+  std::size_t max_response = 8u << 20;
 };
 
 /// The port in force: `o.port`, or the default of `o.tls`.

@@ -17,6 +17,7 @@ import grp
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -100,7 +101,10 @@ service anvil {{
   chroot =
 }}
 """.format(base=base, state=state, d=d, home=home, port=port))
-    r = os.spawnv(os.P_WAIT, DOVECOT, [DOVECOT, "-c", conf])
+    # The daemon must not keep this script's stdout: a caller reading it to
+    # the end would wait for dovecot to exit.
+    r = subprocess.run([DOVECOT, "-c", conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL).returncode
     if r != 0:
         print("dovecot failed to start (exit %d); see %s/dovecot.log" % (r, d), file=sys.stderr)
         sys.exit(1)
