@@ -495,6 +495,15 @@ int run_node(const settings& s) {
   parts.churn.store = store->churn_port();
   parts.churn.flags = flags_view;
   parts.churn.clock = &clock;
+  // -- inbox (issue 16): the support inbox over IMAP (dry-run without
+  // IMAP_HOST/USER/PASS: nothing contacted, said so).
+  try {
+    parts.support.mailbox = support::imap_mailbox(std::make_shared<connectors::imap_client>(s.imap));
+  } catch (const std::exception& e) {
+    return fail_start(std::string{"imap connector: "} + e.what());
+  }
+  parts.support.store = store->support_port();
+  parts.support.clock = &clock;
   // The client portal: uploads under the data dir, transcription through
   // the model connector when there is one.
   parts.portal.clock = &clock;

@@ -23,6 +23,7 @@
 #include "connectors/openai.hpp"
 #include "connectors/telegram.hpp"
 #include "connectors/smtp.hpp" // -- email (issue 16)
+#include "connectors/imap.hpp" // -- inbox (issue 16)
 #include "supervision/spec.hpp"
 
 namespace echopilot::app {
@@ -135,6 +136,12 @@ std::optional<usage_error> apply_webhooks_section(const std::string& path, const
 std::optional<usage_error> apply_webhooks_env(const std::function<std::optional<std::string>(const char*)>& env,
                                               webhooks_settings& w);
 // -- end hooks ----------------------------------------------------------------
+// -- inbox (issue 16): app/settings_support.cpp ------------------------------
+/// The support inbox (S20) from the environment only (IMAP_PASS is a
+/// secret): IMAP_HOST, IMAP_PORT, IMAP_USER, IMAP_PASS, IMAP_TLS.
+std::optional<usage_error> apply_support_env(const std::function<std::optional<std::string>(const char*)>& env,
+                                             connectors::imap_options& o);
+// -- end inbox ----------------------------------------------------------------
 // -- experiments (S13; issue 14 exp) --
 /// Config section "experiments": the experiments file and the z-test's level.
 struct experiments_settings {
@@ -228,6 +235,9 @@ struct settings {
   growth_settings growth; // growth (issue 14)
   webhooks_settings webhooks; // hooks (issue 15)
   email_settings email; // -- email (issue 16)
+  /// -- inbox (issue 16): the support inbox's IMAP connector (IMAP_*;
+  /// environment only). Without IMAP_HOST, IMAP_USER or IMAP_PASS: dry-run.
+  connectors::imap_options imap;
   /// ECHOPILOT_CLOCK_START (tests, with ECHOPILOT_FAULT_INJECTION=1): the
   /// node's wall clock starts at this instant and runs on from there.
   std::optional<std::chrono::system_clock::time_point> clock_start;

@@ -10,6 +10,8 @@
 #include "app/store_webhooks.hpp" // hooks (issue 15)
 #include "protocol/webhooks.hpp" // hooks (issue 15)
 #include "app/store_churn.hpp"       // churn (issue 15 flags)
+#include "app/store_support.hpp" // -- inbox (issue 16)
+#include "protocol/support.hpp"  // -- inbox (issue 16)
 #include "app/must_read.hpp"
 
 #include <mutex>
@@ -76,6 +78,9 @@ std::vector<persistence::table_def> node_tables() {
   // -- email (issue 16): app/store_email.cpp
   for (auto& e : email_tables())
     t.push_back(std::move(e));
+  // -- inbox (issue 16): app/store_support.cpp
+  for (auto& s : support_tables())
+    t.push_back(std::move(s));
   return t;
 }
 
@@ -464,6 +469,7 @@ public:
     webhooks_ = make_webhooks_port(env_, commit); // hooks (issue 15)
     churn_ = make_churn_port(env_, commit);             // churn (issue 15 flags)
     email_ = make_email_port(env_, commit);             // -- email (issue 16)
+    support_ = make_support_port(env_, commit); // -- inbox (issue 16)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -501,6 +507,9 @@ public:
   // -- email (issue 16)
   std::shared_ptr<email::store_port> email_port() override {
     return email_;
+  // -- inbox (issue 16)
+  std::shared_ptr<support::store_port> support_port() override {
+    return support_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -587,7 +596,8 @@ public:
                                     experiments::stream, // experiments: issue 14 exp
                                     webhooks::stream, // hooks (issue 15)
                                     churn::stream,       // churn: issue 15 flags
-                                    email::stream};      // -- email (issue 16)
+                                    email::stream,       // -- email (issue 16)
+                                    support::stream};    // -- inbox (issue 16)
       for (auto k : known)
         if (stream == k)
           return true;
@@ -688,6 +698,7 @@ private:
   std::shared_ptr<experiments::store_port> experiments_; // issue 14 exp
   std::shared_ptr<churn::store_port> churn_;             // issue 15 flags
   std::shared_ptr<email::store_port> email_;             // -- email (issue 16)
+  std::shared_ptr<support::store_port> support_;         // -- inbox (issue 16)
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

@@ -15,6 +15,7 @@
 #include "actors/alerts/alerts_actors.hpp"
 #include "actors/experiments/experiments_actor.hpp" // issue 14 exp
 #include "actors/churn/churn_actor.hpp"             // issue 15 flags
+#include "actors/support/support_actor.hpp"         // -- inbox (issue 16)
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
@@ -83,6 +84,9 @@ public:
   // -- churn (issue 15 flags) --
   /// The churn actor's port (reads jobs and invoices; table churn_scores).
   virtual std::shared_ptr<churn::store_port> churn_port() = 0;
+  // -- inbox (issue 16) --
+  /// The support actor's port (table support_digest, stream "support").
+  virtual std::shared_ptr<support::store_port> support_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

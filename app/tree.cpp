@@ -16,6 +16,7 @@
 #include "protocol/webhooks.hpp" // hooks (issue 15)
 #include "protocol/experiments.hpp" // issue 14 exp
 #include "protocol/churn.hpp"       // issue 15 flags
+#include "protocol/support.hpp"     // -- inbox (issue 16)
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -158,6 +159,15 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
                       worker(churn::actor_id,
                              [cfg = parts.churn](caf::local_actor* parent) {
                                return parent->spawn(churn::churn_actor, cfg);
+                             },
+                             5s));
+  // -- inbox (issue 16): before the scheduler, whose task support.inbox it
+  // answers; it holds nothing a restart would lose (the digest is stored, and
+  // a message is marked seen only after its entry is).
+  ops.children.insert(ops.children.end() - 1,
+                      worker(support::actor_id,
+                             [cfg = parts.support](caf::local_actor* parent) {
+                               return parent->spawn(support::support_actor, cfg);
                              },
                              5s));
 

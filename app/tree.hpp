@@ -19,6 +19,7 @@
 #include "actors/experiments/experiments_actor.hpp" // issue 14 exp
 #include "actors/churn/churn_actor.hpp"             // issue 15 flags
 #include "actors/email/email_actor.hpp"             // -- email (issue 16)
+#include "actors/support/support_actor.hpp"         // -- inbox (issue 16)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -65,6 +66,8 @@ struct subsystems {
   experiments::experiments_config experiments;
   /// The churn actor (issue 15 flags: features.churn_ai; under "ops").
   churn::churn_config churn;
+  /// -- inbox (issue 16): the support actor (S20; under "ops").
+  support::support_config support;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
   /// growth (issue 14): the growth actor (under "ops").

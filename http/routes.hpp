@@ -140,5 +140,7 @@ void add_webhooks_routes(const route_context& ctx, std::vector<route>& t);
 response client_limit_refusal(const nlohmann::json& refused);
 /// The churn routes (issue 15 flags; http/churn_routes.cpp).
 void add_churn_routes(const route_context& ctx, std::vector<route>& t);
+/// -- inbox (issue 16): the support inbox's routes (http/support_routes.cpp).
+void add_support_routes(const route_context& ctx, std::vector<route>& t);
 
 } // namespace echopilot::http

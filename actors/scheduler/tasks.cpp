@@ -8,6 +8,7 @@
 #include "protocol/ops.hpp"
 #include "protocol/payments.hpp"
 #include "protocol/slo.hpp"
+#include "protocol/support.hpp" // -- inbox (issue 16)
 
 namespace echopilot::scheduler {
 
@@ -68,9 +69,11 @@ std::vector<task_def> default_tasks() {
     available("health.snapshot", "0 * * * *", health::actor_id,
               "Observability snapshot: records the node's health into the stream 'observability'.",
               make_message(health::snapshot_atom::value), 30s),
-    missing("support.inbox", "0 * * * *", "support",
-            "Support inbox: reads unseen support mail into a digest.",
-            "the support inbox (issue 16) is not built yet"),
+    // -- inbox (issue 16): a failed read is the run's error (the true flag)
+    available("support.inbox", "0 * * * *", support::actor_id,
+              "Support inbox: reads up to 20 unseen support messages (IMAP_*) into the digest, then marks them "
+              "seen; listed at GET /api/support/digest. Without IMAP credentials: an empty dry-run digest.",
+              make_message(support::digest_atom::value, true), 120s),
     available("slo.report", "0 * * * *", slo::actor_id,
               "SLO monitor: the SLO report (budgets, burn) recorded hourly.",
               make_message(slo::report_atom::value), 30s),
