@@ -624,6 +624,7 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
   if (auto err = apply_webhooks_env(env, s.webhooks)) // hooks (issue 15)
     return *err;
   if (auto err = apply_email_env(env, s.email)) // -- email (issue 16)
+    return *err;
   if (auto err = apply_support_env(env, s.imap)) // -- inbox (issue 16)
     return *err;
   if (auto v = env("AI_INTEGRATIONS_OPENAI_API_KEY"))

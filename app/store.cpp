@@ -507,6 +507,8 @@ public:
   // -- email (issue 16)
   std::shared_ptr<email::store_port> email_port() override {
     return email_;
+  }
+
   // -- inbox (issue 16)
   std::shared_ptr<support::store_port> support_port() override {
     return support_;
