@@ -267,40 +267,6 @@ std::string quoted_printable(std::string_view text) {
   return out;
 }
 
-std::string decode_quoted_printable(std::string_view qp) {
-  auto val = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < qp.size(); ++i) {
-    if (qp[i] != '=') {
-      out += qp[i];
-      continue;
-    }
-    if (i + 2 < qp.size() + 0 && qp[i + 1] == '\r' && qp[i + 2] == '\n') {
-      i += 2;
-      continue;
-    }
-    if (i + 1 < qp.size() && qp[i + 1] == '\n') {
-      i += 1;
-      continue;
-    }
-    if (i + 2 < qp.size() && val(qp[i + 1]) >= 0 && val(qp[i + 2]) >= 0) {
-      out += static_cast<char>(val(qp[i + 1]) * 16 + val(qp[i + 2]));
-      i += 2;
-      continue;
-    }
-    out += '=';
-  }
-  return out;
-}
-
 std::string build_message(const mail_fields& f, const std::string& boundary_seed) {
   if (auto p = check_fields(f))
     throw std::invalid_argument(p->message);

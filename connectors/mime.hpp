@@ -81,9 +81,7 @@ std::string format_mailbox(std::string_view name, std::string_view address);
 std::string fold_header(std::string_view name, std::string_view value);
 
 /// Quoted-printable (RFC 2045) of UTF-8 text; line breaks become CRLF.
+/// (Its decoder, decode_quoted_printable, is the inbox's: connectors/imap.hpp.)
 std::string quoted_printable(std::string_view text);
-
-/// Decodes quoted-printable (for tests and the dashboard's previews).
-std::string decode_quoted_printable(std::string_view qp);
 
 } // namespace echopilot::connectors

@@ -9,6 +9,7 @@
 
 #include <sstream>
 
+#include "connectors/imap.hpp" // decode_quoted_printable
 #include "connectors/mime.hpp"
 #include "connectors/smtp.hpp"
 

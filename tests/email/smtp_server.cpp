@@ -1,6 +1,8 @@
 // email (issue 16): aiosmtpd for the tests (tests/email/smtp_server.hpp).
 #include "tests/email/smtp_server.hpp"
 
+#include "connectors/imap.hpp" // decode_quoted_printable
+
 #include <algorithm>
 #include <csignal>
 #include <chrono>
