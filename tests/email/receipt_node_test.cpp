@@ -3,6 +3,9 @@
 // invoice paid through a signed checkout.session.completed webhook sends one
 // receipt to the invoice's email through the outbox; the same event again
 // (a duplicate) and another event for the same session send nothing more.
+// Then the message aiosmtpd delivered is read back through a real dovecot
+// by the support digest (S20): listed with its subject and Message-ID, then
+// seen on the server; a second digest shows nothing new.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -14,6 +17,9 @@
 #include "tests/email/smtp_server.hpp"
 #include "tests/support/fake_model.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support_inbox/dovecot.hpp"
+
+#include <filesystem>
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -49,11 +55,17 @@ std::vector<std::string> to(const test::smtp_server& smtp, const std::string& rc
   return out;
 }
 
+std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 } // namespace
 
 TEST_CASE("a paid invoice sends one receipt through the outbox; duplicates send nothing more") {
   test::temp_dir dir;
   test::smtp_server smtp;
+  test::dovecot imap; // the support inbox the receipt is read back from
   auto stripe = test::start_loopback_fake("fake_stripe.py", {"--key", stripe_key});
   auto config = dir.path + "/echopilot.json";
   std::ofstream{config} << json{{"flags", {{"defaults", ""}}}}.dump(2);
@@ -66,6 +78,11 @@ TEST_CASE("a paid invoice sends one receipt through the outbox; duplicates send 
                 {"SMTP_PORT", std::to_string(smtp.port())},
                 {"SMTP_TLS", "none"},
                 {"SMTP_FROM", "billing@echopilot.test"},
+                {"IMAP_HOST", "127.0.0.1"},
+                {"IMAP_PORT", imap.port},
+                {"IMAP_USER", imap.user},
+                {"IMAP_PASS", imap.pass},
+                {"IMAP_TLS", "none"},
                 {"ECHOPILOT_BACKUP_DIR", dir.path + "/backups"}},
                {"--config", config}};
   auto r = n.post("/api/payments/create-invoice", json{{"amount", 12.5}, {"email", "Payer@Example.com"}}.dump(),
@@ -95,4 +112,27 @@ TEST_CASE("a paid invoice sends one receipt through the outbox; duplicates send 
   REQUIRE(box.size() == 1);
   CHECK(box[0]["kind"] == "receipt");
   CHECK(box[0]["key"] == "receipt." + invoice);
+
+  // The same bytes, delivered into the support mailbox, read by the digest.
+  std::vector<std::string> files;
+  for (auto& f : std::filesystem::directory_iterator(smtp.maildir() + "/new"))
+    if (test::mail_header(slurp(f.path().string()), "X-RcptTo") == "payer@example.com")
+      files.push_back(f.path().string());
+  REQUIRE(files.size() == 1);
+  imap.drop_files(files);
+  auto digest = n.post("/api/support/digest", "{}", {auth, "Content-Type: application/json"});
+  REQUIRE_MESSAGE(digest.status == 200, digest.body);
+  auto listed = digest.json()["data"];
+  CHECK(listed["dry_run"] == false);
+  REQUIRE(listed["messages"].size() == 1);
+  auto& m = listed["messages"][0];
+  CHECK(m["subject"] == "Receipt for your payment of 12.50 USD");
+  CHECK(m["message_id"] == test::mail_header(got[0], "Message-ID"));
+  CHECK(m["from"].get<std::string>().find("billing@echopilot.test") != std::string::npos);
+  CHECK(m["excerpt"].get<std::string>().find("Invoice: " + invoice) != std::string::npos);
+  CHECK(listed["marked_seen"] == true);
+  CHECK(imap.curl_search_unseen().find("* SEARCH\r\n") != std::string::npos); // nothing unseen on the server
+  auto again = n.post("/api/support/digest", "{}", {auth, "Content-Type: application/json"});
+  REQUIRE_MESSAGE(again.status == 200, again.body);
+  CHECK(again.json()["data"]["messages"].empty());
 }

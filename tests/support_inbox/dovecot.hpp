@@ -54,6 +54,16 @@ struct dovecot {
       throw std::runtime_error("dropping messages failed: " + r.err);
   }
 
+  /// Copies message files as they are (e.g. what an SMTP server delivered
+  /// into its maildir) into Maildir/new.
+  void drop_files(const std::vector<std::string>& files) {
+    std::vector<std::string> argv{"/usr/bin/python3", launcher(), "drop", dir.path};
+    argv.insert(argv.end(), files.begin(), files.end());
+    auto r = run_program(argv);
+    if (r.status != 0)
+      throw std::runtime_error("dropping messages failed: " + r.err);
+  }
+
   /// curl's own IMAP client, as a second opinion: "* SEARCH ..." of UNSEEN.
   std::string curl_search_unseen() const {
     return run_program({"/usr/bin/curl", "-s", "--url", "imap://127.0.0.1:" + port + "/INBOX", "--user",
