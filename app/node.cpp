@@ -1,5 +1,6 @@
 #include "app/node.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -222,6 +223,12 @@ int run_node(const settings& s) {
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   supervision::add_error_category(cfg);
+  // One scheduler thread per core: CAF 0.17 starts at least 4, and on a
+  // 2-core machine the idle ones poll (a wake-up every 50 us), which cost a
+  // fifth of the node's CPU per job (docs/BENCHMARKS.md, jobs end to end).
+  // Blocking work never runs on these threads (the store's writer, list
+  // readers and the connectors have threads of their own).
+  cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
   if (clustered) {
     // CAF's own network layer; heartbeats so that a frozen peer (its TCP
     // connection still open) is seen down within about 1.2 s.
