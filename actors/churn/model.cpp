@@ -1,4 +1,5 @@
 #include "actors/churn/model.hpp"
+#include "base/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,12 +11,6 @@ namespace echopilot::churn {
 using nlohmann::json;
 
 namespace {
-
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string iso_date(std::int64_t ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -50,7 +45,7 @@ bool quality_issue(const json& job) {
 void add_job(client_map& clients, const json& job, std::int64_t now_ms) {
   if (!job.is_object())
     return;
-  auto email = lower(job.value("email", ""));
+  auto email = base::ascii_lower(job.value("email", ""));
   auto created = job.value("created_ms", std::int64_t{0});
   if (email.empty() || created <= 0 || created < now_ms - window_days * day_ms)
     return;
@@ -81,7 +76,7 @@ void add_invoice(client_map& clients, const json& invoice, std::int64_t now_ms) 
   // A job's cancelled payment is counted from the job (add_job) already.
   if (status == "cancelled" && !invoice.value("job_id", "").empty())
     return;
-  auto i = clients.find(lower(invoice.value("email", "")));
+  auto i = clients.find(base::ascii_lower(invoice.value("email", "")));
   if (i != clients.end())
     ++i->second.payment_problems;
 }

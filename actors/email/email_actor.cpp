@@ -15,6 +15,7 @@
 
 #include "actors/email/email_actor.hpp"
 #include "connectors/mime.hpp"
+#include "base/text.hpp"
 
 namespace echopilot::email {
 
@@ -36,11 +37,6 @@ struct state {
   }
 };
 using state_ptr = std::shared_ptr<state>;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 json refused(int status, const char* code, std::string message) {
   return {{"refused", {{"status", status}, {"code", code}, {"message", std::move(message)}}}};
@@ -230,7 +226,7 @@ connectors::mail_fields fields_for(const state_ptr& st, const std::string& to, c
 }
 
 bool is_suppressed(const state_ptr& st, const std::string& to) {
-  return st->cfg.suppressed && st->cfg.suppressed(lower(to));
+  return st->cfg.suppressed && st->cfg.suppressed(base::ascii_lower(to));
 }
 
 caf::result<json> send_api(caf::event_based_actor* self, const state_ptr& st, const json& body) {
@@ -264,7 +260,7 @@ caf::result<json> send_api(caf::event_based_actor* self, const state_ptr& st, co
     to.pop_back();
   while (!to.empty() && to.front() == ' ')
     to.erase(0, 1);
-  to = lower(to);
+  to = base::ascii_lower(to);
   auto f = fields_for(st, to, name, subject, text, html);
   if (auto p = connectors::check_fields(f))
     return make_error(errc::invalid_argument, p->message);
@@ -300,7 +296,7 @@ void queue_notice(caf::event_based_actor* self, const state_ptr& st, const std::
                   const char* kind) {
   if (!c)
     return;
-  auto to = lower(c->to);
+  auto to = base::ascii_lower(c->to);
   if (is_suppressed(st, to)) {
     commit(self, st, {op::append(stream, {{"event", "suppressed"}, {"to", to}, {"kind", kind}, {"key", c->key}})},
            nullptr);

@@ -18,6 +18,7 @@
 #include "protocol/email.hpp" // -- email (issue 16)
 #include "protocol/webhooks.hpp"
 #include "supervision/directory.hpp"
+#include "base/text.hpp"
 
 namespace echopilot::jobs {
 
@@ -26,11 +27,6 @@ using nlohmann::json;
 namespace {
 
 constexpr std::int64_t day_ms = 86'400'000;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 /// Today's counts (cleared when the UTC day has changed).
 std::unordered_map<std::string, queue_state::client_day>& today(const state_ptr& st) {
@@ -79,7 +75,7 @@ void job_settled(caf::event_based_actor* self, const state_ptr& st, json job) {
   auto now = st->now();
   if (job.value("status", "") == completed && job.value("created_ms", std::int64_t{0}) >= now - now % day_ms) {
     if (auto m = job.value("price_micros", micros{0}); m > 0)
-      today(st)[lower(job.value("email", ""))].spend += m;
+      today(st)[base::ascii_lower(job.value("email", ""))].spend += m;
   }
   auto hooks = st->cfg.dir->resolve(webhooks::actor_id);
   if (!hooks) {
@@ -95,7 +91,7 @@ void job_settled(caf::event_based_actor* self, const state_ptr& st, json job) {
 std::optional<json> client_limit(const state_ptr& st, const std::string& email) {
   if (!st->cfg.client_settings)
     return std::nullopt;
-  auto key = lower(email);
+  auto key = base::ascii_lower(email);
   auto limits = limits_of(st->cfg.client_settings(key));
   if (!limits.max_jobs_per_day && !limits.daily_spend_cap)
     return std::nullopt;
@@ -123,7 +119,7 @@ std::optional<json> client_limit(const state_ptr& st, const std::string& email) 
 }
 
 void count_submission(const state_ptr& st, const std::string& email, int delta) {
-  today(st)[lower(email)].jobs += delta;
+  today(st)[base::ascii_lower(email)].jobs += delta;
 }
 
 void rebuild_client_days(const state_ptr& st) {
@@ -135,7 +131,7 @@ void rebuild_client_days(const state_ptr& st) {
   st->cfg.store->scan_back(from, to, SIZE_MAX, [&](const json& j) {
     if (!j.is_object())
       return true;
-    auto& c = days[lower(j.value("email", ""))];
+    auto& c = days[base::ascii_lower(j.value("email", ""))];
     ++c.jobs;
     if (j.value("status", "") == completed)
       if (auto m = j.value("price_micros", micros{0}); m > 0)

@@ -1,15 +1,10 @@
 #include "actors/payments/fraud.hpp"
+#include "base/text.hpp"
 
 #include <cctype>
 #include <cstdio>
 
 namespace echopilot::payments {
-
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::set<std::string> parse_allowlist(const std::string& comma_list) {
   std::set<std::string> out;
@@ -20,7 +15,7 @@ std::set<std::string> parse_allowlist(const std::string& comma_list) {
     auto b = item.find_first_not_of(" \t");
     auto e = item.find_last_not_of(" \t");
     if (b != std::string::npos)
-      out.insert(lower(item.substr(b, e - b + 1)));
+      out.insert(base::ascii_lower(item.substr(b, e - b + 1)));
     if (comma == std::string::npos)
       break;
     pos = comma + 1;
@@ -37,7 +32,7 @@ std::string dollars(std::int64_t cents) {
 }
 
 fraud_decision decide(const fraud_config& cfg, const fraud_input& in, const fraud_history& h) {
-  if (cfg.allow.count(lower(in.email)) != 0)
+  if (cfg.allow.count(base::ascii_lower(in.email)) != 0)
     return {allow, "the email is on the allowlist (GUARD_EMAIL_ALLOW)", "allowlist"};
   if (in.prepaid && cfg.block_prepaid)
     return {block, "prepaid cards are blocked (GUARD_BLOCK_PREPAID=1)", "prepaid"};

@@ -61,9 +61,6 @@ fraud_decision decide(const fraud_config& cfg, const fraud_input& in, const frau
 
 nlohmann::json to_json(const fraud_decision& d);
 
-/// `s` in lower case (ASCII), as the allowlist and ledger key addresses.
-std::string lower(std::string s);
-
 /// The allowlist from GUARD_EMAIL_ALLOW's comma list (trimmed, lower case,
 /// empty items dropped).
 std::set<std::string> parse_allowlist(const std::string& comma_list);

@@ -6,6 +6,7 @@
 
 #include "base/clock.hpp"
 #include "base/crypto.hpp"
+#include "base/text.hpp"
 
 namespace echopilot::payments {
 
@@ -153,7 +154,7 @@ void ledger_window::prune(std::int64_t now_ms) {
 fraud_history ledger_window::history(const std::string& email, const std::string& card, std::int64_t now_ms) {
   prune(now_ms);
   fraud_history h;
-  auto who = lower(email);
+  auto who = base::ascii_lower(email);
   for (auto& e : entries_) {
     if (e.email == who)
       h.day_total_cents += e.amount_cents;

@@ -12,6 +12,7 @@
 #include "protocol/email.hpp" // -- email (issue 16)
 #include "protocol/jobs.hpp"
 #include "supervision/directory.hpp"
+#include "base/text.hpp"
 
 namespace echopilot::payments {
 
@@ -308,7 +309,7 @@ void create(caf::event_based_actor* self, const state_ptr& st, request_in in, pr
   invoice inv;
   inv.id = make_invoice_id(in.key);
   inv.job_id = in.job_id;
-  inv.email = lower(in.email);
+  inv.email = base::ascii_lower(in.email);
   inv.card = in.card;
   inv.prepaid = in.prepaid;
   inv.requested_cents = in.cents;
@@ -540,7 +541,7 @@ caf::result<json> on_fraud_check(caf::event_based_actor* self, const state_ptr& 
   auto cents = cents_of(*amount);
   if (!cents || *cents <= 0)
     return make_error(errc::invalid_argument, "the field 'amount' must be a positive number of dollars");
-  fraud_input in{lower(email->get<std::string>()), "", false, *cents};
+  fraud_input in{base::ascii_lower(email->get<std::string>()), "", false, *cents};
   if (auto err = read_card(body, in.card, in.prepaid))
     return err;
   json warnings = json::array();
@@ -641,8 +642,8 @@ caf::behavior payments_actor(caf::event_based_actor* self, payments_config cfg) 
       return on_release(self, st, id, action);
     },
     [st](invoices_atom, const std::string& email) -> caf::result<json> {
-      auto found = listing(st, st->cfg.store->find(invoices_table, by_email, lower(email), 1'000), 1'000);
-      return reply({{"email", lower(email)}, {"invoices", found}});
+      auto found = listing(st, st->cfg.store->find(invoices_table, by_email, base::ascii_lower(email), 1'000), 1'000);
+      return reply({{"email", base::ascii_lower(email)}, {"invoices", found}});
     },
     [st](list_atom, const json& filter) { return on_list(st, filter); },
     [self, st](refund_atom, const json& body, const std::string& key) { return on_refund(self, st, body, key); },

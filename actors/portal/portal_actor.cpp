@@ -16,6 +16,7 @@
 #include "base/crypto.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/portal.hpp"
+#include "base/text.hpp"
 
 namespace echopilot::portal {
 
@@ -110,12 +111,6 @@ void load(state& st) {
   }
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 /// Appends one chunk at `offset`; false on a failed write.
 bool write_at(const std::string& path, std::uint64_t offset, const std::string& bytes, bool sync) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -148,8 +143,8 @@ bool audio_allowed(const std::string& filename, const std::string& content_type)
   auto dot = filename.rfind('.');
   if (dot == std::string::npos)
     return false;
-  auto ext = lower(filename.substr(dot + 1));
-  auto type = lower(content_type.substr(0, content_type.find(';')));
+  auto ext = base::ascii_lower(filename.substr(dot + 1));
+  auto type = base::ascii_lower(content_type.substr(0, content_type.find(';')));
   while (!type.empty() && type.back() == ' ')
     type.pop_back();
   return std::find(std::begin(exts), std::end(exts), ext) != std::end(exts)

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "base/text.hpp"
+
 namespace echopilot::scheduler {
 
 namespace {
@@ -86,12 +88,6 @@ struct parsed_field {
   bool star = false;        // the field starts with '*'
 };
 
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // A single value: a number or (where the field has them) a name.
 std::optional<cron_error> parse_value(const field_spec& f, const std::string& token, int& out) {
   auto prefix = std::string{f.name} + ": ";
@@ -111,7 +107,7 @@ std::optional<cron_error> parse_value(const field_spec& f, const std::string& to
     out = v;
     return std::nullopt;
   }
-  auto name = lower(token);
+  auto name = base::ascii_lower(token);
   for (int i = 0; i < f.name_count; ++i)
     if (name == f.names[i]) {
       out = f.name_base + i;

@@ -18,6 +18,7 @@
 #include "actors/jobs/model.hpp"
 #include "actors/webhooks/webhooks_actor.hpp"
 #include "base/crypto.hpp"
+#include "base/text.hpp"
 
 namespace echopilot::webhooks {
 
@@ -44,11 +45,6 @@ struct state {
   }
 };
 using state_ptr = std::shared_ptr<state>;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 std::string delivery_id(std::int64_t now_ms) {
   char buf[32];
@@ -209,7 +205,7 @@ void notify(caf::event_based_actor* self, const state_ptr& st, const json& job) 
     url = u->get<std::string>();
     source = "job";
   } else {
-    client = lower(job.value("email", ""));
+    client = base::ascii_lower(job.value("email", ""));
     if (client.empty())
       return;
     auto c = client_of(st, client);
@@ -246,7 +242,7 @@ void notify(caf::event_based_actor* self, const state_ptr& st, const json& job) 
 
 caf::result<json> put_client(caf::event_based_actor* self, const state_ptr& st, const std::string& raw_email,
                              const json& body) {
-  auto email = lower(raw_email);
+  auto email = base::ascii_lower(raw_email);
   if (!jobs::valid_email(email))
     return make_error(errc::invalid_argument,
                       "the path's client '" + raw_email.substr(0, 80) + "' is not an email address");
@@ -309,7 +305,7 @@ caf::behavior webhooks_actor(caf::event_based_actor* self, webhooks_config cfg) 
     [self, st](outcome_atom, const std::string& id, const json& o) { record_outcome(self, st, id, o); },
     [self, st](set_atom, const std::string& email, const json& body) { return put_client(self, st, email, body); },
     [st](get_atom, const std::string& raw) -> caf::result<json> {
-      auto email = lower(raw);
+      auto email = base::ascii_lower(raw);
       if (auto c = client_of(st, email))
         return reply(client_view(*c));
       return make_error(errc::not_found, "no client '" + raw.substr(0, 80) + "'");
