@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -98,6 +99,16 @@ inline std::size_t encoded_size(const op& o) noexcept {
 /// The changes of one request, applied in order in one transaction: all of
 /// them or none.
 using write_request = std::vector<op>;
+
+/// A request of the changes given, moved in: a braced list would copy each
+/// change (its record and its encoded text) out of its initializer_list.
+template <class... Ops>
+write_request changes(Ops&&... ops) {
+  write_request req;
+  req.reserve(sizeof...(ops));
+  (req.push_back(std::forward<Ops>(ops)), ...);
+  return req;
+}
 
 /// The answer to a write: the sequence numbers of its appends, in order.
 struct write_ack {

@@ -141,7 +141,8 @@ void record_outcome(caf::event_based_actor* self, const state_ptr& st, const std
                           : text + " (gave up after " + std::to_string(n) + " attempts)";
     rec.erase("next_attempt_ms");
   }
-  commit(self, st, {op::put(outbox_table, id, rec), op::append(stream, event_of(rec, what))}, [self, st, id] {
+  auto ev = op::append(stream, event_of(rec, what)); // before rec is moved
+  commit(self, st, persistence::changes(std::move(ev), op::put(outbox_table, id, std::move(rec))), [self, st, id] {
     st->in_flight.erase(id);
     pump(self, st);
   });
@@ -178,13 +179,11 @@ void pump(caf::event_based_actor* self, const state_ptr& st) {
 json make_record(const state_ptr& st, const connectors::mail_fields& f, const std::string& kind,
                  const std::string& key, std::string& problem_field, std::string& problem) {
   json rec;
-  std::string mime;
   if (auto p = connectors::check_fields(f)) {
     problem_field = p->field;
     problem = p->message;
     return rec;
   }
-  mime = connectors::build_message(f);
   auto now = st->now();
   rec = {{"id", f.id},
          {"message_id", "<" + f.id + "@" + connectors::host_of(f.from_address) + ">"},
@@ -201,10 +200,13 @@ json make_record(const state_ptr& st, const connectors::mail_fields& f, const st
          {"updated_ms", now},
          {"last_code", nullptr},
          {"last_error", st->cfg.dry_run ? json("dry-run: " + st->cfg.dry_run_reason + "; nothing was sent")
-                                        : json(nullptr)},
-         {"mime", std::move(mime)}};
-  if (!st->cfg.dry_run)
+                                        : json(nullptr)}};
+  // A dry-run record is never sent: it keeps what would have been sent
+  // (addresses, subject, kind), not the rendered message.
+  if (!st->cfg.dry_run) {
+    rec["mime"] = connectors::build_message(f);
     rec["next_attempt_ms"] = now;
+  }
   return rec;
 }
 
@@ -220,7 +222,7 @@ connectors::mail_fields fields_for(const state_ptr& st, const std::string& to, c
   f.html = html;
   f.id = new_message_id(st->now());
   f.date = st->cfg.clock->now();
-  if (st->cfg.unsubscribe_url && connectors::valid_address(to))
+  if (!st->cfg.dry_run && st->cfg.unsubscribe_url && connectors::valid_address(to)) // in the message only
     f.unsubscribe_url = st->cfg.unsubscribe_url(to);
   return f;
 }
@@ -277,7 +279,8 @@ caf::result<json> send_api(caf::event_based_actor* self, const state_ptr& st, co
                  {"dry_run", st->cfg.dry_run}};
   if (st->cfg.dry_run)
     answer["reason"] = rec["last_error"];
-  st->cfg.store->commit(self, {op::put(outbox_table, id, rec), op::append(stream, event_of(rec, "queued"))},
+  auto ev = op::append(stream, event_of(rec, "queued")); // before rec is moved
+  st->cfg.store->commit(self, persistence::changes(std::move(ev), op::put(outbox_table, id, std::move(rec))),
                         [self, st, rp, answer](const caf::error& err) mutable {
                           if (err) {
                             rp.deliver(make_error(errc::storage_failure, "the message was not stored; nothing "
@@ -312,9 +315,10 @@ void queue_notice(caf::event_based_actor* self, const state_ptr& st, const std::
     return;
   }
   auto id = f.id;
+  auto ev = op::append(stream, event_of(rec, "queued")); // before rec is moved
   st->cfg.store->commit(self,
-                        {op::insert(keys_table, c->key, {{"id", id}}), op::put(outbox_table, id, rec),
-                         op::append(stream, event_of(rec, "queued"))},
+                        persistence::changes(op::insert(keys_table, c->key, {{"id", id}}), std::move(ev),
+                                             op::put(outbox_table, id, std::move(rec))),
                         [self, st](const caf::error& err) {
                           // errc::exists: this notice was queued before; nothing changed.
                           if (!err)

@@ -99,9 +99,8 @@ json event(const char* what, const job& j, json extra) {
 persistence::write_request job_write(const queue_state& st, const job& j, json ev, bool day_changed) {
   // -- flow (issue 15): the record without its full result, which goes to
   // results_table (written whenever the job holds one in memory).
-  persistence::write_request req = {op::put(table, j.id, stored_record(j)),
-                                    op::put(meta_table, "counts", st.stored_counts()),
-                                    op::append(stream, std::move(ev))};
+  auto req = persistence::changes(op::put(table, j.id, stored_record(j)),
+                                  op::put(meta_table, "counts", st.stored_counts()), op::append(stream, std::move(ev)));
   if (!j.result.empty())
     req.push_back(op::put(results_table, j.id, {{"id", j.id}, {"result", j.result}}));
   if (day_changed) {

@@ -67,7 +67,9 @@ json ledger_event(const state_ptr& st, const char* what, const invoice& inv, jso
 void save(caf::event_based_actor* self, const state_ptr& st, const invoice& inv, json event,
           persistence::write_request extra, std::function<void(const caf::error&)> done) {
   st->invoices[inv.id] = inv;
-  persistence::write_request req = {op::put(invoices_table, inv.id, to_json(inv))};
+  persistence::write_request req;
+  req.reserve(extra.size() + 2);
+  req.push_back(op::put(invoices_table, inv.id, to_json(inv)));
   for (auto& o : extra)
     req.push_back(std::move(o));
   if (!event.is_null())
@@ -591,7 +593,7 @@ caf::result<json> skip_checkout(caf::event_based_actor* self, const state_ptr& s
   auto at = base::to_iso8601(st->cfg.clock->now());
   json skipped = {{"event", "checkout_skipped"}, {"id", job_id}, {"reason", paused_message}, {"at", at}};
   json ledger = {{"event", "checkout_skipped"}, {"job_id", job_id}, {"reason", paused_message}, {"at", at}};
-  persistence::write_request req{op::append(jobs::stream, skipped), op::append(stream, ledger)};
+  auto req = persistence::changes(op::append(jobs::stream, skipped), op::append(stream, std::move(ledger)));
   auto rp = self->make_response_promise<json>();
   st->cfg.store->commit(self, std::move(req), [rp, skipped](const caf::error& err) mutable {
     if (err)
