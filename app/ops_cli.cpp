@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <ctime>
 #include <thread>
 
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include "app/cli_support.hpp"
 #include "app/node_probe.hpp"
 #include "app/remote.hpp"
+#include "base/clock.hpp"
 
 namespace echopilot::app {
 
@@ -90,13 +90,9 @@ remote_result get_tree(const remote_target& target) {
   return r;
 }
 
+/// The time of a redraw, from the one clock (base/clock.hpp).
 std::string now_text() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%H:%M:%SZ", &tm);
-  return buf;
+  return base::to_iso8601(base::default_clock().now());
 }
 
 } // namespace
