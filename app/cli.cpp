@@ -9,6 +9,10 @@
 #include "app/guard_cli.hpp"
 #include "app/regions_cli.hpp"
 #include "app/remote.hpp"
+// -- cli (issue 17)
+#include "app/export_cli.hpp"
+#include "app/ops_cli.hpp"
+#include "app/validate_cli.hpp"
 
 namespace echopilot::app {
 
@@ -269,6 +273,19 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
     return parse_regions(args);
   if (first == "rate-guard") // issue 14, rate guard CLI
     return parse_rate_guard(args);
+  // -- cli (issue 17)
+  if (first == "status")
+    return parse_status(args);
+  if (first == "tree")
+    return parse_tree(args);
+  if (first == "flags")
+    return parse_flags(args);
+  if (first == "jobs")
+    return parse_jobs(args);
+  if (first == "export")
+    return parse_export(args);
+  if (first == "validate")
+    return parse_validate(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -285,6 +302,16 @@ std::optional<std::string> help_text(const std::string& topic) {
       "  scheduler  list, run, pause or resume a running node's scheduled tasks\n"
       "  regions    a running node's peers and replication, or a forced catch-up\n"
       "  rate-guard a running node's rate guard: bans, strikes, counters; clear an address\n"
+      // -- cli (issue 17): the operator subcommands (backup, restore and audit
+      // are added below by their parts).
+      "  status     a running node at a glance: health, readiness, version, uptime, counts\n"
+      "  tree       the live supervision tree (--watch redraws it)\n"
+      "  flags      feature flags: get, set KEY VALUE, history [KEY]\n"
+      "  jobs       jobs: list, show ID, requeue ID, cancel ID\n"
+      "  export     an event stream as NDJSON, to stdout or a file\n"
+      "  validate   checks every safe route of the node's OpenAPI document\n"
+      // -- backup (issue 17): backup, restore
+      // -- audit (issue 17): audit
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -328,6 +355,13 @@ std::optional<std::string> help_text(const std::string& topic) {
     return regions_help_text();
   if (topic == "rate-guard") // issue 14, rate guard CLI
     return rate_guard_help_text();
+  // -- cli (issue 17)
+  if (auto ops = ops_help_text(topic))
+    return ops;
+  if (topic == "export")
+    return export_help_text();
+  if (topic == "validate")
+    return validate_help_text();
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

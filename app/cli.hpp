@@ -70,8 +70,46 @@ struct rate_guard_command : remote_options {
 };
 // End of issue 14, rate guard CLI.
 
+// -- cli (issue 17): operator subcommands (S31). Exit status of each: 0
+// success, 1 a failure the node reported or a failed check, 2 a bad command
+// line, 3 the node cannot be reached.
+/// `echopilot status`: health, readiness, version, uptime, region, counts
+/// (app/ops_cli.hpp).
+struct status_command : remote_options {};
+/// `echopilot tree [--watch [SECONDS]]` (app/ops_cli.hpp).
+struct tree_command : remote_options {
+  std::optional<int> watch_s; // set: redraw every that many seconds until Ctrl-C
+};
+/// `echopilot flags [get | set KEY VALUE | history [KEY] [--limit N]]`
+/// (app/ops_cli.hpp).
+struct flags_command : remote_options {
+  std::string action = "get"; // get, set, history
+  std::string key;            // set; history: only that key's changes ("" all)
+  std::string value;          // set: JSON text, else taken as a string
+  int limit = 100;            // history
+};
+/// `echopilot jobs [list [--status S] [--limit N] | show ID | requeue ID |
+/// cancel ID]` (app/ops_cli.hpp).
+struct jobs_command : remote_options {
+  std::string action = "list"; // list, show, requeue, cancel
+  std::string id;
+  std::string status; // list: "" any
+  int limit = 20;     // list
+};
+/// `echopilot export STREAM [--out FILE] [--from SEQ]` (app/export_cli.hpp).
+struct export_command : remote_options {
+  std::string stream;
+  std::optional<std::string> out; // unset: stdout
+  std::uint64_t from = 0;
+};
+/// `echopilot validate` (app/validate_cli.hpp).
+struct validate_command : remote_options {};
+
 using command = std::variant<version_command, help_command, serve_command, cron_next_command,
-                             scheduler_command, regions_command, rate_guard_command>;
+                             scheduler_command, regions_command, rate_guard_command,
+                             // -- cli (issue 17)
+                             status_command, tree_command, flags_command, jobs_command, export_command,
+                             validate_command>;
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {

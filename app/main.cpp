@@ -12,6 +12,10 @@
 #include "app/regions_cli.hpp"
 #include "app/scheduler_cli.hpp"
 #include "app/settings.hpp"
+// -- cli (issue 17)
+#include "app/export_cli.hpp"
+#include "app/ops_cli.hpp"
+#include "app/validate_cli.hpp"
 
 namespace {
 
@@ -55,6 +59,15 @@ int main(int argc, char** argv) {
       // Issue 14, rate guard CLI.
       [](const rate_guard_command& c) {
         return run_rate_guard_command(c, process_env("DASHBOARD_KEY"), stdout, stderr);
+      },
+      // -- cli (issue 17)
+      [](const status_command& c) { return run_status_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
+      [](const tree_command& c) { return run_tree_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
+      [](const flags_command& c) { return run_flags_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
+      [](const jobs_command& c) { return run_jobs_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
+      [](const export_command& c) { return run_export_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
+      [](const validate_command& c) {
+        return run_validate_command(c, process_env("DASHBOARD_KEY"), stdout, stderr);
       },
       [](const serve_command& c) {
         auto resolved = resolve_settings(c.options);

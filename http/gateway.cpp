@@ -7,6 +7,7 @@
 
 #include "actors/guard/table.hpp"
 #include "http/json_body.hpp"
+#include "http/route_faults.hpp" // -- cli (issue 17)
 #include "http/slo_recorder.hpp"
 
 namespace echopilot::http {
@@ -197,7 +198,13 @@ gateway::gateway(std::vector<route> routes, gateway_options opts, base::clock& c
     policies_.push_back(std::move(policy));
     routes_.push_back(std::move(r));
   }
+  // -- cli (issue 17): POST /api/fault/route's switches
+  if (opts_.fault_injection)
+    faults_ = std::make_unique<route_faults>(routes_.size());
 }
+
+// -- cli (issue 17): out of line, where route_faults is complete
+gateway::~gateway() = default;
 
 std::size_t gateway::max_body_limit() const noexcept {
   std::size_t m = opts_.default_body_limit;
@@ -352,6 +359,9 @@ void gateway::finish(std::size_t route_index, const request& req, response& res,
                              "default-src 'self'; script-src 'self'; style-src 'self'; "
                              "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
                              "base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+  // -- cli (issue 17): a route broken on purpose answers wrongly
+  if (faults_ && route_index < routes_.size())
+    faults_->apply(route_index, res);
   auto latency = duration_cast<microseconds>(steady_clock::now() - started).count();
   metrics_.record(route_index, res.status, latency);
   if (opts_.slo && route_index < routes_.size() && routes_[route_index].slo)

@@ -28,6 +28,7 @@ class table;
 namespace echopilot::http {
 
 class slo_recorder;
+class route_faults; // -- cli (issue 17)
 
 /// What the access stream records of one request (never a key or a body).
 struct access_event {
@@ -95,6 +96,7 @@ public:
   using access_sink = std::function<void(access_event)>;
 
   gateway(std::vector<route> routes, gateway_options opts, base::clock& clk, access_sink sink);
+  ~gateway(); // -- cli (issue 17)
 
   /// Handles `req` (method, path, query, headers, body, remote_ip filled in)
   /// and calls `respond` exactly once, possibly later and from another
@@ -144,6 +146,12 @@ public:
   /// Constant-time comparison of a presented key with the dashboard key.
   bool key_matches(const std::string& presented) const noexcept;
 
+  // -- cli (issue 17): the routes' injected faults (http/route_faults.hpp),
+  // indexed as routes(); null unless fault injection is on.
+  route_faults* faults() const noexcept {
+    return faults_.get();
+  }
+
 private:
   struct compiled {
     std::vector<std::string> segments; // "{x}" for parameters
@@ -190,6 +198,8 @@ private:
   connection_counters connections_;
   /// Per route: its RateLimit-Policy value ("" when it has no limit).
   std::vector<std::string> policies_;
+  // -- cli (issue 17)
+  std::unique_ptr<route_faults> faults_;
 };
 
 /// A fresh request id: 16 hex digits from a per-thread random generator.

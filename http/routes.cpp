@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include "http/gateway.hpp"
+#include "http/fault_routes.hpp" // -- cli (issue 17)
 #include "http/route_input.hpp"
 #include "http/portal_routes.hpp"
 #include "http/runtime_routes.hpp"
@@ -713,6 +714,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_email_routes(ctx, t);
   // -- inbox (issue 16): http/support_routes.cpp ------------------------------
   add_support_routes(ctx, t);
+  // -- cli (issue 17): POST /api/fault/route (fault injection only) -----------
+  add_fault_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes
