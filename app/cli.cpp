@@ -8,6 +8,7 @@
 #include "actors/scheduler/cron.hpp"
 #include "app/guard_cli.hpp"
 #include "app/regions_cli.hpp"
+#include "app/backup_cli.hpp" // -- backup (issue 17)
 #include "app/remote.hpp"
 
 namespace echopilot::app {
@@ -269,6 +270,11 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
     return parse_regions(args);
   if (first == "rate-guard") // issue 14, rate guard CLI
     return parse_rate_guard(args);
+  // -- backup (issue 17)
+  if (first == "backup")
+    return parse_backup(args);
+  if (first == "restore")
+    return parse_restore(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -285,6 +291,8 @@ std::optional<std::string> help_text(const std::string& topic) {
       "  scheduler  list, run, pause or resume a running node's scheduled tasks\n"
       "  regions    a running node's peers and replication, or a forced catch-up\n"
       "  rate-guard a running node's rate guard: bans, strikes, counters; clear an address\n"
+      "  backup     a running node's backups: make one, list them, verify one\n" // -- backup (issue 17)
+      "  restore    puts a backup into a data dir (offline, no node needed)\n"     // -- backup (issue 17)
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -328,6 +336,11 @@ std::optional<std::string> help_text(const std::string& topic) {
     return regions_help_text();
   if (topic == "rate-guard") // issue 14, rate guard CLI
     return rate_guard_help_text();
+  // -- backup (issue 17)
+  if (topic == "backup")
+    return backup_help_text();
+  if (topic == "restore")
+    return restore_help_text();
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

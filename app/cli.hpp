@@ -70,8 +70,25 @@ struct rate_guard_command : remote_options {
 };
 // End of issue 14, rate guard CLI.
 
+// -- backup (issue 17)
+/// `echopilot backup [run | list | verify FILE] [--url URL] [--key-file F]
+/// [--json]` against a running node (app/backup_cli.hpp).
+struct backup_command : remote_options {
+  std::string action = "run"; // run, list, verify
+  std::string file;           // verify: a set's file name in the node's backup dir
+};
+/// `echopilot restore FILE --data-dir DIR [--force] [--json]`, offline: no
+/// node needed (app/backup_cli.hpp).
+struct restore_command {
+  std::string file;     // the set's .tar.gz (its .manifest.json beside it)
+  std::string data_dir; // where the store goes
+  bool force = false;   // replace a store that is there (never a live node's)
+  bool json = false;
+};
+
 using command = std::variant<version_command, help_command, serve_command, cron_next_command,
-                             scheduler_command, regions_command, rate_guard_command>;
+                             scheduler_command, regions_command, rate_guard_command,
+                             backup_command, restore_command>; // -- backup (issue 17): the last two
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {

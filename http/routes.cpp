@@ -713,6 +713,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_email_routes(ctx, t);
   // -- inbox (issue 16): http/support_routes.cpp ------------------------------
   add_support_routes(ctx, t);
+  // -- backup (issue 17): http/backup_routes.cpp -----------------------------
+  add_backup_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes
