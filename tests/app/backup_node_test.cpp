@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "app/cli.hpp"
+#include "app/settings.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/usage.hpp"
 
@@ -242,6 +243,49 @@ TEST_CASE("a backup under write load, restored by the binary into a new data dir
     if (flags.value("bk.k" + std::to_string(i), json{}) != json(i))
       ++missing;
   CHECK_MESSAGE(missing == 0, missing << " of " << acked_before.size() << " acknowledged flags are missing");
+}
+
+TEST_CASE("backup.keep_daily and backup.keep_weekly: read, range and type checked, naming the key") {
+  using namespace echopilot::app;
+  auto resolve = [](const std::string& text, std::map<std::string, std::string> env = {}) {
+    return resolve_settings(
+      {}, [env](const char* name) -> std::optional<std::string> {
+        auto i = env.find(name);
+        return i == env.end() ? std::nullopt : std::optional<std::string>{i->second};
+      },
+      [text](const std::string& path) -> std::optional<std::string> {
+        return path == "configs/echopilot.json" ? std::optional<std::string>{text} : std::nullopt;
+      });
+  };
+  auto ok = resolve(R"({"backup": {"keep_daily": 14, "keep_weekly": 0}})");
+  REQUIRE(std::holds_alternative<settings>(ok));
+  CHECK(std::get<settings>(ok).backup_keep_daily == 14);
+  CHECK(std::get<settings>(ok).backup_keep_weekly == 0);
+  auto defaults = resolve("{}");
+  REQUIRE(std::holds_alternative<settings>(defaults));
+  CHECK(std::get<settings>(defaults).backup_keep_daily == 7);
+  CHECK(std::get<settings>(defaults).backup_keep_weekly == 4);
+  for (auto [text, key] : std::vector<std::pair<std::string, std::string>>{
+         {R"({"backup": {"keep_daily": 0}})", "backup.keep_daily"},
+         {R"({"backup": {"keep_daily": 367}})", "backup.keep_daily"},
+         {R"({"backup": {"keep_daily": "7"}})", "backup.keep_daily"},
+         {R"({"backup": {"keep_weekly": -1}})", "backup.keep_weekly"},
+         {R"({"backup": {"keep_weekly": 1.5}})", "backup.keep_weekly"},
+         {R"({"backup": {"keep_monthly": 3}})", "keep_monthly"}}) {
+    auto r = resolve(text);
+    REQUIRE_MESSAGE(std::holds_alternative<usage_error>(r), text);
+    CHECK_MESSAGE(std::get<usage_error>(r).message.find(key) != std::string::npos, std::get<usage_error>(r).message);
+  }
+  // The backup dir: inside the data dir (or the data dir itself) refused.
+  for (auto [data, backups, refused] : std::vector<std::tuple<std::string, std::string, bool>>{
+         {"/srv/ep/data", "/srv/ep/data/backups", true},
+         {"/srv/ep/data", "/srv/ep/data", true},
+         {"/srv/ep/data/", "/srv/ep/data/b/c", true},
+         {"/srv/ep/data", "/srv/ep/data-backups", false},
+         {"/srv/ep/data", "/srv/ep/backups", false}}) {
+    auto r = resolve("{}", {{"ECHOPILOT_DATA_DIR", data}, {"ECHOPILOT_BACKUP_DIR", backups}});
+    CHECK_MESSAGE(std::holds_alternative<usage_error>(r) == refused, data << " " << backups);
+  }
 }
 
 TEST_CASE("a backup dir inside the data dir is refused at start") {
