@@ -8,6 +8,7 @@
 #include "actors/scheduler/cron.hpp"
 #include "app/guard_cli.hpp"
 #include "app/regions_cli.hpp"
+#include "app/backup_cli.hpp" // -- backup (issue 17)
 #include "app/remote.hpp"
 // -- cli (issue 17)
 #include "app/export_cli.hpp"
@@ -286,6 +287,11 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
     return parse_export(args);
   if (first == "validate")
     return parse_validate(args);
+  // -- backup (issue 17)
+  if (first == "backup")
+    return parse_backup(args);
+  if (first == "restore")
+    return parse_restore(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -302,16 +308,15 @@ std::optional<std::string> help_text(const std::string& topic) {
       "  scheduler  list, run, pause or resume a running node's scheduled tasks\n"
       "  regions    a running node's peers and replication, or a forced catch-up\n"
       "  rate-guard a running node's rate guard: bans, strikes, counters; clear an address\n"
-      // -- cli (issue 17): the operator subcommands (backup, restore and audit
-      // are added below by their parts).
+      // issue 17: the operator subcommands
       "  status     a running node at a glance: health, readiness, version, uptime, counts\n"
       "  tree       the live supervision tree (--watch redraws it)\n"
       "  flags      feature flags: get, set KEY VALUE, history [KEY]\n"
       "  jobs       jobs: list, show ID, requeue ID, cancel ID\n"
       "  export     an event stream as NDJSON, to stdout or a file\n"
       "  validate   checks every safe route of the node's OpenAPI document\n"
-      // -- backup (issue 17): backup, restore
-      // -- audit (issue 17): audit
+      "  backup     a running node's backups: make one, list them, verify one\n" // -- backup (issue 17)
+      "  restore    puts a backup into a data dir (offline, no node needed)\n"     // -- backup (issue 17)
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -362,6 +367,11 @@ std::optional<std::string> help_text(const std::string& topic) {
     return export_help_text();
   if (topic == "validate")
     return validate_help_text();
+  // -- backup (issue 17)
+  if (topic == "backup")
+    return backup_help_text();
+  if (topic == "restore")
+    return restore_help_text();
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

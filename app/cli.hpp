@@ -105,11 +105,27 @@ struct export_command : remote_options {
 /// `echopilot validate` (app/validate_cli.hpp).
 struct validate_command : remote_options {};
 
+// -- backup (issue 17)
+/// `echopilot backup [run | list | verify FILE] [--url URL] [--key-file F]
+/// [--json]` against a running node (app/backup_cli.hpp).
+struct backup_command : remote_options {
+  std::string action = "run"; // run, list, verify
+  std::string file;           // verify: a set's file name in the node's backup dir
+};
+/// `echopilot restore FILE --data-dir DIR [--force] [--json]`, offline: no
+/// node needed (app/backup_cli.hpp).
+struct restore_command {
+  std::string file;     // the set's .tar.gz (its .manifest.json beside it)
+  std::string data_dir; // where the store goes
+  bool force = false;   // replace a store that is there (never a live node's)
+  bool json = false;
+};
+
 using command = std::variant<version_command, help_command, serve_command, cron_next_command,
                              scheduler_command, regions_command, rate_guard_command,
-                             // -- cli (issue 17)
+                             // issue 17: the operator subcommands
                              status_command, tree_command, flags_command, jobs_command, export_command,
-                             validate_command>;
+                             validate_command, backup_command, restore_command>;
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {

@@ -10,6 +10,7 @@
 #include "app/node.hpp"
 #include "app/guard_cli.hpp"
 #include "app/regions_cli.hpp"
+#include "app/backup_cli.hpp" // -- backup (issue 17)
 #include "app/scheduler_cli.hpp"
 #include "app/settings.hpp"
 // -- cli (issue 17)
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
       [](const validate_command& c) {
         return run_validate_command(c, process_env("DASHBOARD_KEY"), stdout, stderr);
       },
+      // -- backup (issue 17)
+      [](const backup_command& c) { return run_backup_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
+      [](const restore_command& c) { return run_restore_command(c, stdout, stderr); },
       [](const serve_command& c) {
         auto resolved = resolve_settings(c.options);
         if (auto err = std::get_if<usage_error>(&resolved)) {

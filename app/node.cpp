@@ -1,3 +1,4 @@
+#include "app/backup_settings.hpp" // -- backup (issue 17)
 #include "app/node.hpp"
 
 #include <algorithm>
@@ -493,6 +494,16 @@ int run_node(const settings& s) {
   parts.costs.unit_prices = s.costs;
   parts.costs.gateway = server_figures;
   parts.costs.events = store->ops_events_port();
+  // -- backup (issue 17): backup sets of the store and the configuration.
+  parts.backup.set.clock = &clock;
+  parts.backup.set.backup_dir = backup_dir_of(s);
+  parts.backup.set.node = node_id;
+  parts.backup.set.region = s.region;
+  parts.backup.set.config_file = s.config;
+  parts.backup.set.settings = settings_without_secrets(s);
+  parts.backup.store = store->backup_port();
+  parts.backup.keep_daily = s.backup_keep_daily;
+  parts.backup.keep_weekly = s.backup_keep_weekly;
   // experiments (S13; issue 14 exp)
   parts.experiments.experiments = std::move(std::get<experiments::catalog>(experiment_list));
   parts.experiments.alpha = s.experiments.alpha;

@@ -49,7 +49,7 @@ remote_result remote_call(const remote_target& target, const std::string& method
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, 10'000L);
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 10'000L);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, target.timeout_ms); // -- backup (issue 17)
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &answer);
   if (method == "POST") {

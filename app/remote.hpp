@@ -14,6 +14,9 @@ namespace echopilot::app {
 struct remote_target {
   std::string url = "http://127.0.0.1:8080";
   std::string key; // DASHBOARD_KEY; empty: sent without a key
+  // -- backup (issue 17): the longest a call may take (a backup run takes
+  // minutes on a large store).
+  long timeout_ms = 10'000;
 };
 
 /// The outcome of one call: the envelope's `data` on success, else a

@@ -50,6 +50,28 @@ std::string backup_dir_of(const settings& s) {
   return (parent.empty() ? std::filesystem::path{"backups"} : parent / "backups").string();
 }
 
+// -- backup (issue 17)
+std::optional<std::string> backup_dir_problem(const settings& s) {
+  namespace fs = std::filesystem;
+  auto abs = [](const std::string& p) {
+    std::error_code ec;
+    auto a = fs::weakly_canonical(fs::absolute(p, ec), ec);
+    return (ec ? fs::path{p} : a).lexically_normal();
+  };
+  auto data = abs(s.data_dir);
+  auto backups = abs(backup_dir_of(s));
+  auto d = data.begin();
+  auto b = backups.begin();
+  for (; d != data.end() && b != backups.end() && *d == *b; ++d, ++b) {
+  }
+  while (d != data.end() && d->empty())
+    ++d; // a trailing separator
+  if (d == data.end())
+    return "backup.dir / ECHOPILOT_BACKUP_DIR (" + backup_dir_of(s) + ") is inside the data dir (" + s.data_dir
+           + "); backups must be kept outside it";
+  return std::nullopt;
+}
+
 std::map<std::string, supervisor_tuning> default_supervisors() {
   using namespace std::chrono_literals;
   auto tuned = [](std::uint32_t max_restarts, supervision::duration period) {
@@ -657,6 +679,10 @@ std::variant<settings, usage_error> resolve_settings(const serve_options& cli, c
     s.port = *cli.port;
   s.cluster_port = cli.cluster_port;
   s.peers = cli.peers;
+  // -- backup (issue 17): backups never inside the data dir (a restore of
+  // the data dir would take them along, a wiped data dir with them).
+  if (auto err = backup_dir_problem(s))
+    return usage_error{*err};
   return s;
 }
 

@@ -227,6 +227,12 @@ struct settings {
   /// folder beside the data dir (backup_dir_of). Relative: to the working
   /// directory, like the data dir.
   std::string backup_dir;
+  // -- backup (issue 17)
+  /// Retention of backup sets (config backup.keep_daily 1-366,
+  /// backup.keep_weekly 0-520): the newest set of each of the newest
+  /// keep_daily days, then of keep_weekly more ISO weeks.
+  std::uint32_t backup_keep_daily = 7;
+  std::uint32_t backup_keep_weekly = 4;
   /// Intensity and backoff per supervisor id (config "supervision").
   std::map<std::string, supervisor_tuning> supervisors = default_supervisors();
   /// The scheduler's tasks and start-up window.
@@ -258,6 +264,11 @@ std::string public_url_of(const settings& s);
 /// The backups dir in force: `s.backup_dir`, or `backups` beside the data
 /// dir.
 std::string backup_dir_of(const settings& s);
+
+// -- backup (issue 17)
+/// Why the backups dir in force may not be used (it is the data dir or
+/// inside it), or nothing.
+std::optional<std::string> backup_dir_problem(const settings& s);
 
 /// Reads an environment variable; nothing if unset.
 using env_reader = std::function<std::optional<std::string>(const char* name)>;

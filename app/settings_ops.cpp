@@ -133,6 +133,21 @@ std::optional<usage_error> apply_ops_section(const std::string& path, const std:
          else
            s.backup_dir = x.get<std::string>();
        }},
+      // -- backup (issue 17): retention
+      {"keep_daily",
+       [&s](ops_reader& r, const json& x, const std::string& k) {
+         std::uint64_t n = 0;
+         r.whole(x, k, 1, 366, n);
+         if (!r.err)
+           s.backup_keep_daily = static_cast<std::uint32_t>(n);
+       }},
+      {"keep_weekly",
+       [&s](ops_reader& r, const json& x, const std::string& k) {
+         std::uint64_t n = 0;
+         r.whole(x, k, 0, 520, n);
+         if (!r.err)
+           s.backup_keep_weekly = static_cast<std::uint32_t>(n);
+       }},
     };
     return apply_fields(path, key, v, fields);
   }

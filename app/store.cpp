@@ -34,6 +34,7 @@
 #include "protocol/scheduler.hpp"
 #include "protocol/slo.hpp"
 #include "protocol/ops.hpp"
+#include "app/store_backup.hpp" // -- backup (issue 17)
 
 
 namespace echopilot::app {
@@ -513,6 +514,10 @@ public:
   std::shared_ptr<support::store_port> support_port() override {
     return support_;
   }
+  // -- backup (issue 17)
+  std::shared_ptr<backup::store_port> backup_port() override {
+    return make_backup_port(env_, node_tables());
+  }
 
   std::shared_ptr<slo::store_port> slo_port() override {
     return slo_;
@@ -706,6 +711,11 @@ private:
 };
 
 } // namespace
+
+// -- backup (issue 17): the tables a backup's copy is checked against.
+std::vector<persistence::table_def> backup_tables() {
+  return node_tables();
+}
 
 std::variant<std::unique_ptr<node_store>, std::string>
 node_store::open(const std::string& data_dir, caf::actor_system& sys, base::clock& clock,

@@ -16,6 +16,7 @@
 #include "actors/experiments/experiments_actor.hpp" // issue 14 exp
 #include "actors/churn/churn_actor.hpp"             // issue 15 flags
 #include "actors/support/support_actor.hpp"         // -- inbox (issue 16)
+#include "actors/backup/backup_set.hpp"             // -- backup (issue 17)
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
@@ -87,6 +88,10 @@ public:
   // -- inbox (issue 16) --
   /// The support actor's port (table support_digest, stream "support").
   virtual std::shared_ptr<support::store_port> support_port() = 0;
+
+  // -- backup (issue 17)
+  /// The backup actor's port: hot copies of the store and their check.
+  virtual std::shared_ptr<backup::store_port> backup_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).

@@ -17,6 +17,7 @@
 #include "protocol/experiments.hpp" // issue 14 exp
 #include "protocol/churn.hpp"       // issue 15 flags
 #include "protocol/support.hpp"     // -- inbox (issue 16)
+#include "protocol/backup.hpp"      // -- backup (issue 17)
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -168,6 +169,16 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
                       worker(support::actor_id,
                              [cfg = parts.support](caf::local_actor* parent) {
                                return parent->spawn(support::support_actor, cfg);
+                             },
+                             5s));
+
+  // -- backup (issue 17): before the scheduler, whose task backup.daily it
+  // answers; it holds nothing a restart would lose (a run in progress ends
+  // with its worker; the sets are files).
+  ops.children.insert(ops.children.end() - 1,
+                      worker(backup::actor_id,
+                             [cfg = parts.backup](caf::local_actor* parent) {
+                               return parent->spawn(backup::backup_actor, cfg);
                              },
                              5s));
 

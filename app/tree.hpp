@@ -20,6 +20,7 @@
 #include "actors/churn/churn_actor.hpp"             // issue 15 flags
 #include "actors/email/email_actor.hpp"             // -- email (issue 16)
 #include "actors/support/support_actor.hpp"         // -- inbox (issue 16)
+#include "actors/backup/backup_actor.hpp"           // -- backup (issue 17)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -74,6 +75,8 @@ struct subsystems {
   growth::growth_config growth;
   /// -- email (issue 16): the outbox actor (under "ops").
   email::email_config email;
+  /// -- backup (issue 17): the backups actor (S23; under "ops").
+  backup::backup_config backup;
   /// The regions (S26): the cluster actor's settings; one link per peer.
   regions::cluster_config regions;
   /// The rate guard's actor (S22); its table is the gateway's.

@@ -716,6 +716,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_support_routes(ctx, t);
   // -- cli (issue 17): POST /api/fault/route (fault injection only) -----------
   add_fault_routes(ctx, t);
+  // -- backup (issue 17): http/backup_routes.cpp -----------------------------
+  add_backup_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

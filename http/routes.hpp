@@ -96,6 +96,10 @@ response finance_answer(nlohmann::json& figures);
 /// `t` by make_routes.
 void add_email_routes(const route_context& ctx, std::vector<route>& t);
 
+/// -- backup (issue 17): the backup routes (http/backup_routes.cpp), added
+/// to `t` by make_routes.
+void add_backup_routes(const route_context& ctx, std::vector<route>& t);
+
 /// Every route of the node.
 std::vector<route> make_routes(const route_context& ctx);
 

@@ -2,6 +2,7 @@
 
 #include <caf/make_message.hpp>
 
+#include "protocol/backup.hpp" // -- backup (issue 17)
 #include "protocol/alerts.hpp"
 #include "protocol/churn.hpp" // issue 15 flags
 #include "protocol/jobs.hpp"
@@ -103,8 +104,11 @@ std::vector<task_def> default_tasks() {
             "AI ops brain: an AI summary of the node's operations with suggestions.",
             "the platform's AI subsystem (issue 18) is not built yet"),
     // daily, UTC
-    missing("backup.daily", "30 0 * * *", "backup", "Backup: a copy of the store and the configs.",
-            "backups (issue 17) are not built yet"),
+    // -- backup (issue 17)
+    available("backup.daily", "30 0 * * *", backup::actor_id,
+              "Backup: a compressed, dated set of the store's hot copy and the configuration in the backup dir, "
+              "with its manifest; then retention (backup.keep_daily, backup.keep_weekly).",
+              make_message(backup::run_atom::value), 3600s),
     available("jobs.retention", "40 2 * * *", jobs::queue_id,
               "Result retention: erases the results (full and summary) of jobs final for more than "
               "jobs.result_retention_days (0, the default: kept); the records stay.",

@@ -536,6 +536,8 @@ TEST_CASE("configs/echopilot.json is the embedded defaults written out") {
   CHECK(shipped.costs.warning_percent == embedded.costs.warning_percent);
   CHECK(shipped.costs.critical_percent == embedded.costs.critical_percent);
   CHECK(shipped.backup_dir == embedded.backup_dir);
+  CHECK(shipped.backup_keep_daily == embedded.backup_keep_daily);   // -- backup (issue 17)
+  CHECK(shipped.backup_keep_weekly == embedded.backup_keep_weekly); // -- backup (issue 17)
   REQUIRE(shipped.supervisors.size() == embedded.supervisors.size());
   for (auto& [id, t] : embedded.supervisors) {
     auto& u = shipped.supervisors.at(id);
