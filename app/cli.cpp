@@ -7,6 +7,7 @@
 
 #include "actors/scheduler/cron.hpp"
 #include "app/guard_cli.hpp"
+#include "app/audit_cli.hpp" // -- audit (issue 17)
 #include "app/regions_cli.hpp"
 #include "app/remote.hpp"
 
@@ -269,6 +270,8 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
     return parse_regions(args);
   if (first == "rate-guard") // issue 14, rate guard CLI
     return parse_rate_guard(args);
+  if (first == "audit") // -- audit (issue 17)
+    return parse_audit(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -285,6 +288,7 @@ std::optional<std::string> help_text(const std::string& topic) {
       "  scheduler  list, run, pause or resume a running node's scheduled tasks\n"
       "  regions    a running node's peers and replication, or a forced catch-up\n"
       "  rate-guard a running node's rate guard: bans, strikes, counters; clear an address\n"
+      "  audit      verify a running node's audit chain (hashes recomputed here), or its report\n" // -- audit (issue 17)
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -328,6 +332,8 @@ std::optional<std::string> help_text(const std::string& topic) {
     return regions_help_text();
   if (topic == "rate-guard") // issue 14, rate guard CLI
     return rate_guard_help_text();
+  if (topic == "audit") // -- audit (issue 17)
+    return audit_help_text();
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

@@ -70,8 +70,17 @@ struct rate_guard_command : remote_options {
 };
 // End of issue 14, rate guard CLI.
 
+// -- audit (issue 17)
+/// `echopilot audit [verify | report] [--since T] [--until T] [--url URL]
+/// [--key-file F] [--json]` against a running node (app/audit_cli.hpp).
+struct audit_command : remote_options {
+  std::string action = "verify"; // verify, report
+  std::string since, until;      // report only: as the route takes them
+};
+
 using command = std::variant<version_command, help_command, serve_command, cron_next_command,
-                             scheduler_command, regions_command, rate_guard_command>;
+                             scheduler_command, regions_command, rate_guard_command,
+                             audit_command /* -- audit (issue 17) */>;
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {

@@ -28,6 +28,7 @@
 #include "connectors/newsletter.hpp" // growth (issue 14)
 #include "connectors/webhook.hpp" // hooks (issue 15)
 #include "app/store_webhooks.hpp" // hooks (issue 15)
+#include "app/audit_hooks.hpp"    // -- audit (issue 17)
 #include "protocol/growth.hpp"      // growth (issue 14)
 #include "actors/growth/model.hpp"   // -- email (issue 16): unsubscribe tokens
 #include "connectors/smtp.hpp"       // -- email (issue 16)
@@ -511,6 +512,11 @@ int run_node(const settings& s) {
   }
   parts.support.store = store->support_port();
   parts.support.clock = &clock;
+  // -- audit (issue 17): the audit chain's actor
+  parts.audit.store = store->audit_port();
+  parts.audit.clock = &clock;
+  parts.compliance.store = store->compliance_port();
+  parts.compliance.clock = &clock;
   // The client portal: uploads under the data dir, transcription through
   // the model connector when there is one.
   parts.portal.clock = &clock;
@@ -562,6 +568,10 @@ int run_node(const settings& s) {
                       + (st && !st->last_exit.empty() ? st->last_exit : std::string{"timed out"}));
   }
 
+  // -- audit (issue 17): a restore's RESTORED.json becomes an audit entry.
+  if (auto warning = record_restore(sys, *dir, s.data_dir); !warning.empty())
+    std::fprintf(stderr, "echopilot: audit: %s\n", warning.c_str());
+
   // The HTTP gateway.
   http::caller calls{dir, s.http_threads};
   http::route_context ctx;
@@ -608,6 +618,7 @@ int run_node(const settings& s) {
     gopts.guard = guard_table;
   gopts.trusted_proxies = s.guard.trusted_proxies;
   gopts.exempt = s.guard.exempt;
+  gopts.on_key_refused = key_refused_auditor(dir); // -- audit (issue 17)
   http::gateway gw{http::make_routes(ctx), gopts, clock,
                    [st, recent, clk = &clock](http::access_event ev) {
                      recent->record(ev.status, ev.latency_us, clk->now_ms() / 1000);

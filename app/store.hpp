@@ -16,6 +16,8 @@
 #include "actors/experiments/experiments_actor.hpp" // issue 14 exp
 #include "actors/churn/churn_actor.hpp"             // issue 15 flags
 #include "actors/support/support_actor.hpp"         // -- inbox (issue 16)
+#include "actors/audit/audit_actor.hpp"             // -- audit (issue 17)
+#include "actors/compliance/compliance_actor.hpp"   // -- audit (issue 17)
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
@@ -87,6 +89,11 @@ public:
   // -- inbox (issue 16) --
   /// The support actor's port (table support_digest, stream "support").
   virtual std::shared_ptr<support::store_port> support_port() = 0;
+  // -- audit (issue 17) --
+  /// The audit actor's port (streams "audit" and "audit.reports").
+  virtual std::shared_ptr<audit::store_port> audit_port() = 0;
+  /// The compliance actor's port (every table and stream).
+  virtual std::shared_ptr<compliance::store_port> compliance_port() = 0;
 
   /// The store's state and sizes now (any thread; a failed read says so
   /// and counts as not open).
