@@ -7,6 +7,7 @@
 
 #include "actors/scheduler/cron.hpp"
 #include "app/guard_cli.hpp"
+#include "app/audit_cli.hpp" // -- audit (issue 17)
 #include "app/regions_cli.hpp"
 #include "app/backup_cli.hpp" // -- backup (issue 17)
 #include "app/remote.hpp"
@@ -292,6 +293,8 @@ std::variant<command, usage_error> parse_command_line(const std::vector<std::str
     return parse_backup(args);
   if (first == "restore")
     return parse_restore(args);
+  if (first == "audit") // -- audit (issue 17)
+    return parse_audit(args);
   return usage_error{"unknown subcommand '" + first + "' (see 'echopilot help')"};
 }
 
@@ -317,6 +320,7 @@ std::optional<std::string> help_text(const std::string& topic) {
       "  validate   checks every safe route of the node's OpenAPI document\n"
       "  backup     a running node's backups: make one, list them, verify one\n" // -- backup (issue 17)
       "  restore    puts a backup into a data dir (offline, no node needed)\n"     // -- backup (issue 17)
+      "  audit      verify a running node's audit chain (hashes recomputed here), or its report\n" // -- audit (issue 17)
       "  help       this text, or 'echopilot help <subcommand>'\n"
       "  --version  print the version and exit\n"};
   if (topic == "serve")
@@ -372,6 +376,8 @@ std::optional<std::string> help_text(const std::string& topic) {
     return backup_help_text();
   if (topic == "restore")
     return restore_help_text();
+  if (topic == "audit") // -- audit (issue 17)
+    return audit_help_text();
   if (topic == "help")
     return std::string{"usage: echopilot help [subcommand]\n"};
   return std::nullopt;

@@ -120,12 +120,19 @@ struct restore_command {
   bool force = false;   // replace a store that is there (never a live node's)
   bool json = false;
 };
+// -- audit (issue 17)
+/// `echopilot audit [verify | report] [--since T] [--until T] [--url URL]
+/// [--key-file F] [--json]` against a running node (app/audit_cli.hpp).
+struct audit_command : remote_options {
+  std::string action = "verify"; // verify, report
+  std::string since, until;      // report only: as the route takes them
+};
 
 using command = std::variant<version_command, help_command, serve_command, cron_next_command,
                              scheduler_command, regions_command, rate_guard_command,
                              // issue 17: the operator subcommands
                              status_command, tree_command, flags_command, jobs_command, export_command,
-                             validate_command, backup_command, restore_command>;
+                             validate_command, backup_command, restore_command, audit_command>;
 
 /// A command line that could not be understood: a one-line reason.
 struct usage_error {

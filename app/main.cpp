@@ -9,6 +9,7 @@
 #include "base/clock.hpp"
 #include "app/node.hpp"
 #include "app/guard_cli.hpp"
+#include "app/audit_cli.hpp" // -- audit (issue 17)
 #include "app/regions_cli.hpp"
 #include "app/backup_cli.hpp" // -- backup (issue 17)
 #include "app/scheduler_cli.hpp"
@@ -73,6 +74,8 @@ int main(int argc, char** argv) {
       // -- backup (issue 17)
       [](const backup_command& c) { return run_backup_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
       [](const restore_command& c) { return run_restore_command(c, stdout, stderr); },
+      // -- audit (issue 17)
+      [](const audit_command& c) { return run_audit_command(c, process_env("DASHBOARD_KEY"), stdout, stderr); },
       [](const serve_command& c) {
         auto resolved = resolve_settings(c.options);
         if (auto err = std::get_if<usage_error>(&resolved)) {

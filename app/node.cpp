@@ -29,6 +29,7 @@
 #include "connectors/newsletter.hpp" // growth (issue 14)
 #include "connectors/webhook.hpp" // hooks (issue 15)
 #include "app/store_webhooks.hpp" // hooks (issue 15)
+#include "app/audit_hooks.hpp"    // -- audit (issue 17)
 #include "protocol/growth.hpp"      // growth (issue 14)
 #include "actors/growth/model.hpp"   // -- email (issue 16): unsubscribe tokens
 #include "connectors/smtp.hpp"       // -- email (issue 16)
@@ -504,6 +505,7 @@ int run_node(const settings& s) {
   parts.backup.store = store->backup_port();
   parts.backup.keep_daily = s.backup_keep_daily;
   parts.backup.keep_weekly = s.backup_keep_weekly;
+  parts.backup.made = backup_auditor(dir); // -- audit (issue 17)
   // experiments (S13; issue 14 exp)
   parts.experiments.experiments = std::move(std::get<experiments::catalog>(experiment_list));
   parts.experiments.alpha = s.experiments.alpha;
@@ -522,6 +524,11 @@ int run_node(const settings& s) {
   }
   parts.support.store = store->support_port();
   parts.support.clock = &clock;
+  // -- audit (issue 17): the audit chain's actor
+  parts.audit.store = store->audit_port();
+  parts.audit.clock = &clock;
+  parts.compliance.store = store->compliance_port();
+  parts.compliance.clock = &clock;
   // The client portal: uploads under the data dir, transcription through
   // the model connector when there is one.
   parts.portal.clock = &clock;
@@ -573,6 +580,10 @@ int run_node(const settings& s) {
                       + (st && !st->last_exit.empty() ? st->last_exit : std::string{"timed out"}));
   }
 
+  // -- audit (issue 17): a restore's RESTORED.json becomes an audit entry.
+  if (auto warning = record_restore(sys, *dir, s.data_dir); !warning.empty())
+    std::fprintf(stderr, "echopilot: audit: %s\n", warning.c_str());
+
   // The HTTP gateway.
   http::caller calls{dir, s.http_threads};
   http::route_context ctx;
@@ -619,6 +630,7 @@ int run_node(const settings& s) {
     gopts.guard = guard_table;
   gopts.trusted_proxies = s.guard.trusted_proxies;
   gopts.exempt = s.guard.exempt;
+  gopts.on_key_refused = key_refused_auditor(dir); // -- audit (issue 17)
   http::gateway gw{http::make_routes(ctx), gopts, clock,
                    [st, recent, clk = &clock](http::access_event ev) {
                      recent->record(ev.status, ev.latency_us, clk->now_ms() / 1000);

@@ -11,6 +11,9 @@
 #include "protocol/webhooks.hpp" // hooks (issue 15)
 #include "app/store_churn.hpp"       // churn (issue 15 flags)
 #include "app/store_support.hpp" // -- inbox (issue 16)
+#include "app/store_audit.hpp"   // -- audit (issue 17)
+#include "app/store_compliance.hpp" // -- audit (issue 17)
+#include "protocol/audit.hpp"    // -- audit (issue 17)
 #include "protocol/support.hpp"  // -- inbox (issue 16)
 #include "app/must_read.hpp"
 
@@ -220,6 +223,9 @@ public:
               const json& change, std::function<void(const caf::error&)> done) override {
     persistence::write_request req = {persistence::op::put(flags::table, key, record),
                                       persistence::op::append(flags::stream, change)};
+    // -- audit (issue 17): the flag change, in the same transaction
+    req.push_back(audit::entry("flag.set", "set", "flags/" + key, change.value("who", std::string{"?"}),
+                               {{"key", key}, {"old", change.value("old", json())}, {"new", change.value("new", json())}}));
     send_write(self, writer_, std::move(req), std::move(done), false);
   }
 
@@ -249,6 +255,11 @@ public:
     persistence::write_request req = {persistence::op::put(scheduler::table, id, record)};
     if (!event.is_null())
       req.push_back(persistence::op::append(scheduler::stream, event));
+    // -- audit (issue 17): pause, resume and a run asked for through the API
+    if (auto ev = event.is_object() ? event.value("event", std::string{}) : std::string{};
+        ev == "paused" || ev == "resumed" || (ev == "start" && event.value("by", "") == "api"))
+      req.push_back(audit::entry("scheduler." + (ev == "start" ? std::string{"run"} : ev), ev == "start" ? "run" : ev,
+                                 "scheduler/" + id, "dashboard", {{"task", id}}));
     send_write(self, writer_, std::move(req), std::move(done), false);
   }
 
@@ -266,6 +277,11 @@ public:
   void append(caf::event_based_actor* self, const std::string& stream, const json& event,
               std::function<void(const caf::error&)> done) override {
     persistence::write_request req = {persistence::op::append(stream, event)};
+    // -- audit (issue 17): a portal link issued, in the same transaction
+    if (stream == "portal" && event.value("kind", "") == "link_issued")
+      req.push_back(audit::entry("portal.link_issued", "issue", audit::subject_ref(event.value("email", "")),
+                                 event.value("via", std::string{"?"}),
+                                 {{"hours", event.value("hours", json())}, {"exp", event.value("exp", json())}}));
     send_write(self, writer_, std::move(req), std::move(done), false);
   }
 
@@ -357,12 +373,34 @@ public:
 
   void commit(caf::event_based_actor* self, persistence::write_request req,
               std::function<void(const caf::error&)> done) override {
+    audit_job_admin(req); // -- audit (issue 17)
     send_write(self, writer_, std::move(req), std::move(done), false);
   }
 
   void barrier(caf::event_based_actor* self, persistence::write_request req,
                std::function<void(const caf::error&)> done) override {
+    audit_job_admin(req); // -- audit (issue 17)
     send_write(self, writer_, std::move(req), std::move(done), true);
+  }
+
+  // -- audit (issue 17): an operator's approve, reject, cancel, requeue or
+  // purge of a job (its event in the stream "jobs") gets an audit entry in
+  // the same request. A loop over the ops: no cost but string compares.
+  static void audit_job_admin(persistence::write_request& req) {
+    std::size_t n = req.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& o = req[i];
+      if (o.what != persistence::op::kind::append || o.name != jobs::stream || !o.value.is_object())
+        continue;
+      auto ev = o.value.value("event", std::string{});
+      if (ev != "approved" && ev != "rejected" && ev != "cancelled" && ev != "requeued" && ev != "purged")
+        continue;
+      auto by = o.value.find("by");
+      auto job = o.value.value("job", std::string{});
+      req.push_back(audit::entry("job." + ev, ev, "jobs/" + job,
+                                 by != o.value.end() && by->is_string() ? by->get<std::string>() : "api",
+                                 {{"job", job}, {"status", o.value.value("status", json())}}));
+    }
   }
 
 private:
@@ -471,6 +509,13 @@ public:
     churn_ = make_churn_port(env_, commit);             // churn (issue 15 flags)
     email_ = make_email_port(env_, commit);             // -- email (issue 16)
     support_ = make_support_port(env_, commit); // -- inbox (issue 16)
+    audit_ = make_audit_port(env_, commit);     // -- audit (issue 17)
+    {                                           // -- audit (issue 17)
+      std::vector<std::string> names;
+      for (auto& t : node_tables())
+        names.push_back(t.name);
+      compliance_ = make_compliance_port(env_, commit, std::move(names));
+    }
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -517,6 +562,16 @@ public:
   // -- backup (issue 17)
   std::shared_ptr<backup::store_port> backup_port() override {
     return make_backup_port(env_, node_tables());
+  }
+
+  // -- audit (issue 17)
+  std::shared_ptr<audit::store_port> audit_port() override {
+    return audit_;
+  }
+
+  // -- audit (issue 17)
+  std::shared_ptr<compliance::store_port> compliance_port() override {
+    return compliance_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -604,7 +659,8 @@ public:
                                     webhooks::stream, // hooks (issue 15)
                                     churn::stream,       // churn: issue 15 flags
                                     email::stream,       // -- email (issue 16)
-                                    support::stream};    // -- inbox (issue 16)
+                                    support::stream,     // -- inbox (issue 16)
+                                    audit::stream, audit::reports_stream}; // -- audit (issue 17)
       for (auto k : known)
         if (stream == k)
           return true;
@@ -706,6 +762,8 @@ private:
   std::shared_ptr<churn::store_port> churn_;             // issue 15 flags
   std::shared_ptr<email::store_port> email_;             // -- email (issue 16)
   std::shared_ptr<support::store_port> support_;         // -- inbox (issue 16)
+  std::shared_ptr<audit::store_port> audit_;             // -- audit (issue 17)
+  std::shared_ptr<compliance::store_port> compliance_;   // -- audit (issue 17)
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

@@ -17,6 +17,8 @@
 #include "actors/churn/churn_actor.hpp"             // issue 15 flags
 #include "actors/support/support_actor.hpp"         // -- inbox (issue 16)
 #include "actors/backup/backup_set.hpp"             // -- backup (issue 17)
+#include "actors/audit/audit_actor.hpp"             // -- audit (issue 17)
+#include "actors/compliance/compliance_actor.hpp"   // -- audit (issue 17)
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
@@ -88,6 +90,11 @@ public:
   // -- inbox (issue 16) --
   /// The support actor's port (table support_digest, stream "support").
   virtual std::shared_ptr<support::store_port> support_port() = 0;
+  // -- audit (issue 17) --
+  /// The audit actor's port (streams "audit" and "audit.reports").
+  virtual std::shared_ptr<audit::store_port> audit_port() = 0;
+  /// The compliance actor's port (every table and stream).
+  virtual std::shared_ptr<compliance::store_port> compliance_port() = 0;
 
   // -- backup (issue 17)
   /// The backup actor's port: hot copies of the store and their check.

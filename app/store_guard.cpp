@@ -2,6 +2,7 @@
 
 #include "app/must_read.hpp"
 #include "protocol/guard.hpp"
+#include "protocol/audit.hpp" // -- audit (issue 17)
 
 namespace echopilot::app {
 
@@ -22,8 +23,13 @@ public:
     for (auto& c : changes)
       req.push_back(c.record ? persistence::op::put(guard::table_name, c.client, guard::to_json(*c.record))
                              : persistence::op::del(guard::table_name, c.client));
-    for (auto& e : events)
+    for (auto& e : events) {
+      if (e.value("kind", "") == "clear") // -- audit (issue 17): an operator's clear, same transaction
+        req.push_back(audit::entry("guard.clear", "clear", "guard/" + e.value("client", std::string{}),
+                                   e.value("who", std::string{"?"}),
+                                   {{"client", e.value("client", json())}, {"cleared", e.value("cleared", json())}}));
       req.push_back(persistence::op::append(guard::stream, std::move(e)));
+    }
     commit_(self, std::move(req), std::move(done));
   }
 

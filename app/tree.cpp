@@ -18,6 +18,8 @@
 #include "protocol/churn.hpp"       // issue 15 flags
 #include "protocol/support.hpp"     // -- inbox (issue 16)
 #include "protocol/backup.hpp"      // -- backup (issue 17)
+#include "protocol/audit.hpp"       // -- audit (issue 17)
+#include "protocol/compliance.hpp"  // -- audit (issue 17)
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -169,6 +171,21 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
                       worker(support::actor_id,
                              [cfg = parts.support](caf::local_actor* parent) {
                                return parent->spawn(support::support_actor, cfg);
+                             },
+                             5s));
+  // -- audit (issue 17): before the scheduler, whose task audit.weekly it
+  // answers; it holds nothing (the chain and the reports are stored).
+  ops.children.insert(ops.children.end() - 1,
+                      worker(audit::actor_id,
+                             [cfg = parts.audit](caf::local_actor* parent) {
+                               return parent->spawn(audit::audit_actor, cfg);
+                             },
+                             5s));
+  // -- audit (issue 17): compliance (export, erasure); holds nothing.
+  ops.children.insert(ops.children.end() - 1,
+                      worker(compliance::actor_id,
+                             [cfg = parts.compliance](caf::local_actor* parent) {
+                               return parent->spawn(compliance::compliance_actor, cfg);
                              },
                              5s));
 

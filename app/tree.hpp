@@ -21,6 +21,8 @@
 #include "actors/email/email_actor.hpp"             // -- email (issue 16)
 #include "actors/support/support_actor.hpp"         // -- inbox (issue 16)
 #include "actors/backup/backup_actor.hpp"           // -- backup (issue 17)
+#include "actors/audit/audit_actor.hpp"             // -- audit (issue 17)
+#include "actors/compliance/compliance_actor.hpp"   // -- audit (issue 17)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -69,6 +71,10 @@ struct subsystems {
   churn::churn_config churn;
   /// -- inbox (issue 16): the support actor (S20; under "ops").
   support::support_config support;
+  /// -- audit (issue 17): the audit actor (S25; under "ops").
+  audit::audit_config audit;
+  /// -- audit (issue 17): the compliance actor (S24; under "ops").
+  compliance::compliance_config compliance;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
   /// growth (issue 14): the growth actor (under "ops").

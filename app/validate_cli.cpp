@@ -10,6 +10,7 @@
 #include "app/cli_support.hpp"
 #include "app/node_probe.hpp"
 #include "base/crypto.hpp"
+#include "base/text.hpp"
 
 namespace echopilot::app {
 
@@ -33,23 +34,20 @@ const std::set<std::string> writing_gets = {
 };
 
 /// Routes that need input validate does not have (a signed link, an
-/// experiment and user): called without it, they must refuse with a 4xx
-/// and the JSON error (the page /portal: its HTML error page).
-const std::set<std::string> input_routes = {"/api/exp/assign", "/api/growth/confirm", "/api/portal/jobs",
-                                            "/api/portal/jobs/{id}", "/portal"};
+/// experiment and user, a data subject's email): called without it, they
+/// must refuse with a 4xx and the JSON error (the page /portal: its HTML
+/// error page).
+const std::set<std::string> input_routes = {"/api/exp/assign",       "/api/growth/confirm",
+                                            "/api/portal/jobs",      "/api/portal/jobs/{id}",
+                                            "/portal",               "/api/compliance/export-data"};
 
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0;
 }
 
 std::string mime_of(const std::string& content_type) {
-  auto m = lower(content_type.substr(0, content_type.find(';')));
+  auto m = base::ascii_lower(content_type.substr(0, content_type.find(';')));
   while (!m.empty() && m.back() == ' ')
     m.pop_back();
   return m;
@@ -97,7 +95,7 @@ std::vector<std::string> problems_of(const probe_result& r, const std::string& p
   auto query = path.find('?');
   auto bare = path.substr(0, query);
   if ((starts_with(bare, "/api/") || starts_with(bare, "/ofrep/"))
-      && lower(r.header("cache-control")).find("no-store") == std::string::npos)
+      && base::ascii_lower(r.header("cache-control")).find("no-store") == std::string::npos)
     bad.push_back("Cache-Control is not no-store");
   auto mime = mime_of(r.header("content-type"));
   bool success = e == expect::success;

@@ -410,6 +410,9 @@ std::optional<response> gateway::check(request& req, std::size_t& idx, std::uint
     else if (auth == auth_result::key)
       opts_.guard->forgive(req.client);
   }
+  if (struck && opts_.on_key_refused) // -- audit (issue 17)
+    opts_.on_key_refused(req.client.empty() ? req.remote_ip : req.client,
+                         std::string{to_string(r.verb)} + " " + r.path, auth == auth_result::wrong_key);
   if (struck) {
     auto res = fail(401, "unauthorized",
                     r.auth == auth_level::bearer

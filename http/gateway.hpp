@@ -61,6 +61,11 @@ struct gateway_options {
   std::vector<guard::cidr> trusted_proxies;
   /// Never banned, struck nor limited (ECHOPILOT_GUARD_EXEMPT).
   std::vector<guard::cidr> exempt;
+  /// -- audit (issue 17): called (on an HTTP thread; must not block) when a
+  /// request to an admin or bearer route is refused 401, with the client's
+  /// address, the route's method and path and whether a key was sent at
+  /// all (never the key itself). Null: nothing is called.
+  std::function<void(const std::string& ip, const std::string& route, bool key_sent)> on_key_refused;
 };
 
 /// Request counters and latency histograms per route (Prometheus).

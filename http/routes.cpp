@@ -718,6 +718,9 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_fault_routes(ctx, t);
   // -- backup (issue 17): http/backup_routes.cpp -----------------------------
   add_backup_routes(ctx, t);
+  // -- audit (issue 17): http/audit_routes.cpp --------------------------------
+  add_audit_routes(ctx, t);
+  add_compliance_routes(ctx, t); // http/compliance_routes.cpp
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

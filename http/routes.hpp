@@ -146,5 +146,9 @@ response client_limit_refusal(const nlohmann::json& refused);
 void add_churn_routes(const route_context& ctx, std::vector<route>& t);
 /// -- inbox (issue 16): the support inbox's routes (http/support_routes.cpp).
 void add_support_routes(const route_context& ctx, std::vector<route>& t);
+/// -- audit (issue 17): the audit chain's routes (http/audit_routes.cpp).
+void add_audit_routes(const route_context& ctx, std::vector<route>& t);
+/// -- audit (issue 17): compliance's routes (http/compliance_routes.cpp).
+void add_compliance_routes(const route_context& ctx, std::vector<route>& t);
 
 } // namespace echopilot::http

@@ -283,6 +283,10 @@ public:
   int append(MDB_txn* txn, const std::string& stream, std::string_view payload,
              const std::string& ts, std::uint64_t& seq);
 
+  /// The last event of `stream` as `txn` sees it (its seq and text);
+  /// MDB_NOTFOUND if the stream is empty. Defined in audit_chain.cpp.
+  int last_event_in(MDB_txn* txn, const std::string& stream, std::uint64_t& seq, std::string& out);
+
   /// Clears the reader slots of processes that died holding them (a copier
   /// killed during a backup), which would otherwise keep old pages from
   /// being reused; the number cleared. Any thread.

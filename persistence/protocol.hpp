@@ -47,6 +47,12 @@ struct op {
     /// changes and the request still succeeds. Never replicated again: it
     /// is how a change that came from another node is applied.
     put_newer,
+    /// -- audit (issue 17): append the next entry of the audit chain
+    /// (persistence/audit_chain.hpp) made of `value` {event_type, user,
+    /// action, resource, details}; the writer adds seq, ts, prev_hash and
+    /// hash in this request's transaction. A stream append, never replicated:
+    /// each node has its own chain. Its seq is not in the write_ack.
+    audit,
   };
   kind what = kind::put;
   /// A declared table (put, del) or a stream name (append: 1-64 characters
@@ -83,6 +89,11 @@ struct op {
     o.version = std::move(version);
     o.version_key = std::move(version_key);
     return o;
+  }
+  // -- audit (issue 17)
+  static op audit(nlohmann::json entry) {
+    auto text = entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return {kind::audit, "audit", {}, std::move(entry), std::move(text), {}, {}};
   }
   static op append(std::string stream, nlohmann::json payload) {
     auto text = payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -17,6 +17,7 @@
 #include <caf/system_messages.hpp>
 #include <lmdb.h>
 
+#include "persistence/audit_chain.hpp" // -- audit (issue 17)
 #include "persistence/errors.hpp"
 
 namespace persistence {
@@ -94,6 +95,10 @@ std::string check(const environment& env, pending& p) {
           o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         if (o.text.size() < 2 || o.text.front() != '{' || o.text.back() != '}')
           return "an event's text must be its JSON object";
+        break;
+      case op::kind::audit: // -- audit (issue 17)
+        if (auto problem = audit_payload_problem(o.value); !problem.empty())
+          return problem;
         break;
       default:
         return "unknown kind of change";
@@ -183,9 +188,14 @@ int apply(environment& env, const writer_options& opts, MDB_txn* txn, pending& p
         p.ack.seqs.push_back(seq);
         break;
       }
+      case op::kind::audit: { // -- audit (issue 17): the chain's next entry, in this txn
+        std::uint64_t seq = 0;
+        r = append_audit(env, txn, o.value, ts, seq);
+        break;
+      }
     }
     if (r == 0 && hook != nullptr && o.what != op::kind::put_newer && o.what != op::kind::append
-        && hook->replicates(o.name))
+        && o.what != op::kind::audit && hook->replicates(o.name))
       r = replicate(env, *hook, txn, o, ts, p);
     if (r != 0)
       return r;

@@ -69,6 +69,8 @@ caf::behavior backup_actor(caf::event_based_actor* self, backup_config cfg) {
         .then(
           [st, rp](json& answer) mutable {
             st->running = false;
+            if (st->cfg.made && !answer.contains("refused"))
+              st->cfg.made(answer);
             rp.deliver(std::move(answer));
           },
           [st, rp](caf::error& err) mutable {

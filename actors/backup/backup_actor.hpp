@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include <caf/fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/backup/backup_set.hpp"
 
@@ -21,6 +23,9 @@ struct backup_config {
   /// Retention (config backup.keep_daily, backup.keep_weekly).
   std::uint32_t keep_daily = 7;
   std::uint32_t keep_weekly = 4;
+  /// Told of each set made (the answer of run: file, size, sha256, ...),
+  /// for the audit chain; may be empty.
+  std::function<void(const nlohmann::json&)> made;
 };
 
 caf::behavior backup_actor(caf::event_based_actor* self, backup_config cfg);

@@ -4,6 +4,7 @@
 
 #include "actors/payments/payments_state.hpp"
 #include "supervision/directory.hpp"
+#include "protocol/audit.hpp" // -- audit (issue 17)
 
 namespace echopilot::payments {
 
@@ -49,6 +50,10 @@ void finish(caf::event_based_actor* self, const state_ptr& st, json record, json
   } else {
     req.push_back(op::put(events_table, id, record));
   }
+  if (record.value("applied", false)) // -- audit (issue 17): recorded with the event, same transaction
+    req.push_back(audit::entry("payment.applied", record.value("effect", std::string{"applied"}),
+                               "invoice/" + (record["invoice_id"].is_string() ? record["invoice_id"].get<std::string>() : std::string{"-"}),
+                               "stripe", {{"event_id", id}, {"type", record.value("type", "")}, {"job_id", record.value("job_id", json())}}));
   st->cfg.store->commit(self, std::move(req), [st, id, answer](const caf::error& err) {
     auto waiters = std::move(st->applying[id]);
     st->applying.erase(id);

@@ -98,7 +98,7 @@ void record_unavailable(caf::event_based_actor* self, state& st, task_state& t,
 
 /// Starts a run of `t` (not running, available): the start is made durable,
 /// then the request goes out. Returns the error of a target not found.
-caf::error start_run(caf::event_based_actor* self, state& st, task_state& t) {
+caf::error start_run(caf::event_based_actor* self, state& st, task_state& t, bool by_api = false) {
   auto target = st.cfg.dir->resolve(t.def.target);
   if (!target) {
     auto why = "the actor '" + t.def.target + "' is not running in this node";
@@ -111,7 +111,10 @@ caf::error start_run(caf::event_based_actor* self, state& st, task_state& t) {
   auto run_number = ++t.run_number;
   auto id = t.def.id;
   auto handle = *target;
-  persist(self, st, t, {{"event", "start"}, {"run", run_number}},
+  json start = {{"event", "start"}, {"run", run_number}};
+  if (by_api) // -- audit (issue 17): a run asked for through the API is audited
+    start["by"] = "api";
+  persist(self, st, t, std::move(start),
           [self, &st, id, run_number, handle](const caf::error& err) {
             auto* t = st.table.find(id);
             if (t == nullptr || t->run_number != run_number)
@@ -262,7 +265,7 @@ caf::behavior scheduler_actor(caf::event_based_actor* self, scheduler_config cfg
       if (t->running)
         return make_error(errc::conflict, "the task '" + id + "' is running (started "
                                             + iso(t->last_run) + ")");
-      if (auto err = start_run(self, *st, *t))
+      if (auto err = start_run(self, *st, *t, true)) // -- audit (issue 17): by the API
         return err;
       return reply(to_api(*t));
     },

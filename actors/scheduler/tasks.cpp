@@ -10,6 +10,7 @@
 #include "protocol/payments.hpp"
 #include "protocol/slo.hpp"
 #include "protocol/support.hpp" // -- inbox (issue 16)
+#include "protocol/audit.hpp"   // -- audit (issue 17)
 
 namespace echopilot::scheduler {
 
@@ -130,8 +131,11 @@ std::vector<task_def> default_tasks() {
               "Payment snapshot: the day's invoices and reconciliation kept as <backup dir>/payments/recon-YYYY-MM-DD.json.",
               make_message(payments::snapshot_atom::value), 120s),
     // weekly
-    missing("audit.weekly", "30 0 * * 1", "audit", "Audit report: the week's audit chain, verified.",
-            "the audit chain (issue 17) is not built yet"),
+    // -- audit (issue 17)
+    available("audit.weekly", "30 0 * * 1", audit::actor_id,
+              "Audit report: the whole audit chain verified and the last 7 days' entries counted per event "
+              "type, kept in the stream audit.reports (GET /api/audit/reports).",
+              make_message(audit::weekly_atom::value), 120s),
   };
 }
 

@@ -171,6 +171,24 @@ TEST_CASE("a backup under write load, restored by the binary into a new data dir
   CHECK(d["manifest"]["sha256"] == d["sha256"]);
   CHECK(d["manifest"]["records"]["flags"].get<std::size_t>() >= acked_before.size());
   CHECK(d["manifest"]["duration_ms"].get<long>() >= 1000);
+  // The backup is in the audit chain (one entry: the refused second run is not).
+  json made = json::array();
+  CHECK(test::eventually([&] {
+    made = json::array();
+    std::string after; // every page: the flag sets before it are audited too
+    do {
+      auto page = n.get("/api/audit/entries?limit=1000" + (after.empty() ? "" : "&after=" + after), {auth}).json();
+      for (auto& e : page["data"]["entries"])
+        if (e["event_type"] == "backup.made")
+          made.push_back(e);
+      auto next = page["data"]["next_after"];
+      after = next.is_null() ? "" : next.dump();
+    } while (!after.empty());
+    return made.size() == 1;
+  }));
+  REQUIRE_MESSAGE(made.size() == 1, n.get("/api/audit/report", {auth}).body);
+  CHECK(made[0]["resource"] == file);
+  CHECK(made[0]["details"]["sha256"] == d["sha256"]);
 
   // Listed, verified by the route and the CLI (text and --json).
   auto list = n.get("/api/backup/list", {auth}).json()["data"];
