@@ -102,7 +102,8 @@ TEST_CASE("validate passes on a healthy node, undoes its writes, and leaves no s
   REQUIRE(history.size() == 4);
   for (auto& h : history)
     CHECK(h["who"] == "validate");
-  for (auto& t : n.get("/api/scheduler/tasks", {"X-Dash-Key: " + key}).json()["data"])
+  auto tasks = n.get("/api/scheduler/tasks", {"X-Dash-Key: " + key}).json(); // held: the loop reads into it
+  for (auto& t : tasks["data"])
     CHECK(t["paused"] == false);
   // Two runs with ~90 keyless calls each: never banned, no strike left.
   auto guard = n.get("/api/rate-guard/stats", {"X-Dash-Key: " + key}).json()["data"];
