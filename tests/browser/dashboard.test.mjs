@@ -510,10 +510,13 @@ test('experiments: seeded assignments and conversions, their numbers and signifi
   assert.equal(rows.B.conversions, converted.B);
   const block = page.locator('#exp-body .experiment[data-experiment="pricing_v2"]');
   const rowB = block.locator('tr[data-variant="B"]');
-  await page.waitForFunction((n) => {
+  // A render from before the last exposures can show B's conversions already
+  // (its first 20 users converted): wait for both numbers of the final state.
+  await page.waitForFunction(([n, e]) => {
     const r = document.querySelector('#exp-body .experiment[data-experiment="pricing_v2"] tr[data-variant="B"]');
-    return r && Number(r.querySelector('td[data-label="Conversions"]').textContent.replace(/,/g, '')) === n;
-  }, rows.B.conversions, { timeout: 20000 });
+    const num = (label) => Number(r.querySelector(`td[data-label="${label}"]`).textContent.replace(/,/g, ''));
+    return r && num('Conversions') === n && num('Exposures') === e;
+  }, [rows.B.conversions, rows.B.exposures], { timeout: 20000 });
   assert.equal((await rowB.locator('td[data-label="Exposures"]').textContent()).replace(/,/g, ''), String(rows.B.exposures));
   assert.equal((await block.locator('tr[data-variant="A"] td[data-label="Conversions"]').textContent()),
     String(rows.A.conversions));
