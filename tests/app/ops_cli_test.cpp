@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <poll.h>
@@ -46,7 +47,10 @@ T parsed(const std::vector<std::string>& args) {
 /// Runs the binary with `args` on a pseudo-terminal (stdout and stderr
 /// both), DASHBOARD_KEY set; SIGINT after `interrupt_after` when it is not
 /// zero; everything it wrote and its exit status (bounded: 30 s).
-test::run_result on_terminal(std::vector<std::string> args, std::chrono::milliseconds interrupt_after) {
+// Runs the CLI on a pseudo-terminal. When `interrupt_when` is given, the child gets SIGINT (Ctrl-C) as soon as its
+// output so far satisfies it: the test waits for what it needs to see, not for a time that a loaded machine misses.
+test::run_result on_terminal(std::vector<std::string> args,
+                             std::function<bool(const std::string&)> interrupt_when = nullptr) {
   args.insert(args.begin(), ECHOPILOT_BINARY);
   int master = -1;
   pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
@@ -65,11 +69,11 @@ test::run_result on_terminal(std::vector<std::string> args, std::chrono::millise
   bool interrupted = false;
   for (;;) {
     auto elapsed = std::chrono::steady_clock::now() - started;
-    if (interrupt_after.count() > 0 && !interrupted && elapsed >= interrupt_after) {
+    if (interrupt_when && !interrupted && interrupt_when(r.out)) {
       kill(pid, SIGINT);
       interrupted = true;
     }
-    if (elapsed > 30s) {
+    if (elapsed > 60s) {
       kill(pid, SIGKILL);
       break;
     }
@@ -366,17 +370,24 @@ TEST_CASE("status, tree, flags, jobs, export, validate where nothing listens: ex
 TEST_CASE("on a terminal: tree --watch redraws in place until Ctrl-C; export shows its progress") {
   test::temp_dir dir;
   test::node n{dir.path, {{"DASHBOARD_KEY", key}}};
-  auto r = on_terminal({"tree", "--watch", "1", "--url", n.base()}, 2500ms);
+  auto clears = [](const std::string& out) {
+    std::size_t n = 0;
+    for (auto at = out.find("\x1b[H\x1b[2J"); at != std::string::npos; at = out.find("\x1b[H\x1b[2J", at + 1))
+      ++n;
+    return n;
+  };
+  // Ctrl-C once the tree has been drawn twice and the second drawing is complete (it ends with the http bridges).
+  auto r = on_terminal({"tree", "--watch", "1", "--url", n.base()}, [&](const std::string& out) {
+    auto last_bridge = out.rfind("http.bridge-1");
+    return clears(out) >= 2 && last_bridge != std::string::npos && last_bridge > out.rfind("\x1b[H\x1b[2J");
+  });
   CHECK(r.status == 0);
-  std::size_t clears = 0;
-  for (auto at = r.out.find("\x1b[H\x1b[2J"); at != std::string::npos; at = r.out.find("\x1b[H\x1b[2J", at + 1))
-    ++clears;
-  CHECK_MESSAGE(clears >= 2, r.out);
+  CHECK_MESSAGE(clears(r.out) >= 2, r.out);
   CHECK(r.out.find("store.writer") != std::string::npos);
 
   REQUIRE(cli({"flags", "set", "ui.new_dashboard", "true", "--url", n.base()}).status == 0);
   test::temp_dir outdir;
-  r = on_terminal({"export", "flags", "--out", outdir.path + "/f.ndjson", "--url", n.base()}, 0ms);
+  r = on_terminal({"export", "flags", "--out", outdir.path + "/f.ndjson", "--url", n.base()});
   CHECK_MESSAGE(r.status == 0, r.out);
   CHECK_MESSAGE(r.out.find("\r1 events, ") != std::string::npos, r.out);
   CHECK(r.out.find("exported 1 events") != std::string::npos);
