@@ -585,6 +585,43 @@ int environment::del(MDB_txn* txn, const std::string& table, std::string_view ke
   return rc != 0 ? rc : mdb_del(txn, t->dbi, &k, nullptr);
 }
 
+namespace {
+
+/// {"seq":N,"ts":"...",<payload's fields>}: seq and ts first, no re-encoding.
+std::string event_text(std::uint64_t seq, std::string_view ts, std::string_view payload) {
+  std::string text = "{\"seq\":" + std::to_string(seq) + ",\"ts\":\"";
+  text.append(ts);
+  text += '"';
+  if (payload.size() > 2 && payload.front() == '{') {
+    text += ',';
+    text.append(payload.substr(1));
+  } else {
+    text += '}';
+  }
+  return text;
+}
+
+} // namespace
+
+int environment::replace_event(MDB_txn* txn, const std::string& stream, std::uint64_t seq,
+                               std::string_view payload) {
+  auto key = stream_key(stream, seq);
+  MDB_val k = val(key);
+  MDB_val old;
+  int rc = mdb_get(txn, d_->streams, &k, &old);
+  if (rc != 0)
+    return rc;
+  // The stored text starts {"seq":N,"ts":"<ts>" (event_text): keep its ts.
+  auto stored = view(old);
+  auto at = stored.find(",\"ts\":\"");
+  auto end = at == std::string_view::npos ? at : stored.find('"', at + 7);
+  if (end == std::string_view::npos)
+    return MDB_CORRUPTED;
+  auto text = event_text(seq, stored.substr(at + 7, end - (at + 7)), payload);
+  MDB_val v = val(text);
+  return mdb_put(txn, d_->streams, &k, &v, 0);
+}
+
 int environment::append(MDB_txn* txn, const std::string& stream, std::string_view payload,
                         const std::string& ts, std::uint64_t& seq) {
   auto& d = *d_;
@@ -597,14 +634,7 @@ int environment::append(MDB_txn* txn, const std::string& stream, std::string_vie
   else if (rc != MDB_NOTFOUND)
     return rc;
   seq = last + 1;
-  // {"seq":N,"ts":"...",<payload's fields>}: seq and ts first, no re-encoding.
-  std::string text = "{\"seq\":" + std::to_string(seq) + ",\"ts\":\"" + ts + "\"";
-  if (payload.size() > 2 && payload.front() == '{') {
-    text += ',';
-    text.append(payload.substr(1));
-  } else {
-    text += '}';
-  }
+  auto text = event_text(seq, ts, payload);
   auto key = stream_key(stream, seq);
   MDB_val k = val(key);
   MDB_val v = val(text);

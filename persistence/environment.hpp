@@ -283,6 +283,11 @@ public:
   int append(MDB_txn* txn, const std::string& stream, std::string_view payload,
              const std::string& ts, std::uint64_t& seq);
 
+  /// -- compliance (issue 17): replace: the event `seq` of `stream` becomes
+  /// {"seq":seq,"ts":<its stored ts>,<payload's fields>} (payload as for
+  /// append); MDB_NOTFOUND if there is no such event.
+  int replace_event(MDB_txn* txn, const std::string& stream, std::uint64_t seq, std::string_view payload);
+
   /// The last event of `stream` as `txn` sees it (its seq and text);
   /// MDB_NOTFOUND if the stream is empty. Defined in audit_chain.cpp.
   int last_event_in(MDB_txn* txn, const std::string& stream, std::uint64_t& seq, std::string& out);

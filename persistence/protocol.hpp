@@ -53,6 +53,12 @@ struct op {
     /// hash in this request's transaction. A stream append, never replicated:
     /// each node has its own chain. Its seq is not in the write_ack.
     audit,
+    /// -- compliance (issue 17): rewrite the stored event `seq` of stream
+    /// `name` with `value` (its fields but "seq" and "ts", which stay the
+    /// stored event's): erasure of personal data from an append-only log.
+    /// The event must exist (MDB_NOTFOUND fails this request alone); never
+    /// on the audit stream (its hashes cover the entries); never replicated.
+    redact,
   };
   kind what = kind::put;
   /// A declared table (put, del) or a stream name (append: 1-64 characters
@@ -69,10 +75,12 @@ struct op {
   /// its version is kept under ("<table>/<key>" of the node that made it).
   std::string version;
   std::string version_key;
+  /// redact only: the sequence number of the event to rewrite.
+  std::uint64_t seq = 0;
 
   static op put(std::string table, std::string key, nlohmann::json record) {
     auto text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return {kind::put, std::move(table), std::move(key), std::move(record), std::move(text), {}, {}};
+    return {kind::put, std::move(table), std::move(key), std::move(record), std::move(text), {}, {}, 0};
   }
   static op insert(std::string table, std::string key, nlohmann::json record) {
     auto o = put(std::move(table), std::move(key), std::move(record));
@@ -80,7 +88,7 @@ struct op {
     return o;
   }
   static op del(std::string table, std::string key) {
-    return {kind::del, std::move(table), std::move(key), nullptr, {}, {}, {}};
+    return {kind::del, std::move(table), std::move(key), nullptr, {}, {}, {}, 0};
   }
   static op put_newer(std::string table, std::string key, nlohmann::json record, std::string version,
                       std::string version_key) {
@@ -93,11 +101,18 @@ struct op {
   // -- audit (issue 17)
   static op audit(nlohmann::json entry) {
     auto text = entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return {kind::audit, "audit", {}, std::move(entry), std::move(text), {}, {}};
+    return {kind::audit, "audit", {}, std::move(entry), std::move(text), {}, {}, 0};
+  }
+  // -- compliance (issue 17)
+  static op redact(std::string stream, std::uint64_t seq, nlohmann::json payload) {
+    auto o = append(std::move(stream), std::move(payload));
+    o.what = kind::redact;
+    o.seq = seq;
+    return o;
   }
   static op append(std::string stream, nlohmann::json payload) {
     auto text = payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return {kind::append, std::move(stream), {}, std::move(payload), std::move(text), {}, {}};
+    return {kind::append, std::move(stream), {}, std::move(payload), std::move(text), {}, {}, 0};
   }
 };
 

@@ -100,6 +100,20 @@ std::string check(const environment& env, pending& p) {
         if (auto problem = audit_payload_problem(o.value); !problem.empty())
           return problem;
         break;
+      case op::kind::redact: // -- compliance (issue 17)
+        if (!valid_stream_name(o.name))
+          return "'" + o.name + "' is not a stream name (1-64 of a-z 0-9 . _ -)";
+        if (o.name == "audit")
+          return "the audit chain's entries are never rewritten (their hashes cover them)";
+        if (o.seq == 0)
+          return "a redaction names the event's seq (from 1)";
+        if (!o.value.is_object())
+          return "an event must be a JSON object";
+        if (o.value.contains("seq") || o.value.contains("ts"))
+          return "an event's \"seq\" and \"ts\" are set by the store";
+        if (o.text.empty())
+          o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        break;
       default:
         return "unknown kind of change";
     }
@@ -193,9 +207,12 @@ int apply(environment& env, const writer_options& opts, MDB_txn* txn, pending& p
         r = append_audit(env, txn, o.value, ts, seq);
         break;
       }
+      case op::kind::redact: // -- compliance (issue 17)
+        r = env.replace_event(txn, o.name, o.seq, o.text);
+        break;
     }
-    if (r == 0 && hook != nullptr && o.what != op::kind::put_newer && o.what != op::kind::append
-        && o.what != op::kind::audit && hook->replicates(o.name))
+    bool local_change = o.what == op::kind::put || o.what == op::kind::insert || o.what == op::kind::del;
+    if (r == 0 && hook != nullptr && local_change && hook->replicates(o.name))
       r = replicate(env, *hook, txn, o, ts, p);
     if (r != 0)
       return r;

@@ -90,3 +90,49 @@ TEST_CASE("sequences continue after a reopen, without gaps") {
   for (std::size_t i = 0; i < all.size(); ++i)
     CHECK(all[i].seq == i + 1);
 }
+
+// -- compliance (issue 17): erasure rewrites events of an append-only stream.
+TEST_CASE("redact rewrites one event in place: its seq and ts stay, the others and the head do not move") {
+  ptest::temp_dir d;
+  auto env = ptest::open_store(d.path);
+  ptest::system_bed b;
+  base::manual_clock clock{base::time_point{std::chrono::milliseconds{1'700'000'000'123}}};
+  auto w = spawn_writer(b.sys, env, clock);
+  REQUIRE(ptest::write(b.sys, w, {op::append("portal", {{"email", "alice@example.com"}, {"n", 1}})}));
+  clock.advance(2s);
+  REQUIRE(ptest::write(b.sys, w, {op::append("portal", {{"email", "bob@example.com"}, {"n", 2}})}));
+  REQUIRE(ptest::write(b.sys, w, {op::append("audit", {{"n", 1}})}));
+  clock.advance(5s);
+
+  auto ack = ptest::write(b.sys, w, {op::redact("portal", 1, {{"email", "erased-0123456789ab"}, {"n", 1}})});
+  REQUIRE(ack);
+  CHECK(ack->seqs.empty()); // nothing appended
+  std::string out;
+  CHECK(ptest::must(env->export_ndjson("portal", 1, 10, out)) == 2);
+  CHECK(out
+        == "{\"seq\":1,\"ts\":\"2023-11-14T22:13:20.123Z\",\"email\":\"erased-0123456789ab\",\"n\":1}\n"
+           "{\"seq\":2,\"ts\":\"2023-11-14T22:13:22.123Z\",\"email\":\"bob@example.com\",\"n\":2}\n");
+  CHECK(ptest::must(env->last_seq("portal")) == 2);
+  auto next = ptest::write(b.sys, w, {op::append("portal", {{"n", 3}})});
+  REQUIRE(next);
+  CHECK(next->seqs == std::vector<std::uint64_t>{3});
+
+  // Refused before the transaction, alone: the audit chain, seq 0, a bad
+  // stream name, a payload setting seq or ts, or not an object.
+  for (auto bad : {op::redact("audit", 1, {{"n", 2}}), op::redact("portal", 0, {{"n", 2}}),
+                   op::redact("Bad/Name", 1, {{"n", 2}}), op::redact("portal", 1, {{"seq", 9}}),
+                   op::redact("portal", 1, json::array())}) {
+    auto r = ptest::write(b.sys, w, {bad});
+    REQUIRE_FALSE(r);
+    CHECK(ptest::code_of(r.error()) == "invalid_request");
+  }
+  // An event that does not exist fails its request alone, nothing of it applied.
+  auto missing = ptest::write(b.sys, w, {op::append("portal", {{"n", 4}}), op::redact("portal", 99, {{"n", 0}})});
+  REQUIRE_FALSE(missing);
+  CHECK(ptest::code_of(missing.error()) == "txn_failed");
+  CHECK(ptest::must(env->last_seq("portal")) == 3);
+  out.clear();
+  ptest::must(env->export_ndjson("portal", 1, 1, out));
+  CHECK(json::parse(out)["email"] == "erased-0123456789ab");
+  ptest::stop(b.sys, w);
+}
