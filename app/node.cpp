@@ -529,6 +529,10 @@ int run_node(const settings& s) {
   parts.audit.clock = &clock;
   parts.compliance.store = store->compliance_port();
   parts.compliance.clock = &clock;
+  parts.compliance.cluster = [dir] {
+    auto cluster = dir->resolve(regions::cluster_id);
+    return cluster ? *cluster : caf::actor{};
+  };
   // The client portal: uploads under the data dir, transcription through
   // the model connector when there is one.
   parts.portal.clock = &clock;

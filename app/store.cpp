@@ -514,7 +514,9 @@ public:
       std::vector<std::string> names;
       for (auto& t : node_tables())
         names.push_back(t.name);
-      compliance_ = make_compliance_port(env_, commit, std::move(names));
+      // The access events still buffered in memory are written first: an
+      // export or erasure then sees the requests made until it began.
+      compliance_ = make_compliance_port(env_, commit, std::move(names), [buffer = access_] { return access_write(*buffer); });
     }
   }
 

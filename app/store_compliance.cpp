@@ -9,8 +9,8 @@ namespace {
 class compliance_port_impl : public compliance::store_port {
 public:
   compliance_port_impl(std::shared_ptr<persistence::environment> env, commit_fn commit,
-                       std::vector<std::string> tables)
-    : env_(std::move(env)), commit_(std::move(commit)), tables_(std::move(tables)) {
+                       std::vector<std::string> tables, std::function<persistence::write_request()> buffered)
+    : env_(std::move(env)), commit_(std::move(commit)), tables_(std::move(tables)), buffered_(std::move(buffered)) {
     std::sort(tables_.begin(), tables_.end());
   }
 
@@ -48,17 +48,31 @@ public:
     commit_(self, std::move(req), std::move(done));
   }
 
+  void settle(caf::event_based_actor* self, std::function<void()> then) override {
+    auto req = buffered_ ? buffered_() : persistence::write_request{};
+    if (req.empty()) {
+      then();
+      return;
+    }
+    // Best effort, as the access log itself: a failed write loses those
+    // entries, and the scan goes on.
+    commit_(self, std::move(req), [then](const caf::error&) { then(); });
+  }
+
 private:
   std::shared_ptr<persistence::environment> env_;
   commit_fn commit_;
   std::vector<std::string> tables_;
+  std::function<persistence::write_request()> buffered_;
 };
 
 } // namespace
 
 std::shared_ptr<compliance::store_port> make_compliance_port(std::shared_ptr<persistence::environment> env,
-                                                             commit_fn commit, std::vector<std::string> tables) {
-  return std::make_shared<compliance_port_impl>(std::move(env), std::move(commit), std::move(tables));
+                                                             commit_fn commit, std::vector<std::string> tables,
+                                                             std::function<persistence::write_request()> buffered) {
+  return std::make_shared<compliance_port_impl>(std::move(env), std::move(commit), std::move(tables),
+                                                std::move(buffered));
 }
 
 } // namespace echopilot::app

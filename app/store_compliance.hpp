@@ -2,6 +2,7 @@
 // LMDB environment: every declared table and every stream.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,7 +13,10 @@
 
 namespace echopilot::app {
 
+/// `buffered`: takes what the node holds in memory to be written (the
+/// access log's events) as a write request, for store_port::settle.
 std::shared_ptr<compliance::store_port> make_compliance_port(std::shared_ptr<persistence::environment> env,
-                                                             commit_fn commit, std::vector<std::string> tables);
+                                                             commit_fn commit, std::vector<std::string> tables,
+                                                             std::function<persistence::write_request()> buffered);
 
 } // namespace echopilot::app

@@ -32,9 +32,10 @@ void add_compliance_routes(const route_context& ctx, std::vector<route>& t) {
   exp.deadline = slow.timeout;
   auto& erase = add_route(
     t, ctx, method::post, "/api/compliance/erase", auth_level::admin, compliance::actor_id,
-    "Erases a data subject: {\"email\", \"who\"?}: every table record naming them anonymised (the email "
-    "replaced by erased-<12 hex>) in one write with an audit entry (counts, the pseudonym, never the email); "
-    "answers the counts per source, what was kept and why, and the stream events not erased.",
+    "Erases a data subject: {\"email\", \"who\"?}: every table record and stream event naming them "
+    "anonymised (the email replaced by erased-<12 hex>; events rewritten in place) in one write with an audit "
+    "entry (counts, the pseudonym, never the email), then on every peer region; answers the counts per source, "
+    "what was kept and why, and with regions each peer's outcome (peers).",
     via_actor(slow, compliance::actor_id, [](request& req) -> std::variant<caf::message, response> {
       auto email = string_field(req, "email");
       if (auto* bad = std::get_if<response>(&email))

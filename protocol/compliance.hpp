@@ -12,11 +12,18 @@
 //       sha256 of a section = SHA-256 of its compact JSON (keys sorted);
 //       the whole = SHA-256 of the compact JSON of "sections".
 //   (erase_atom, std::string email, std::string who) -> summary
-//       every table record naming the subject anonymised (the email
-//       replaced by the pseudonym "erased-<12 hex>") in ONE write with an
-//       audit entry compliance.erased {pseudonym, counts per source};
-//       summary = {"pseudonym", "changed": {"<source>": n}, "kept":
-//       {"<source>": reason}, "not_erased": {"<source>": n}}.
+//       every table record and stream event naming the subject anonymised
+//       (the email replaced by the pseudonym "erased-<12 hex>"; events
+//       rewritten in place, op::redact) in ONE write with an audit entry
+//       compliance.erased {pseudonym, counts per source}; summary =
+//       {"pseudonym", "changed": {"<source>": n}, "kept": {"<source>":
+//       reason}}.
+//       With regions: then erased on every peer (regions::erase_atom); the
+//       summary's "peers": {"<address>": {"region", "status"}} says where
+//       it was done and where not (unreachable: erase again later). 404
+//       only when neither this node nor a peer held anything.
+//   (erase_here_atom, std::string email, std::string who) -> summary
+//       the same on this node only (what a peer asks).
 //   (unsubscribes_atom, std::uint64_t limit) -> {"unsubscribes": [...]}
 //       the suppression list (growth), newest first.
 #pragma once
@@ -29,6 +36,7 @@ inline constexpr const char* actor_id = "compliance";
 
 using export_atom = caf::atom_constant<caf::atom("cpexport")>;
 using erase_atom = caf::atom_constant<caf::atom("cperase")>;
+using erase_here_atom = caf::atom_constant<caf::atom("cperaseh")>;
 using unsubscribes_atom = caf::atom_constant<caf::atom("cpunsubs")>;
 
 } // namespace echopilot::compliance

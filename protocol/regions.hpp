@@ -39,6 +39,11 @@
 //   (failover_atom, std::string op, std::string args) -> std::string reply
 //       a read served on behalf of a peer whose own subsystem cannot
 //       serve it (route table: failover ops); reply {"data", "served_by"}.
+//   (erase_atom, std::string request) -> std::string outcome
+//       -- compliance (issue 17): request {"email", "who"}: the data subject
+//       erased on this node too (its compliance actor, this node only);
+//       outcome {"status": "erased", "changed"} | {"status":
+//       "nothing_held"} | {"status": "failed", "error"}.
 //
 // Local (the gateway and the links -> the cluster actor; JSON replies):
 //   (status_atom) -> status      GET /api/regions/status
@@ -55,6 +60,11 @@
 //       "duplicates", "gaps", "head"}
 //   (failover_atom, std::string op, std::string args) -> json
 //       the gateway asks for a read through an up peer
+//   (erase_atom, std::string request) -> json
+//       -- compliance (issue 17): the compliance actor has the subject
+//       erased on every peer: {"<peer address>": {"region", "status", ...}}
+//       with status erased, nothing_held, failed or unreachable (a peer
+//       not up: erase again once it is)
 //   (link_atom, std::uint32_t index, caf::actor remote)   (no reply)
 //       link `index` reached its peer's cluster actor (remote) or lost it
 //       (an invalid handle)
@@ -101,6 +111,7 @@ using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using have_atom = caf::atom_constant<caf::atom("have")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
+using erase_atom = caf::atom_constant<caf::atom("rgerase")>; // -- compliance (issue 17)
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 using partition_atom = caf::atom_constant<caf::atom("partition")>;

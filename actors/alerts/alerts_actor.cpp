@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "actors/alerts/alerts_actors.hpp"
+#include "protocol/audit.hpp" // -- audit (issue 17)
 #include "protocol/jobs.hpp"
 
 namespace echopilot::alerts {
@@ -436,6 +437,10 @@ caf::behavior alerts_actor(caf::event_based_actor* self, alerts_config cfg) {
       changes c;
       c.req.push_back(persistence::op::put(silences_table, s->id, to_json(*s)));
       c.req.push_back(persistence::op::append(stream, {{"kind", "silence"}, {"silence", to_json(*s)}, {"at", iso(now)}}));
+      // -- audit (issue 17): a silence hides alerts: an admin change
+      c.req.push_back(audit::entry("alert.silenced", "silence", "alerts/silences/" + s->id,
+                                   "dashboard",
+                                   {{"silence", to_json(*s)}}));
       st->silences.emplace(s->id, std::move(*s));
       auto rp = self->make_response_promise<json>();
       commit(self, st, std::move(c), [rp, out](const caf::error& err) mutable {
@@ -457,6 +462,8 @@ caf::behavior alerts_actor(caf::event_based_actor* self, alerts_config cfg) {
       c.req.push_back(persistence::op::del(silences_table, id));
       c.req.push_back(persistence::op::append(
         stream, {{"kind", "silence_expired"}, {"silence", out}, {"by", "api"}, {"at", iso(now)}}));
+      c.req.push_back(audit::entry("alert.silence_expired", "expire", "alerts/silences/" + id, "dashboard",
+                                   {{"silence", out}}));
       st->silences.erase(i);
       // Alerts it muted are notified by their next raise (the rules raise
       // every 5 minutes); nothing is sent for them on the spot.

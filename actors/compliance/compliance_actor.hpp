@@ -3,6 +3,7 @@
 // table and stream of the store, and the unsubscribe log.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 #include <nlohmann/json.hpp>
@@ -36,11 +38,20 @@ public:
                                  const std::function<void(std::uint64_t seq, std::string_view text)>& fn) = 0;
   virtual void commit(caf::event_based_actor* self, persistence::write_request req,
                       std::function<void(const caf::error&)> done) = 0;
+  /// Writes what the node still buffers in memory (the access log's
+  /// events), then runs `then` in `self`'s context: a scan after it sees
+  /// every request made before it began.
+  virtual void settle(caf::event_based_actor* self, std::function<void()> then) = 0;
 };
 
 struct compliance_config {
   std::shared_ptr<store_port> store;
   base::clock* clock = nullptr;
+  /// The regions' cluster actor (regions::erase_atom), or an invalid handle
+  /// when it is not running: an erasure asks it to erase on every peer.
+  std::function<caf::actor()> cluster;
+  /// How long the peers' answers may take all together.
+  std::chrono::milliseconds peers_timeout{15000};
 };
 
 caf::behavior compliance_actor(caf::event_based_actor* self, compliance_config cfg);

@@ -10,6 +10,7 @@
 #include "actors/payments/payments_state.hpp"
 #include "base/crypto.hpp"
 #include "protocol/email.hpp" // -- email (issue 16)
+#include "protocol/audit.hpp" // -- audit (issue 17)
 #include "protocol/jobs.hpp"
 #include "supervision/directory.hpp"
 #include "base/text.hpp"
@@ -213,7 +214,8 @@ std::string return_url(const state_ptr& st, const invoice& inv, const char* stat
 /// Makes the Checkout Session of `inv` (allowed by the guard) and stores
 /// the outcome: open, unsent (dry-run) or failed.
 void open_session(caf::event_based_actor* self, const state_ptr& st, invoice inv,
-                  std::function<void(const invoice&, const caf::error&)> done) {
+                  std::function<void(const invoice&, const caf::error&)> done,
+                  persistence::write_request extra = {}) {
   std::string name = inv.job_id.empty() ? "EchoPilot invoice " + inv.id : "EchoPilot job " + inv.job_id;
   json params = {{"mode", "payment"},
                  {"line_items", json::array({{{"quantity", 1},
@@ -230,7 +232,8 @@ void open_session(caf::event_based_actor* self, const state_ptr& st, invoice inv
   // The payment intent carries the same metadata (its own events name the job).
   params["payment_intent_data"] = {{"metadata", params["metadata"]}};
   auto key = inv.job_id.empty() ? "invoice:" + inv.id + ":session" : checkout_key(inv.job_id);
-  stripe_post(self, st, "checkout/sessions", std::move(params), key, [self, st, inv, done](json r) mutable {
+  stripe_post(self, st, "checkout/sessions", std::move(params), key,
+              [self, st, inv, done, extra = std::move(extra)](json r) mutable {
     inv.updated_ms = st->now();
     const char* what = "session_failed";
     if (r.value("ok", false)) {
@@ -252,7 +255,7 @@ void open_session(caf::event_based_actor* self, const state_ptr& st, invoice inv
     }
     if (st->cfg.counters && !inv.dry_run)
       st->cfg.counters->payment_call(st->now(), inv.status == st_failed);
-    save(self, st, inv, ledger_event(st, what, inv, {{"error", inv.error}}), {},
+    save(self, st, inv, ledger_event(st, what, inv, {{"error", inv.error}}), std::move(extra),
          [self, st, inv, done](const caf::error& err) {
            done(inv, err);
            if (err || inv.job_id.empty() || (inv.status != st_open && inv.status != st_unsent))
@@ -460,6 +463,14 @@ caf::result<json> on_create(caf::event_based_actor* self, const state_ptr& st, c
   return rp;
 }
 
+/// -- audit (issue 17): an operator's decision on an invoice the fraud
+/// guard held, in the write that records it.
+persistence::op release_audit(const invoice& inv, const std::string& action) {
+  return audit::entry("payment." + std::string{action == "reject" ? "rejected" : "approved"}, action,
+                      "invoice/" + inv.id, "dashboard",
+                      {{"amount_cents", inv.amount_cents}, {"job_id", inv.job_id}, {"subject", audit::subject_ref(inv.email)}});
+}
+
 caf::result<json> on_release(caf::event_based_actor* self, const state_ptr& st, const std::string& id,
                              const std::string& action) {
   auto inv = load_invoice(st, id);
@@ -472,7 +483,8 @@ caf::result<json> on_release(caf::event_based_actor* self, const state_ptr& st, 
     inv->status = st_rejected;
     inv->updated_ms = st->now();
     st->window.remove(inv->id);
-    save(self, st, *inv, ledger_event(st, "rejected", *inv), {}, [rp, inv](const caf::error& err) mutable {
+    save(self, st, *inv, ledger_event(st, "rejected", *inv), {release_audit(*inv, "reject")},
+         [rp, inv](const caf::error& err) mutable {
       if (err)
         rp.deliver(make_error(errc::storage_failure, "the rejection was not stored"));
       else
@@ -481,12 +493,15 @@ caf::result<json> on_release(caf::event_based_actor* self, const state_ptr& st, 
     return rp;
   }
   inv->notes.push_back("approved after review");
-  open_session(self, st, *inv, [rp](const invoice& made, const caf::error& err) mutable {
-    if (err)
-      rp.deliver(make_error(errc::storage_failure, "the invoice was not stored"));
-    else
-      rp.deliver(invoice_answer(made, false));
-  });
+  open_session(
+    self, st, *inv,
+    [rp](const invoice& made, const caf::error& err) mutable {
+      if (err)
+        rp.deliver(make_error(errc::storage_failure, "the invoice was not stored"));
+      else
+        rp.deliver(invoice_answer(made, false));
+    },
+    {release_audit(*inv, "approve")});
   return rp;
 }
 

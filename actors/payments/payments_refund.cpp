@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/payments/payments_state.hpp"
+#include "protocol/audit.hpp" // -- audit (issue 17)
 
 namespace echopilot::payments {
 
@@ -10,6 +11,14 @@ using nlohmann::json;
 using persistence::op;
 
 namespace {
+
+/// -- audit (issue 17): a refund an operator asked for (made, or unsent in
+/// dry-run), in the write that records it.
+persistence::op refund_audit(const refund_record& rec) {
+  return audit::entry("payment.refunded", "refund", "invoice/" + rec.invoice_id, "dashboard",
+                      {{"refund", rec.id}, {"amount_cents", rec.amount_cents}, {"full", rec.full},
+                       {"dry_run", rec.dry_run}});
+}
 
 std::optional<invoice> last_paid(const state_ptr& st) {
   std::optional<invoice> best;
@@ -97,7 +106,7 @@ caf::result<json> on_refund(caf::event_based_actor* self, const state_ptr& st, c
       rec.dry_run = true;
       auto out = to_json(rec);
       out["would_send"] = r.value("would_send", json(nullptr));
-      st->cfg.store->commit(self, {op::put(refunds_table, rec.id, to_json(rec))},
+      st->cfg.store->commit(self, {op::put(refunds_table, rec.id, to_json(rec)), refund_audit(rec)},
                             [rp, out](const caf::error&) mutable { rp.deliver(out); });
       return;
     }
@@ -115,7 +124,8 @@ caf::result<json> on_refund(caf::event_based_actor* self, const state_ptr& st, c
     cur->updated_ms = rec.created_ms;
     auto out = to_json(rec);
     save(self, st, *cur, ledger_event(st, "refund", *cur, {{"refund", out}}),
-         {op::put(refunds_table, rec.id, out)}, [self, st, rp, out, cur](const caf::error& err) mutable {
+         {op::put(refunds_table, rec.id, out), refund_audit(rec)},
+         [self, st, rp, out, cur](const caf::error& err) mutable {
            if (err) {
              rp.deliver(make_error(errc::storage_failure, "Stripe made the refund but the ledger did not store it"));
              return;

@@ -16,6 +16,7 @@
 
 #include "base/crypto.hpp"
 #include "base/hlc.hpp"
+#include "protocol/compliance.hpp" // -- compliance (issue 17)
 #include "protocol/flags.hpp"
 
 namespace echopilot::regions {
@@ -279,6 +280,74 @@ void apply_next(caf::event_based_actor* self, const state_ptr& st) {
     });
 }
 
+/// -- compliance (issue 17): erases a data subject here for a peer (the
+/// local compliance actor, this node only); the outcome as JSON text.
+void serve_erase(caf::event_based_actor* self, const state_ptr& st, const json& request, caf::response_promise rp) {
+  auto deliver = [rp](json outcome) mutable { rp.deliver(outcome.dump()); };
+  if (!request.is_object() || !request.contains("email") || !request["email"].is_string()) {
+    deliver({{"status", "failed"}, {"error", "the request names no email"}});
+    return;
+  }
+  auto target = st->cfg.dir->resolve(compliance::actor_id);
+  if (!target) {
+    deliver({{"status", "failed"}, {"error", "the compliance actor is not running"}});
+    return;
+  }
+  self->request(*target, st->cfg.call_timeout, compliance::erase_here_atom::value, request["email"].get<std::string>(),
+                request.value("who", std::string{"peer"}))
+    .then(
+      [deliver](json& summary) mutable {
+        deliver({{"status", "erased"}, {"changed", summary.value("changed", json::object())}});
+      },
+      [self, deliver](caf::error& err) mutable {
+        if (err.category() == error_category && err.code() == static_cast<std::uint8_t>(errc::not_found))
+          deliver({{"status", "nothing_held"}});
+        else
+          deliver({{"status", "failed"}, {"error", self->system().render(err)}});
+      });
+}
+
+/// -- compliance (issue 17): asks every peer to erase the subject; one
+/// answer per configured peer, an unreachable one said so.
+void erase_on_peers(caf::event_based_actor* self, const state_ptr& st, const std::string& request,
+                    caf::response_promise rp) {
+  struct gather {
+    json out = json::object();
+    std::size_t left = 0;
+    caf::response_promise rp;
+  };
+  auto g = std::make_shared<gather>();
+  g->rp = std::move(rp);
+  auto answer = [g](const std::string& address, json outcome) {
+    g->out[address] = std::move(outcome);
+    if (--g->left == 0)
+      g->rp.deliver(g->out);
+  };
+  g->left = st->remotes.size() + 1; // +1: delivered after the loop
+  for (std::size_t i = 0; i < st->remotes.size(); ++i) {
+    auto peer = st->cfg.status->peer(i);
+    if (!st->remotes[i] || st->cfg.status->partitioned.load()) {
+      answer(peer.address, {{"region", peer.region}, {"status", "unreachable"}, {"state", peer.state}});
+      continue;
+    }
+    self->request(st->remotes[i], st->cfg.call_timeout * 3, erase_atom::value, request)
+      .then(
+        [answer, peer](std::string& text) mutable {
+          auto outcome = json::parse(text, nullptr, false);
+          if (!outcome.is_object())
+            outcome = {{"status", "failed"}, {"error", "the peer's answer was not JSON"}};
+          outcome["region"] = peer.region;
+          answer(peer.address, std::move(outcome));
+        },
+        [self, answer, peer](caf::error& err) mutable {
+          answer(peer.address,
+                 {{"region", peer.region}, {"status", "unreachable"}, {"error", self->system().render(err)}});
+        });
+  }
+  if (--g->left == 0)
+    g->rp.deliver(g->out);
+}
+
 /// Serves a read for a peer whose own subsystem cannot: the op names the
 /// message (only reads; never forwarded again).
 void serve_failover(caf::event_based_actor* self, const state_ptr& st, const std::string& op, const json& args,
@@ -517,6 +586,20 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
         return rp;
       }
       return make_error(errc::unavailable, "the local subsystem cannot serve this and no peer region is up");
+    },
+    [self, st, partitioned, dropped](erase_atom, const std::string& request) -> caf::result<json> {
+      // Who sent it is read first: making the response promise takes the
+      // sender out of the current message.
+      if (!from_remote(self)) { // -- compliance (issue 17): from this node's compliance actor
+        erase_on_peers(self, st, request, self->make_response_promise());
+        return caf::delegated<json>{};
+      }
+      if (partitioned())
+        return dropped();
+      if (st->members.count(self->current_sender()->node()) == 0)
+        return make_error(errc::rule_violation, "refused: this node has not proved the cluster secret");
+      serve_erase(self, st, json::parse(request, nullptr, false), self->make_response_promise());
+      return caf::delegated<json>{};
     },
     // -- local -----------------------------------------------------------------
     [self, st](link_atom, std::uint32_t index, caf::actor& remote) {

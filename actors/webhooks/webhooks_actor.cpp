@@ -19,6 +19,7 @@
 #include "actors/webhooks/webhooks_actor.hpp"
 #include "base/crypto.hpp"
 #include "base/text.hpp"
+#include "protocol/audit.hpp" // -- audit (issue 17)
 
 namespace echopilot::webhooks {
 
@@ -267,8 +268,16 @@ caf::result<json> put_client(caf::event_based_actor* self, const state_ptr& st, 
   st->clients_writing[email] = c;
   json ev = {{"event", created ? "client_created" : "client_updated"}, {"client", email},
              {"secret_rotated", new_secret && !created}};
+  // -- audit (issue 17): a client's settings are an admin change; the entry
+  // names the client by subject ref and never holds the secret.
+  auto entry = audit::entry(created ? "client.created" : "client.updated", created ? "create" : "update",
+                            "clients/" + audit::subject_ref(email), "dashboard",
+                            {{"secret_rotated", new_secret && !created},
+                             {"webhook_url_set", c["webhook_url"].is_string()},
+                             {"max_jobs_per_day", c["max_jobs_per_day"]},
+                             {"daily_spend_cap_micros", c["daily_spend_cap_micros"]}});
   auto rp = self->make_response_promise<json>();
-  st->cfg.store->commit(self, {op::put(clients_table, email, c), op::append(stream, std::move(ev))},
+  st->cfg.store->commit(self, {op::put(clients_table, email, c), op::append(stream, std::move(ev)), std::move(entry)},
                         [st, rp, c, email, created, new_secret](const caf::error& err) mutable {
                           if (auto w = st->clients_writing.find(email); w != st->clients_writing.end() && w->second == c)
                             st->clients_writing.erase(w);

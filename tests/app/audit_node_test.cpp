@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/crypto.hpp"
 #include "tests/support/http_client.hpp"
 
 using nlohmann::json;
@@ -71,6 +72,27 @@ TEST_CASE("audited actions leave entries; verify passes; one byte changed offlin
     auto run = n.post("/api/scheduler/tasks/audit.weekly/run", "{}", admin());
     REQUIRE_MESSAGE(run.status == 200, run.body);
     REQUIRE(n.post("/api/rate-guard/clear", R"({"ip": "127.0.0.9"})", admin()).status == 200);
+    // -- audit (issue 17): silences, a client's settings, held invoices.
+    auto silence = n.post("/api/alerts/silences",
+                          R"({"matchers": {"rule": "slo_burn"}, "expires_in_s": 600, "created_by": "ops-ben"})", admin());
+    REQUIRE_MESSAGE(silence.status == 201, silence.body);
+    auto silence_id = silence.json()["data"]["id"].get<std::string>();
+    REQUIRE(n.post("/api/alerts/silences/" + silence_id + "/expire", "{}", admin()).status == 200);
+    auto client = test::http("PUT", n.base() + "/api/clients/Client@Example.com", admin(),
+                             R"({"webhook_url": "https://hooks.example.com/x"})");
+    REQUIRE_MESSAGE(client.status == 201, client.body);
+    std::vector<std::string> held;
+    for (auto email : {"big1@example.com", "big2@example.com"}) { // above $5,000: held for review
+      auto h = n.post("/api/payments/create-invoice",
+                      std::string{R"({"amount": 6000, "email": ")"} + email + "\"}", admin());
+      REQUIRE_MESSAGE(h.status == 200, h.body);
+      REQUIRE(h.json()["data"]["status"] == "held");
+      held.push_back(h.json()["data"]["invoice"]["id"].get<std::string>());
+    }
+    auto rejected = n.post("/api/payments/invoices/" + held[0] + "/release", R"({"action": "reject"})", admin());
+    REQUIRE_MESSAGE(rejected.status == 200, rejected.body);
+    auto approved = n.post("/api/payments/invoices/" + held[1] + "/release", R"({"action": "approve"})", admin());
+    REQUIRE_MESSAGE(approved.status == 200, approved.body);
     // A refused key: 401, and an entry with the IP and the route.
     REQUIRE(n.get("/api/flags/get", {"X-Dash-Key: " + wrong}).status == 401);
 
@@ -95,6 +117,20 @@ TEST_CASE("audited actions leave entries; verify passes; one byte changed offlin
     CHECK(find_type(list, "scheduler.resumed").is_object());
     CHECK(find_type(list, "scheduler.run").is_object());
     CHECK(find_type(list, "guard.clear")["details"]["client"] == "127.0.0.9");
+    auto silenced = find_type(list, "alert.silenced");
+    CHECK(silenced["resource"] == "alerts/silences/" + silence_id);
+    CHECK(silenced["details"]["silence"]["created_by"] == "ops-ben");
+    CHECK(find_type(list, "alert.silence_expired")["resource"] == "alerts/silences/" + silence_id);
+    auto created = find_type(list, "client.created");
+    CHECK(created["resource"] == "clients/subject:" + base::sha256_hex("client@example.com").substr(0, 12));
+    CHECK(created["details"]["webhook_url_set"] == true);
+    CHECK(list.dump().find("whsec_") == std::string::npos);
+    CHECK(list.dump().find("hooks.example.com") == std::string::npos);
+    auto rejection = find_type(list, "payment.rejected");
+    CHECK(rejection["resource"] == "invoice/" + held[0]);
+    CHECK(rejection["details"]["amount_cents"] == 600000);
+    CHECK(find_type(list, "payment.approved")["resource"] == "invoice/" + held[1]);
+    CHECK(list.dump().find("@example.com") == std::string::npos); // clients by subject ref only
     auto refused = find_type(list, "auth.key_refused");
     CHECK(refused["user"] == "127.0.0.1");
     CHECK(refused["resource"] == "GET /api/flags/get");

@@ -1,9 +1,9 @@
 // -- audit (issue 17): compliance (S24) on the real binary. Two subjects
 // subscribe and get portal links; one unsubscribes. The export of each
 // holds only their own data with a manifest whose hashes recompute; the
-// erasure of one anonymises their records (the pseudonym, an audit entry
-// with the counts and no email) and leaves the other subject's export
-// byte-identical; the unsubscribe log lists the suppressed address; bad
+// erasure of one anonymises their records and stream events (the
+// pseudonym, an audit entry with the counts and no email) and leaves the
+// other subject's export byte-identical; the unsubscribe log lists the suppressed address; bad
 // input is a 400 naming the field, an unknown subject a 404.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
@@ -71,19 +71,20 @@ TEST_CASE("export and erasure of one subject; the other's data byte-identical") 
   CHECK(summary["pseudonym"] == pseudonym);
   CHECK(summary["changed"]["table:growth_subscribers"] == 1);
   CHECK(summary["kept"].contains("table:growth_suppressed"));
-  CHECK(summary["not_erased"].contains("stream:portal"));
+  CHECK(summary["changed"]["stream:portal"] == sections["stream:portal"].size()); // events rewritten in place
+  CHECK_FALSE(summary.contains("not_erased"));
 
   // Bob untouched, byte for byte (but the time of the export).
   auto b_after = export_of(n, "bob@example.com");
   CHECK(dump(b_after["sections"]) == dump(b_before["sections"]));
   CHECK(b_after["manifest"] == b_before["manifest"]);
 
-  // What remains of Alice: the suppression (kept, said why), stream events
-  // (append-only, reported), her audit entries; no table record but those.
+  // What remains of Alice: the suppression (kept, said why) and her audit
+  // entries (by subject ref); no other record and no event.
   auto a_after = export_of(n, "alice@example.com");
   for (auto& [name, items] : a_after["sections"].items()) {
     (void)items;
-    CHECK_MESSAGE((name == "table:growth_suppressed" || name.rfind("stream:", 0) == 0 || name == "audit"), name);
+    CHECK_MESSAGE((name == "table:growth_suppressed" || name == "audit"), name);
   }
 
   // The audit entry says what, never whom.
