@@ -38,6 +38,9 @@ struct state {
   /// Applied rates (task type -> micro-dollars), as stored.
   rates::map applied;
   std::map<std::uint64_t, pending> waiting;
+  /// Model spend of runs whose write is not committed yet, by UTC day: added
+  /// to what the store says, so that two runs close together both count.
+  std::map<std::string, std::int64_t> spend_in_flight;
   std::uint64_t next_tag = 1;
 };
 using state_ptr = std::shared_ptr<state>;
@@ -88,10 +91,11 @@ void finish(caf::event_based_actor* self, const state_ptr& st, pending p, json m
     recs.push_back(std::move(rec));
   }
   auto cost = model.value("cost_micros", std::int64_t{0});
+  auto date = jobs::utc_date(now);
   if (cost > 0) {
-    auto date = jobs::utc_date(now);
-    auto before = st->cfg.store->pricing_cost_of_day(date);
+    auto before = st->cfg.store->pricing_cost_of_day(date) + st->spend_in_flight[date];
     req.push_back(op::put(spend_table, date, json{{"cost_micros", before + cost}}));
+    st->spend_in_flight[date] += cost;
   }
   run["source"] = answer != nullptr && answer->problem.empty() ? "rules+model" : "rules";
   run["model"] = std::move(model);
@@ -101,7 +105,9 @@ void finish(caf::event_based_actor* self, const state_ptr& st, pending p, json m
   req.push_back(op::append(stream, std::move(event)));
   run["recommendations"] = std::move(recs);
   auto rp = p.rp;
-  st->cfg.store->commit(self, std::move(req), [rp, run = std::move(run)](const caf::error& err) mutable {
+  st->cfg.store->commit(self, std::move(req), [st, rp, date, cost, run = std::move(run)](const caf::error& err) mutable {
+    if (cost > 0 && (st->spend_in_flight[date] -= cost) <= 0)
+      st->spend_in_flight.erase(date);
     if (err)
       rp.deliver(make_error(errc::storage_failure,
                             "the recommendations were not stored: " + persistence::error_message(err)));
@@ -203,7 +209,8 @@ caf::result<json> optimize(caf::event_based_actor* self, const state_ptr& st, co
   s.cap_usd = st->cfg.daily_cap_usd;
   auto date = jobs::utc_date(now);
   s.jobs_model_usd = static_cast<double>(st->cfg.store->jobs_cost_of_day(date)) / 1e6;
-  s.pricing_model_usd = static_cast<double>(st->cfg.store->pricing_cost_of_day(date)) / 1e6;
+  s.pricing_model_usd =
+    static_cast<double>(st->cfg.store->pricing_cost_of_day(date) + st->spend_in_flight[date]) / 1e6;
   std::optional<caf::actor> costs_actor;
   if (st->cfg.dir)
     if (auto a = st->cfg.dir->resolve(costs::actor_id))
