@@ -533,6 +533,24 @@ int run_node(const settings& s) {
     auto cluster = dir->resolve(regions::cluster_id);
     return cluster ? *cluster : caf::actor{};
   };
+  { // -- pricing (issue 18): pricing AI (S27); the rates it applies price the jobs
+    auto applied_rates = std::make_shared<pricing::rates>();
+    parts.jobs_queue.applied_rates = applied_rates;
+    parts.pricing.published = applied_rates;
+    parts.pricing.store = store->pricing_port();
+    parts.pricing.clock = &clock;
+    parts.pricing.dir = dir;
+    for (auto& [type, threshold] : s.jobs.task_types)
+      parts.pricing.task_types.push_back(type);
+    parts.pricing.default_rate_micros = s.jobs.rate_per_min;
+    parts.pricing.model = model;
+    parts.pricing.model_name = s.jobs.model;
+    if (auto p = s.jobs.prices.find(s.jobs.model); p != s.jobs.prices.end()) {
+      parts.pricing.model_input_per_million = p->second.input_per_million;
+      parts.pricing.model_output_per_million = p->second.output_per_million;
+    }
+    parts.pricing.daily_cap_usd = s.costs.daily_cap_usd;
+  }
   // The client portal: uploads under the data dir, transcription through
   // the model connector when there is one.
   parts.portal.clock = &clock;

@@ -13,6 +13,7 @@
 #include "app/store_support.hpp" // -- inbox (issue 16)
 #include "app/store_audit.hpp"   // -- audit (issue 17)
 #include "app/store_compliance.hpp" // -- audit (issue 17)
+#include "app/store_pricing.hpp"    // -- pricing (issue 18)
 #include "protocol/audit.hpp"    // -- audit (issue 17)
 #include "protocol/support.hpp"  // -- inbox (issue 16)
 #include "app/must_read.hpp"
@@ -85,6 +86,9 @@ std::vector<persistence::table_def> node_tables() {
   // -- inbox (issue 16): app/store_support.cpp
   for (auto& s : support_tables())
     t.push_back(std::move(s));
+  // -- pricing (issue 18): app/store_pricing.cpp
+  for (auto& p : pricing_tables())
+    t.push_back(std::move(p));
   return t;
 }
 
@@ -518,6 +522,7 @@ public:
       // export or erasure then sees the requests made until it began.
       compliance_ = make_compliance_port(env_, commit, std::move(names), [buffer = access_] { return access_write(*buffer); });
     }
+    pricing_ = make_pricing_port(env_, commit); // -- pricing (issue 18)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -574,6 +579,11 @@ public:
   // -- audit (issue 17)
   std::shared_ptr<compliance::store_port> compliance_port() override {
     return compliance_;
+  }
+
+  // -- pricing (issue 18)
+  std::shared_ptr<pricing::store_port> pricing_port() override {
+    return pricing_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -766,6 +776,7 @@ private:
   std::shared_ptr<support::store_port> support_;         // -- inbox (issue 16)
   std::shared_ptr<audit::store_port> audit_;             // -- audit (issue 17)
   std::shared_ptr<compliance::store_port> compliance_;   // -- audit (issue 17)
+  std::shared_ptr<pricing::store_port> pricing_;         // -- pricing (issue 18)
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

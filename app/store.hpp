@@ -19,6 +19,7 @@
 #include "actors/backup/backup_set.hpp"             // -- backup (issue 17)
 #include "actors/audit/audit_actor.hpp"             // -- audit (issue 17)
 #include "actors/compliance/compliance_actor.hpp"   // -- audit (issue 17)
+#include "actors/pricing/pricing_actor.hpp"         // -- pricing (issue 18)
 #include "actors/flags/flags_actor.hpp"
 #include "actors/guard/guard_actor.hpp"
 #include "actors/growth/growth_actor.hpp" // growth (issue 14)
@@ -95,6 +96,9 @@ public:
   virtual std::shared_ptr<audit::store_port> audit_port() = 0;
   /// The compliance actor's port (every table and stream).
   virtual std::shared_ptr<compliance::store_port> compliance_port() = 0;
+  // -- pricing (issue 18)
+  /// The pricing actor's port (reads jobs and job_days; tables pricing_*).
+  virtual std::shared_ptr<pricing::store_port> pricing_port() = 0;
 
   // -- backup (issue 17)
   /// The backup actor's port: hot copies of the store and their check.

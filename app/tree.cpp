@@ -20,6 +20,7 @@
 #include "protocol/backup.hpp"      // -- backup (issue 17)
 #include "protocol/audit.hpp"       // -- audit (issue 17)
 #include "protocol/compliance.hpp"  // -- audit (issue 17)
+#include "protocol/pricing.hpp"     // -- pricing (issue 18)
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -196,6 +197,15 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
                       worker(backup::actor_id,
                              [cfg = parts.backup](caf::local_actor* parent) {
                                return parent->spawn(backup::backup_actor, cfg);
+                             },
+                             5s));
+
+  // -- pricing (issue 18): before the scheduler, whose task pricing.daily it
+  // answers; it reloads the applied rates from the store on every start.
+  ops.children.insert(ops.children.end() - 1,
+                      worker(pricing::actor_id,
+                             [cfg = parts.pricing](caf::local_actor* parent) {
+                               return parent->spawn(pricing::pricing_actor, cfg);
                              },
                              5s));
 

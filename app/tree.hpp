@@ -23,6 +23,7 @@
 #include "actors/backup/backup_actor.hpp"           // -- backup (issue 17)
 #include "actors/audit/audit_actor.hpp"             // -- audit (issue 17)
 #include "actors/compliance/compliance_actor.hpp"   // -- audit (issue 17)
+#include "actors/pricing/pricing_actor.hpp"         // -- pricing (issue 18)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -75,6 +76,8 @@ struct subsystems {
   audit::audit_config audit;
   /// -- audit (issue 17): the compliance actor (S24; under "ops").
   compliance::compliance_config compliance;
+  /// -- pricing (issue 18): the pricing actor (S27; under "ops").
+  pricing::pricing_config pricing;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
   /// growth (issue 14): the growth actor (under "ops").

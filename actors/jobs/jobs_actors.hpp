@@ -20,6 +20,7 @@
 #include "base/clock.hpp"
 #include "persistence/protocol.hpp"
 #include "protocol/jobs.hpp"
+#include "protocol/pricing.hpp" // -- pricing (issue 18)
 
 namespace supervision {
 class directory;
@@ -111,6 +112,10 @@ struct queue_config {
   std::function<nlohmann::json(const std::string& email)> client_settings;
   // -- flags (issue 15): ab.pricing_v2 (actors/jobs/pricing_variant.hpp); null: off
   std::shared_ptr<const pricing_variant_config> pricing;
+  // -- pricing (issue 18): the rates an operator applied per task type
+  // (protocol/pricing.hpp); a job without its own rate (nor a pricing_v2
+  // variant's) is priced at its type's. Null: none.
+  std::shared_ptr<const pricing::rates> applied_rates;
 };
 
 caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg);

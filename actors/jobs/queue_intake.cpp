@@ -100,6 +100,9 @@ caf::result<json> submit(caf::event_based_actor* self, const state_ptr& st, cons
   if (auto refused = client_limit(st, j.email))
     return reply(std::move(*refused));
   apply_pricing_variant(self, st, j); // -- flags (issue 15): ab.pricing_v2
+  // -- pricing (issue 18): the rate an operator applied to the job's type
+  if (j.rate_per_min == 0 && st->cfg.applied_rates)
+    j.rate_per_min = st->cfg.applied_rates->rate_of(j.task_type);
   // Admission: the jobs waiting (counted from their submission on) and the
   // bytes of input the queue holds stay within their bounds.
   if (st->counts[queued] >= static_cast<std::int64_t>(jc.max_queued))

@@ -11,6 +11,7 @@
 #include "protocol/slo.hpp"
 #include "protocol/support.hpp" // -- inbox (issue 16)
 #include "protocol/audit.hpp"   // -- audit (issue 17)
+#include "protocol/pricing.hpp" // -- pricing (issue 18)
 
 namespace echopilot::scheduler {
 
@@ -117,8 +118,12 @@ std::vector<task_def> default_tasks() {
     available("costs.report", "10 1 * * *", costs::actor_id,
               "Cost report: the day's costs by source into the stream 'costs'.",
               make_message(costs::report_atom::value), 60s),
-    missing("pricing.daily", "0 3 * * *", "ai", "Pricing: AI pricing recommendations.",
-            "the platform's AI subsystem (issue 18) is not built yet"),
+    // -- pricing (issue 18)
+    available("pricing.daily", "0 3 * * *", pricing::actor_id,
+              "Pricing: a recommendation per task type from the last 30 days' QA scores and margins by the "
+              "original's rules, with a model's second opinion within the cost cap; stored for an operator to "
+              "apply (GET /api/pricing/recommendations), never applied by itself.",
+              make_message(pricing::optimize_atom::value, std::string{"scheduler"}), 180s),
     available("health.probe", "55 7 * * *", health::actor_id,
               "Health probe: the five health checks, recorded in the stream 'observability'.",
               make_message(health::probe_atom::value), 60s),

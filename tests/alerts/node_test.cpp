@@ -153,7 +153,8 @@ TEST_CASE("the alerts and incidents routes on a running node") {
   // (the portal actor, issue 12, sits before payments and the scheduler)
   // (email and support, issue 16, too)
   CHECK(ids == json::array({"alerts", "incidents", "slo", "health", "costs", "portal", "payments", "guard", "growth",
-                            "experiments", "email", "churn", "support", "audit", "compliance", "backup", "scheduler"}));
+                            "experiments", "email", "churn", "support", "audit", "compliance", "backup",
+                            "pricing", /* -- pricing (issue 18) */ "scheduler"}));
 
   // A restart keeps the silence.
   REQUIRE(node.n->stop() == 0);

@@ -73,7 +73,7 @@ TEST_CASE("the scheduler over HTTP and the CLI, and a missed run made up once at
       CHECK(t["next_run"].is_null());
       CHECK(!t["reason"].get<std::string>().empty());
     }
-  CHECK(unavailable == 7); // churn.scoring runs since issue 15 (flags), support.inbox since issue 16, backup.daily and audit.weekly since issue 17
+  CHECK(unavailable == 6); // churn.scoring runs since issue 15 (flags), support.inbox since issue 16, backup.daily and audit.weekly since issue 17, pricing.daily since issue 18 (pricing)
   auto finance = s.task("jobs.finance");
   CHECK(finance["schedule"] == "30 0 * * *");
   CHECK(finance["next_run"] == "2026-03-01T00:30:00Z");

@@ -428,7 +428,7 @@ TEST_CASE("the default table: 25 tasks, unavailable ones marked and never run") 
       CHECK(t["next_run"].is_string());
     }
   }
-  CHECK(unavailable == 7); // churn.scoring runs since issue 15 (flags), support.inbox since issue 16, backup.daily and audit.weekly since issue 17
+  CHECK(unavailable == 6); // churn.scoring runs since issue 15 (flags), support.inbox since issue 16, backup.daily and audit.weekly since issue 17, pricing.daily since issue 18 (pricing)
   auto brief = f.get("ai.ceo_brief");
   CHECK(brief["schedule"] == "0 8 * * *");
   CHECK(f.get("health.probe")["schedule"] == "55 7 * * *");
