@@ -13,6 +13,7 @@
 #include "app/store_support.hpp" // -- inbox (issue 16)
 #include "app/store_audit.hpp"   // -- audit (issue 17)
 #include "app/store_compliance.hpp" // -- audit (issue 17)
+#include "app/store_brain.hpp" // -- brain (issue 18)
 #include "protocol/audit.hpp"    // -- audit (issue 17)
 #include "protocol/support.hpp"  // -- inbox (issue 16)
 #include "app/must_read.hpp"
@@ -516,6 +517,7 @@ public:
         names.push_back(t.name);
       compliance_ = make_compliance_port(env_, commit, std::move(names));
     }
+    brain_ = make_brain_port(env_, commit); // -- brain (issue 18)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -572,6 +574,11 @@ public:
   // -- audit (issue 17)
   std::shared_ptr<compliance::store_port> compliance_port() override {
     return compliance_;
+  }
+
+  // -- brain (issue 18)
+  std::shared_ptr<brain::store_port> brain_port() override {
+    return brain_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -764,6 +771,7 @@ private:
   std::shared_ptr<support::store_port> support_;         // -- inbox (issue 16)
   std::shared_ptr<audit::store_port> audit_;             // -- audit (issue 17)
   std::shared_ptr<compliance::store_port> compliance_;   // -- audit (issue 17)
+  std::shared_ptr<brain::store_port> brain_; // -- brain (issue 18)
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

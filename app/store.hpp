@@ -34,6 +34,8 @@
 #include "actors/slo/slo_actor.hpp"
 #include "base/clock.hpp"
 #include "http/gateway.hpp"
+// -- brain (issue 18)
+#include "actors/brain/brain_actor.hpp"
 
 namespace echopilot::app {
 
@@ -95,6 +97,10 @@ public:
   virtual std::shared_ptr<audit::store_port> audit_port() = 0;
   /// The compliance actor's port (every table and stream).
   virtual std::shared_ptr<compliance::store_port> compliance_port() = 0;
+
+  // -- brain (issue 18)
+  /// The brain actor's port (streams brain.decisions, exec.briefs).
+  virtual std::shared_ptr<brain::store_port> brain_port() = 0;
 
   // -- backup (issue 17)
   /// The backup actor's port: hot copies of the store and their check.

@@ -23,6 +23,7 @@
 #include "actors/backup/backup_actor.hpp"           // -- backup (issue 17)
 #include "actors/audit/audit_actor.hpp"             // -- audit (issue 17)
 #include "actors/compliance/compliance_actor.hpp"   // -- audit (issue 17)
+#include "actors/brain/brain_actor.hpp"             // -- brain (issue 18)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -75,6 +76,9 @@ struct subsystems {
   audit::audit_config audit;
   /// -- audit (issue 17): the compliance actor (S24; under "ops").
   compliance::compliance_config compliance;
+  // -- brain (issue 18)
+  /// The brain actor: ops brain, briefs and reports (S28; under "ops").
+  brain::brain_config brain;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
   /// growth (issue 14): the growth actor (under "ops").

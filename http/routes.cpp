@@ -721,6 +721,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   // -- audit (issue 17): http/audit_routes.cpp --------------------------------
   add_audit_routes(ctx, t);
   add_compliance_routes(ctx, t); // http/compliance_routes.cpp
+  // -- brain (issue 18): http/brain_routes.cpp --------------------------------
+  add_brain_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

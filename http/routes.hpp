@@ -150,5 +150,7 @@ void add_support_routes(const route_context& ctx, std::vector<route>& t);
 void add_audit_routes(const route_context& ctx, std::vector<route>& t);
 /// -- audit (issue 17): compliance's routes (http/compliance_routes.cpp).
 void add_compliance_routes(const route_context& ctx, std::vector<route>& t);
+// -- brain (issue 18): the ops brain's and the briefs' routes (http/brain_routes.cpp).
+void add_brain_routes(const route_context& ctx, std::vector<route>& t);
 
 } // namespace echopilot::http
