@@ -39,14 +39,16 @@ struct brain_node {
 
 json post_ok(const test::node& n, const std::string& path, const std::string& body = "{}") {
   auto r = n.post(path, body, admin());
-  REQUIRE_MESSAGE(r.status == 200, path + ": " + r.body);
+  auto what = path + ": " + r.body;
+  REQUIRE_MESSAGE(r.status == 200, what);
   auto j = r.json();
   return j["data"];
 }
 
 json get_ok(const test::node& n, const std::string& path) {
   auto r = n.get(path, admin());
-  REQUIRE_MESSAGE(r.status == 200, path + ": " + r.body);
+  auto what = path + ": " + r.body;
+  REQUIRE_MESSAGE(r.status == 200, what);
   auto j = r.json();
   return j["data"];
 }
@@ -153,7 +155,8 @@ TEST_CASE("without a model: rules, stored and listed; a brief equals the finance
   // Bad input: 4xx naming the field.
   auto bad = [&](const std::string& path, const std::string& body, long status, const std::string& word) {
     auto r = n.post(path, body, admin());
-    CHECK_MESSAGE(r.status == status, path + " " + body + ": " + r.body);
+    auto what = path + " " + body + ": " + r.body;
+    CHECK_MESSAGE(r.status == status, what);
     CHECK_MESSAGE(r.body.find(word) != std::string::npos, r.body);
   };
   bad("/api/brain/decide", R"({"force": true})", 400, "force");
