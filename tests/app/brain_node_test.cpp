@@ -151,6 +151,22 @@ TEST_CASE("without a model: rules, stored and listed; a brief equals the finance
   auto sched = get_ok(n, "/api/exec/briefs?kind=brief&limit=1")["briefs"][0];
   CHECK(sched["trigger"] == "scheduler");
   CHECK(sched["date"] < today);
+  // The ops brain's and the daily report's tasks.
+  run = n.post("/api/scheduler/tasks/ai.ops_brain/run", "", admin());
+  CHECK_MESSAGE(run.status == 200, run.body);
+  CHECK(test::eventually([&] { return get_ok(n, "/api/brain/decisions")["decisions"].size() == 2; }));
+  CHECK(get_ok(n, "/api/brain/decisions?limit=1")["decisions"][0]["trigger"] == "scheduler");
+  run = n.post("/api/scheduler/tasks/reports.daily/run", "", admin());
+  CHECK_MESSAGE(run.status == 200, run.body);
+  CHECK(test::eventually([&] { return get_ok(n, "/api/exec/briefs?kind=report")["briefs"].size() == 2; }));
+  json task;
+  CHECK(test::eventually([&] {
+    auto tasks = get_ok(n, "/api/scheduler/tasks");
+    for (auto& t : tasks)
+      if (t["id"] == "reports.daily")
+        task = t;
+    return task.value("last_result", json()) == "ok";
+  }));
 
   // Bad input: 4xx naming the field.
   auto bad = [&](const std::string& path, const std::string& body, long status, const std::string& word) {
