@@ -246,6 +246,30 @@ json task_type_figures(const json& listing) {
   return out;
 }
 
+/// Adds to each child of `tree` its restarts since the previous decision
+/// (the counts it recorded); a count lower than then (the node restarted)
+/// counts from zero.
+void since_last(state& st, json& tree) {
+  auto last = st.cfg.store->latest(decisions_stream, 1);
+  if (last.empty() || !last[0].is_object())
+    return;
+  std::map<std::string, std::int64_t> before;
+  bool found = false;
+  auto children = figure_at(last[0], "figures.tree.children", found);
+  if (!children.is_array())
+    return;
+  for (auto& c : children)
+    if (c.is_object() && c.value("id", json()).is_string() && c.value("restarts", json()).is_number_integer())
+      before[c["id"].get<std::string>()] = c["restarts"].get<std::int64_t>();
+  for (auto& c : tree["children"]) {
+    auto i = before.find(c["id"].get<std::string>());
+    if (i == before.end())
+      continue;
+    auto now = c["restarts"].get<std::int64_t>();
+    c["restarts_since_last"] = now >= i->second ? now - i->second : now;
+  }
+}
+
 void run_decision(caf::event_based_actor* self, const state_ptr& st, std::string trigger, caf::response_promise rp) {
   auto now = st->cfg.clock->now_ms();
   auto g = std::make_shared<gather>();
@@ -253,10 +277,12 @@ void run_decision(caf::event_based_actor* self, const state_ptr& st, std::string
     json figures = json::object();
     auto warnings = got.warnings;
     auto snapshot = st->cfg.dir ? st->cfg.dir->snapshot(st->cfg.root_id) : json();
-    if (!snapshot.is_null())
+    if (!snapshot.is_null()) {
       figures["tree"] = tree_figures(snapshot);
-    else
+      since_last(*st, figures["tree"]);
+    } else {
       warnings.push_back("the supervision tree is not up: restarts were not read");
+    }
     if (auto slo = got.get("slo"); slo.is_object())
       figures["slo"] = slo;
     if (auto a = alerts_figures(got.get("alerts")); !a.is_null())

@@ -109,15 +109,20 @@ json decide(const json& figures, const thresholds& t) {
     auto& children = (*tree)["children"];
     for (std::size_t i = 0; i < children.size(); ++i) {
       auto& c = children[i];
-      auto restarts = num(c, "restarts");
+      // Since the last decision when known (a storm is recent restarts),
+      // else since the node started.
+      bool recent = c.is_object() && c.contains("restarts_since_last") && c["restarts_since_last"].is_number();
+      auto field = recent ? std::string{"restarts_since_last"} : std::string{"restarts"};
+      auto restarts = num(c, field.c_str());
       auto id = c.value("id", "?");
       auto base = "tree.children." + std::to_string(i);
       if (restarts >= t.storm_restarts)
         b.add("restart_storm", restarts >= 2 * t.storm_restarts ? "critical" : "warning",
-              "Restart storm: '" + id + "' restarted " + fmt(restarts) + " times",
+              "Restart storm: '" + id + "' restarted " + fmt(restarts) + " times" +
+                (recent ? " since the last decision" : " since the node started"),
               "Read the last failure of '" + id + "' (GET /api/supervision/tree) and its logs; fix the cause "
               "before its supervisor's intensity is exhausted and the failure escalates.",
-              {base + ".id", base + ".restarts"});
+              {base + ".id", base + "." + field});
       else if (c.value("state", "") == "restarting")
         b.add("restarting", "warning", "'" + id + "' is restarting now",
               "Watch '" + id + "' until it is running again; if it stays down, read its last failure.",

@@ -5,7 +5,9 @@
 //
 // The figures (built by the brain actor from the actors' own answers):
 //   "tree":      {"restarts_total", "children": [{"id", "state",
-//                "restarts"}]}        the supervision tree (since start)
+//                "restarts", "restarts_since_last"?}]}  the supervision
+//                tree (restarts since start; since the previous decision
+//                when there was one that listed the child)
 //   "slo":       GET /api/slo/status  (pass, verdict, availability, budget,
 //                burn_rates, alerts [{"rule", "firing"}], targets)
 //   "alerts":    {"active", "critical", "warning", "rules": [...]}
@@ -26,8 +28,8 @@ namespace echopilot::brain {
 
 /// The thresholds of the rules (the original's where it had them).
 struct thresholds {
-  /// A child restarted this often (since the node started): a storm;
-  /// twice as often: critical.
+  /// A child restarted this often (since the last decision, or since the
+  /// node started before the first): a storm; twice as often: critical.
   double storm_restarts = 5;
   /// Error budget burnt in the last 24 h above this percent of the budget:
   /// critical (original: 2 % a day).

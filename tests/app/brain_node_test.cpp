@@ -155,7 +155,9 @@ TEST_CASE("without a model: rules, stored and listed; a brief equals the finance
   run = n.post("/api/scheduler/tasks/ai.ops_brain/run", "", admin());
   CHECK_MESSAGE(run.status == 200, run.body);
   CHECK(test::eventually([&] { return get_ok(n, "/api/brain/decisions")["decisions"].size() == 2; }));
-  CHECK(get_ok(n, "/api/brain/decisions?limit=1")["decisions"][0]["trigger"] == "scheduler");
+  auto second = get_ok(n, "/api/brain/decisions?limit=1")["decisions"][0];
+  CHECK(second["trigger"] == "scheduler");
+  CHECK(second["figures"]["tree"]["children"][0]["restarts_since_last"] == 0); // against the first decision
   run = n.post("/api/scheduler/tasks/reports.daily/run", "", admin());
   CHECK_MESSAGE(run.status == 200, run.body);
   CHECK(test::eventually([&] { return get_ok(n, "/api/exec/briefs?kind=report")["briefs"].size() == 2; }));

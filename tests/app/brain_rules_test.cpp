@@ -235,3 +235,17 @@ TEST_CASE("dates") {
   CHECK(!valid_date("2026-3-01x"));
   CHECK(!valid_date("yesterday!"));
 }
+
+TEST_CASE("a restart storm counts the restarts since the last decision when known") {
+  auto f = quiet();
+  f["tree"]["children"][1]["restarts"] = 40;            // many, long ago
+  f["tree"]["children"][1]["restarts_since_last"] = 1;  // quiet since
+  CHECK(find_rule(decide(f), "restart_storm").is_null());
+  f["tree"]["children"][1]["restarts_since_last"] = 7;
+  auto r = find_rule(decide(f), "restart_storm");
+  REQUIRE(r.is_object());
+  CHECK(r["severity"] == "warning");
+  CHECK(r["title"].get<std::string>().find("since the last decision") != std::string::npos);
+  CHECK(r["evidence"][1] == json{{"figure", "tree.children.1.restarts_since_last"}, {"value", 7},
+                                 {"source", "supervision tree (GET /api/supervision/tree)"}});
+}
