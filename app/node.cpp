@@ -551,6 +551,24 @@ int run_node(const settings& s) {
     }
     parts.pricing.daily_cap_usd = s.costs.daily_cap_usd;
   }
+  // -- brain (issue 18): the ops brain, briefs and reports (S28); the model
+  // is the jobs' processing model, priced from the jobs' price table; the
+  // daily report goes to SMTP_FROM (the operator) through the outbox.
+  parts.brain.store = store->brain_port();
+  parts.brain.clock = &clock;
+  parts.brain.dir = dir;
+  parts.brain.root_id = root_id;
+  parts.brain.model = model;
+  parts.brain.model_name = s.jobs.model;
+  parts.brain.price_usd = [prices = s.jobs.prices](const std::string& m, std::uint64_t in,
+                                                   std::uint64_t out) -> std::optional<double> {
+    auto p = prices.find(m);
+    if (p == prices.end())
+      return std::nullopt;
+    return static_cast<double>(jobs::cost_of(p->second, in, out)) / 1e6;
+  };
+  parts.brain.report_to = s.email.smtp.from;
+  // -- end brain
   // The client portal: uploads under the data dir, transcription through
   // the model connector when there is one.
   parts.portal.clock = &clock;

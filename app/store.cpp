@@ -14,6 +14,7 @@
 #include "app/store_audit.hpp"   // -- audit (issue 17)
 #include "app/store_compliance.hpp" // -- audit (issue 17)
 #include "app/store_pricing.hpp"    // -- pricing (issue 18)
+#include "app/store_brain.hpp" // -- brain (issue 18)
 #include "protocol/audit.hpp"    // -- audit (issue 17)
 #include "protocol/support.hpp"  // -- inbox (issue 16)
 #include "app/must_read.hpp"
@@ -523,6 +524,7 @@ public:
       compliance_ = make_compliance_port(env_, commit, std::move(names), [buffer = access_] { return access_write(*buffer); });
     }
     pricing_ = make_pricing_port(env_, commit); // -- pricing (issue 18)
+    brain_ = make_brain_port(env_, commit); // -- brain (issue 18)
   }
 
   std::shared_ptr<guard::store_port> guard_port() override {
@@ -584,6 +586,11 @@ public:
   // -- pricing (issue 18)
   std::shared_ptr<pricing::store_port> pricing_port() override {
     return pricing_;
+  }
+
+  // -- brain (issue 18)
+  std::shared_ptr<brain::store_port> brain_port() override {
+    return brain_;
   }
 
   std::shared_ptr<slo::store_port> slo_port() override {
@@ -777,6 +784,7 @@ private:
   std::shared_ptr<audit::store_port> audit_;             // -- audit (issue 17)
   std::shared_ptr<compliance::store_port> compliance_;   // -- audit (issue 17)
   std::shared_ptr<pricing::store_port> pricing_;         // -- pricing (issue 18)
+  std::shared_ptr<brain::store_port> brain_; // -- brain (issue 18)
   std::shared_ptr<const persistence::replication_hook> replication_;
   bool open_ = true;
 };

@@ -35,6 +35,8 @@
 #include "actors/slo/slo_actor.hpp"
 #include "base/clock.hpp"
 #include "http/gateway.hpp"
+// -- brain (issue 18)
+#include "actors/brain/brain_actor.hpp"
 
 namespace echopilot::app {
 
@@ -99,6 +101,10 @@ public:
   // -- pricing (issue 18)
   /// The pricing actor's port (reads jobs and job_days; tables pricing_*).
   virtual std::shared_ptr<pricing::store_port> pricing_port() = 0;
+
+  // -- brain (issue 18)
+  /// The brain actor's port (streams brain.decisions, exec.briefs).
+  virtual std::shared_ptr<brain::store_port> brain_port() = 0;
 
   // -- backup (issue 17)
   /// The backup actor's port: hot copies of the store and their check.

@@ -21,6 +21,7 @@
 #include "protocol/audit.hpp"       // -- audit (issue 17)
 #include "protocol/compliance.hpp"  // -- audit (issue 17)
 #include "protocol/pricing.hpp"     // -- pricing (issue 18)
+#include "protocol/brain.hpp"       // -- brain (issue 18)
 #include "supervision/supervisor.hpp"
 
 namespace echopilot::app {
@@ -187,6 +188,17 @@ supervision::supervisor_spec node_tree(const std::shared_ptr<supervision::direct
                       worker(compliance::actor_id,
                              [cfg = parts.compliance](caf::local_actor* parent) {
                                return parent->spawn(compliance::compliance_actor, cfg);
+                             },
+                             5s));
+
+  // -- brain (issue 18): before the scheduler, whose tasks ai.ops_brain,
+  // ai.ceo_brief and reports.daily it answers; it holds nothing a restart
+  // would lose (decisions and briefs are stored; a model call in flight is
+  // dropped with its request).
+  ops.children.insert(ops.children.end() - 1,
+                      worker(brain::actor_id,
+                             [cfg = parts.brain](caf::local_actor* parent) {
+                               return parent->spawn(brain::brain_actor, cfg);
                              },
                              5s));
 

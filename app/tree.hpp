@@ -24,6 +24,7 @@
 #include "actors/audit/audit_actor.hpp"             // -- audit (issue 17)
 #include "actors/compliance/compliance_actor.hpp"   // -- audit (issue 17)
 #include "actors/pricing/pricing_actor.hpp"         // -- pricing (issue 18)
+#include "actors/brain/brain_actor.hpp"             // -- brain (issue 18)
 #include "actors/payments/payments_actor.hpp"
 #include "actors/regions/cluster.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
@@ -78,6 +79,9 @@ struct subsystems {
   compliance::compliance_config compliance;
   /// -- pricing (issue 18): the pricing actor (S27; under "ops").
   pricing::pricing_config pricing;
+  // -- brain (issue 18)
+  /// The brain actor: ops brain, briefs and reports (S28; under "ops").
+  brain::brain_config brain;
   /// The payments actor (under "ops", before the scheduler).
   payments::payments_config payments;
   /// growth (issue 14): the growth actor (under "ops").

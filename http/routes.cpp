@@ -723,6 +723,8 @@ std::vector<route> make_routes(const route_context& ctx) {
   add_compliance_routes(ctx, t); // http/compliance_routes.cpp
   // -- pricing (issue 18): http/pricing_routes.cpp
   add_pricing_routes(ctx, t);
+  // -- brain (issue 18): http/brain_routes.cpp --------------------------------
+  add_brain_routes(ctx, t);
 
   // -- dashboard (S30) --
   // The page is public (it holds no data and no key); every call it makes

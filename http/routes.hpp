@@ -152,5 +152,7 @@ void add_audit_routes(const route_context& ctx, std::vector<route>& t);
 void add_compliance_routes(const route_context& ctx, std::vector<route>& t);
 /// -- pricing (issue 18): the pricing AI's routes (http/pricing_routes.cpp).
 void add_pricing_routes(const route_context& ctx, std::vector<route>& t);
+// -- brain (issue 18): the ops brain's and the briefs' routes (http/brain_routes.cpp).
+void add_brain_routes(const route_context& ctx, std::vector<route>& t);
 
 } // namespace echopilot::http

@@ -12,6 +12,7 @@
 #include "protocol/support.hpp" // -- inbox (issue 16)
 #include "protocol/audit.hpp"   // -- audit (issue 17)
 #include "protocol/pricing.hpp" // -- pricing (issue 18)
+#include "protocol/brain.hpp"   // -- brain (issue 18)
 
 namespace echopilot::scheduler {
 
@@ -102,9 +103,12 @@ std::vector<task_def> default_tasks() {
               "Payment reconciliation: the ledger against Stripe's sessions (missing, amount or status mismatch); findings raise the alert payments_reconciliation.",
               make_message(payments::reconcile_atom::value), 120s),
     // every 12 hours
-    missing("ai.ops_brain", "0 */12 * * *", "ai",
-            "AI ops brain: an AI summary of the node's operations with suggestions.",
-            "the platform's AI subsystem (issue 18) is not built yet"),
+    // -- brain (issue 18): the ops brain (S28)
+    available("ai.ops_brain", "0 */12 * * *", brain::actor_id,
+              "Ops brain: recommendations with their evidence from the tree's restarts, the SLO burn, the alerts, "
+              "the cost cap, the queue and the failure rates per task type; by rules, or written by the model "
+              "(checked against a schema; under the cost cap). Listed at GET /api/brain/decisions.",
+              make_message(brain::decide_atom::value, std::string{"scheduler"}), 300s),
     // daily, UTC
     // -- backup (issue 17)
     available("backup.daily", "30 0 * * *", backup::actor_id,
@@ -127,11 +131,17 @@ std::vector<task_def> default_tasks() {
     available("health.probe", "55 7 * * *", health::actor_id,
               "Health probe: the five health checks, recorded in the stream 'observability'.",
               make_message(health::probe_atom::value), 60s),
-    missing("ai.ceo_brief", "0 8 * * *", "ai", "CEO brief: the daily AI brief (SCHED_BRIEF_UTC).",
-            "the platform's AI subsystem (issue 18) is not built yet"),
-    missing("reports.daily", "0 9 * * *", "ai",
-            "Daily report: the day's jobs, revenue and incidents by email (SCHED_REPORT_UTC).",
-            "daily reports (issue 18) and email (issue 16) are not built yet"),
+    // -- brain (issue 18): the brief and the daily report of the previous UTC day (S28)
+    available("ai.ceo_brief", "0 8 * * *", brain::actor_id,
+              "CEO brief (SCHED_BRIEF_UTC): the previous day's jobs, revenue, costs, QA, incidents, restarts and "
+              "SLO from the same sources as the finance and SLO endpoints; listed at GET /api/exec/briefs.",
+              make_message(brain::brief_atom::value, std::string{"brief"}, std::string{}, std::string{"scheduler"}),
+              300s),
+    available("reports.daily", "0 9 * * *", brain::actor_id,
+              "Daily report (SCHED_REPORT_UTC): the previous day's brief, mailed to SMTP_FROM through the outbox; "
+              "listed at GET /api/exec/briefs?kind=report.",
+              make_message(brain::brief_atom::value, std::string{"report"}, std::string{}, std::string{"scheduler"}),
+              300s),
     available("payments.reconciliation", "50 23 * * *", payments::actor_id,
               "Payment snapshot: the day's invoices and reconciliation kept as <backup dir>/payments/recon-YYYY-MM-DD.json.",
               make_message(payments::snapshot_atom::value), 120s),

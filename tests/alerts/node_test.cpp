@@ -152,9 +152,10 @@ TEST_CASE("the alerts and incidents routes on a running node") {
     ids.push_back(c["id"]);
   // (the portal actor, issue 12, sits before payments and the scheduler)
   // (email and support, issue 16, too)
+  // -- brain (issue 18): the brain actor, after compliance
   CHECK(ids == json::array({"alerts", "incidents", "slo", "health", "costs", "portal", "payments", "guard", "growth",
-                            "experiments", "email", "churn", "support", "audit", "compliance", "backup",
-                            "pricing", /* -- pricing (issue 18) */ "scheduler"}));
+                            "experiments", "email", "churn", "support", "audit", "compliance", "brain", "backup",
+                            "pricing", /* -- pricing, brain (issue 18) */ "scheduler"}));
 
   // A restart keeps the silence.
   REQUIRE(node.n->stop() == 0);

@@ -73,7 +73,7 @@ TEST_CASE("the scheduler over HTTP and the CLI, and a missed run made up once at
       CHECK(t["next_run"].is_null());
       CHECK(!t["reason"].get<std::string>().empty());
     }
-  CHECK(unavailable == 6); // churn.scoring runs since issue 15 (flags), support.inbox since issue 16, backup.daily and audit.weekly since issue 17, pricing.daily since issue 18 (pricing)
+  CHECK(unavailable == 3); // churn.scoring runs since issue 15 (flags), support.inbox since issue 16, backup.daily and audit.weekly since issue 17; pricing.daily, ai.ops_brain, ai.ceo_brief, reports.daily since issue 18
   auto finance = s.task("jobs.finance");
   CHECK(finance["schedule"] == "30 0 * * *");
   CHECK(finance["next_run"] == "2026-03-01T00:30:00Z");
@@ -94,7 +94,7 @@ TEST_CASE("the scheduler over HTTP and the CLI, and a missed run made up once at
   // Errors: unknown id, a subsystem not built, an actor not in this node.
   CHECK(s.n->post("/api/scheduler/tasks/nope/run", "", {auth}).status == 404);
   CHECK(s.n->post("/api/scheduler/tasks/nope/pause", "", {auth}).status == 404);
-  r = s.n->post("/api/scheduler/tasks/ai.ops_brain/run", "", {auth}); // -- backup (issue 17): backup.daily runs now
+  r = s.n->post("/api/scheduler/tasks/revenue.intelligence/run", "", {auth}); // -- brain (issue 18): ai.ops_brain runs now
   CHECK(r.status == 503);
   CHECK(r.json()["error"]["message"].get<std::string>().find("issue 18") != std::string::npos);
   CHECK(s.n->get("/api/scheduler/tasks").status == 401);

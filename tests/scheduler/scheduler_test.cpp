@@ -428,14 +428,14 @@ TEST_CASE("the default table: 25 tasks, unavailable ones marked and never run") 
       CHECK(t["next_run"].is_string());
     }
   }
-  CHECK(unavailable == 6); // churn.scoring runs since issue 15 (flags), support.inbox since issue 16, backup.daily and audit.weekly since issue 17, pricing.daily since issue 18 (pricing)
+  CHECK(unavailable == 3); // churn.scoring runs since issue 15 (flags), support.inbox since issue 16, backup.daily and audit.weekly since issue 17; pricing.daily, ai.ops_brain, ai.ceo_brief, reports.daily since issue 18
   auto brief = f.get("ai.ceo_brief");
   CHECK(brief["schedule"] == "0 8 * * *");
   CHECK(f.get("health.probe")["schedule"] == "55 7 * * *");
   CHECK(f.get("audit.weekly")["schedule"] == "30 0 * * 1");
   CHECK(f.get("jobs.self_heal")["target"] == "jobs.queue");
   // Run now of a task whose subsystem does not exist: 503, with the reason.
-  auto r = f.ask(caf::make_message(run_atom::value, std::string{"ai.ops_brain"}));  // -- backup (issue 17): backup.daily is available now
+  auto r = f.ask(caf::make_message(run_atom::value, std::string{"revenue.intelligence"}));  // -- brain (issue 18): ai.ops_brain is available now
   REQUIRE(!r);
   CHECK(code_of(r.error()) == errc::unavailable);
   CHECK(message_of(r.error()).find("issue 18") != std::string::npos);
@@ -450,7 +450,7 @@ TEST_CASE("the default table: 25 tasks, unavailable ones marked and never run") 
   CHECK(alerts["last_result"] == "unavailable");
   CHECK(alerts["last_error"] == "the actor 'alerts' is not running in this node");
   CHECK(alerts["runs"] == 0);
-  CHECK(f.get("ai.ops_brain")["last_result"].is_null()); // -- backup (issue 17)
+  CHECK(f.get("revenue.intelligence")["last_result"].is_null()); // -- brain (issue 18)
   r = f.ask(caf::make_message(run_atom::value, std::string{"nope"}));
   REQUIRE(!r);
   CHECK(code_of(r.error()) == errc::not_found);
