@@ -45,6 +45,22 @@ struct pending {
   std::uint64_t replicated = 0;
 };
 
+/// "" or what is wrong with the stream and event of `o` (an append or a
+/// redaction), whose text it encodes.
+std::string event_problem(op& o) {
+  if (!valid_stream_name(o.name))
+    return "'" + o.name + "' is not a stream name (1-64 of a-z 0-9 . _ -)";
+  if (!o.value.is_object())
+    return "an event must be a JSON object";
+  if (o.value.contains("seq") || o.value.contains("ts"))
+    return "an event's \"seq\" and \"ts\" are set by the store";
+  if (o.text.empty())
+    o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (o.text.size() < 2 || o.text.front() != '{' || o.text.back() != '}')
+    return "an event's text must be its JSON object";
+  return {};
+}
+
 /// Checks `p.req` and prepares it (encodes, computes index entries): "" or
 /// the first problem. Runs before the transaction, so a bad request is
 /// refused alone.
@@ -85,34 +101,20 @@ std::string check(const environment& env, pending& p) {
           return "a key has 1 to " + std::to_string(max_key_size) + " bytes";
         break;
       case op::kind::append:
-        if (!valid_stream_name(o.name))
-          return "'" + o.name + "' is not a stream name (1-64 of a-z 0-9 . _ -)";
-        if (!o.value.is_object())
-          return "an event must be a JSON object";
-        if (o.value.contains("seq") || o.value.contains("ts"))
-          return "an event's \"seq\" and \"ts\" are set by the store";
-        if (o.text.empty())
-          o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        if (o.text.size() < 2 || o.text.front() != '{' || o.text.back() != '}')
-          return "an event's text must be its JSON object";
+        if (auto problem = event_problem(o); !problem.empty())
+          return problem;
         break;
       case op::kind::audit: // -- audit (issue 17)
         if (auto problem = audit_payload_problem(o.value); !problem.empty())
           return problem;
         break;
       case op::kind::redact: // -- compliance (issue 17)
-        if (!valid_stream_name(o.name))
-          return "'" + o.name + "' is not a stream name (1-64 of a-z 0-9 . _ -)";
-        if (o.name == "audit")
+        if (o.name == audit_stream)
           return "the audit chain's entries are never rewritten (their hashes cover them)";
         if (o.seq == 0)
           return "a redaction names the event's seq (from 1)";
-        if (!o.value.is_object())
-          return "an event must be a JSON object";
-        if (o.value.contains("seq") || o.value.contains("ts"))
-          return "an event's \"seq\" and \"ts\" are set by the store";
-        if (o.text.empty())
-          o.text = o.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        if (auto problem = event_problem(o); !problem.empty())
+          return problem;
         break;
       default:
         return "unknown kind of change";

@@ -200,8 +200,7 @@ caf::behavior compliance_actor(caf::event_based_actor* self, compliance_config c
           .then(
             [rp, here, lower](json& peers) mutable {
               bool erased = static_cast<bool>(here), incomplete = false;
-              for (auto& [address, outcome] : peers.items()) {
-                (void)address;
+              for (auto& outcome : peers) {
                 auto status = outcome.value("status", "");
                 erased |= status == "erased";
                 incomplete |= status != "erased" && status != "nothing_held";
