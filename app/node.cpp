@@ -549,7 +549,6 @@ int run_node(const settings& s) {
       parts.pricing.model_input_per_million = p->second.input_per_million;
       parts.pricing.model_output_per_million = p->second.output_per_million;
     }
-    parts.pricing.daily_cap_usd = s.costs.daily_cap_usd;
   }
   // -- brain (issue 18): the ops brain, briefs and reports (S28); the model
   // is the jobs' processing model, priced from the jobs' price table; the
@@ -671,7 +670,7 @@ int run_node(const settings& s) {
   gopts.trusted_proxies = s.guard.trusted_proxies;
   gopts.exempt = s.guard.exempt;
   gopts.on_key_refused = key_refused_auditor(dir); // -- audit (issue 17)
-  http::gateway gw{http::make_routes(ctx), gopts, clock,
+  http::gateway gw{http::make_routes(ctx), gopts,
                    [st, recent, clk = &clock](http::access_event ev) {
                      recent->record(ev.status, ev.latency_us, clk->now_ms() / 1000);
                      st->record_access(std::move(ev));

@@ -177,9 +177,8 @@ std::string new_request_id() {
   return buf;
 }
 
-gateway::gateway(std::vector<route> routes, gateway_options opts, base::clock& clk,
-                 access_sink sink)
-  : opts_(std::move(opts)), clock_(clk), sink_(std::move(sink)), metrics_(routes.size()) {
+gateway::gateway(std::vector<route> routes, gateway_options opts, access_sink sink)
+  : opts_(std::move(opts)), sink_(std::move(sink)), metrics_(routes.size()) {
   for (auto& r : routes) {
     if (r.fault_injection && !opts_.fault_injection)
       continue;

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "actors/guard/address.hpp"
-#include "base/clock.hpp"
 #include "http/connections.hpp"
 #include "http/route.hpp"
 
@@ -100,7 +99,7 @@ class gateway {
 public:
   using access_sink = std::function<void(access_event)>;
 
-  gateway(std::vector<route> routes, gateway_options opts, base::clock& clk, access_sink sink);
+  gateway(std::vector<route> routes, gateway_options opts, access_sink sink);
   ~gateway(); // -- cli (issue 17)
 
   /// Handles `req` (method, path, query, headers, body, remote_ip filled in)
@@ -197,7 +196,6 @@ private:
   std::vector<route> routes_;
   std::vector<compiled> compiled_;
   gateway_options opts_;
-  base::clock& clock_;
   access_sink sink_;
   route_metrics metrics_;
   connection_counters connections_;

@@ -602,7 +602,7 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       return caf::delegated<json>{};
     },
     // -- local -----------------------------------------------------------------
-    [self, st](link_atom, std::uint32_t index, caf::actor& remote) {
+    [st](link_atom, std::uint32_t index, caf::actor& remote) {
       if (index < st->remotes.size())
         st->remotes[index] = std::move(remote);
     },
@@ -631,12 +631,12 @@ caf::behavior cluster_actor(caf::event_based_actor* self, cluster_config cfg) {
       apply_next(self, st);
       return rp;
     },
-    [self, st](status_atom) -> caf::result<json> {
+    [st](status_atom) -> caf::result<json> {
       own_head(st);
       st->cfg.status->set_applied(st->applied);
       return reply(st->cfg.status->to_json(st->cfg.clock->now_ms()));
     },
-    [self, st](get_atom, const std::string& table, const std::string& key) -> caf::result<json> {
+    [st](get_atom, const std::string& table, const std::string& key) -> caf::result<json> {
       auto r = st->cfg.store->row(table, key);
       if (r.is_null())
         return make_error(errc::not_found, "no copy of " + table + "/" + key + " from another region");

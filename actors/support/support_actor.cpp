@@ -193,7 +193,7 @@ caf::behavior support_actor(caf::event_based_actor* self, support_config cfg) {
     [self, st](digest_atom) { return start(self, st, false); },
     [self, st](digest_atom, bool as_error) { return start(self, st, as_error); },
     [self, st](batch_atom, std::uint64_t run, json& batch) { stored_then_mark(self, st, run, std::move(batch)); },
-    [self, st](seen_atom, std::uint64_t run, json& r) {
+    [st](seen_atom, std::uint64_t run, json& r) {
       if (run != st->run || !st->running)
         return;
       auto out = std::move(st->answer);

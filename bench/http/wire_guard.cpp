@@ -12,10 +12,9 @@ using namespace echopilot::http;
 using clk = std::chrono::steady_clock;
 
 int main() {
-  base::manual_clock clock;
   std::vector<route> t(1);
   t[0].path = "/api/flags/get";
-  gateway gw{std::move(t), gateway_options{}, clock, nullptr};
+  gateway gw{std::move(t), gateway_options{}, nullptr};
   wire_guard guard{wire_limits{}, gw, "127.0.0.1"};
   const std::string req = "GET /api/flags/get HTTP/1.1\r\nHost: 127.0.0.1:18092\r\n"
                           "X-Dash-Key: bench-dashboard-key-0123456789\r\nUser-Agent: wrk\r\n"

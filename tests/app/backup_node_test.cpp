@@ -291,7 +291,8 @@ TEST_CASE("backup.keep_daily and backup.keep_weekly: read, range and type checke
          {R"({"backup": {"keep_weekly": 1.5}})", "backup.keep_weekly"},
          {R"({"backup": {"keep_monthly": 3}})", "keep_monthly"}}) {
     auto r = resolve(text);
-    REQUIRE_MESSAGE(std::holds_alternative<usage_error>(r), text);
+    std::string config = text; // (a copy: doctest's message lambda cannot capture a structured binding)
+    REQUIRE_MESSAGE(std::holds_alternative<usage_error>(r), config);
     CHECK_MESSAGE(std::get<usage_error>(r).message.find(key) != std::string::npos, std::get<usage_error>(r).message);
   }
   // The backup dir: inside the data dir (or the data dir itself) refused.
@@ -302,7 +303,8 @@ TEST_CASE("backup.keep_daily and backup.keep_weekly: read, range and type checke
          {"/srv/ep/data", "/srv/ep/data-backups", false},
          {"/srv/ep/data", "/srv/ep/backups", false}}) {
     auto r = resolve("{}", {{"ECHOPILOT_DATA_DIR", data}, {"ECHOPILOT_BACKUP_DIR", backups}});
-    CHECK_MESSAGE(std::holds_alternative<usage_error>(r) == refused, data << " " << backups);
+    std::string dirs = data + " " + backups; // (a copy: doctest's message lambda cannot capture a structured binding)
+    CHECK_MESSAGE(std::holds_alternative<usage_error>(r) == refused, dirs);
   }
 }
 

@@ -227,7 +227,8 @@ TEST_CASE("chaos: random crashes of any actor under load; no hang, no 500, nothi
   REQUIRE(flags.status == 200);
   auto values = flags.json()["data"];
   for (auto& [k, v] : acked_flags) {
-    INFO("flag " << k);
+    std::string flag = k; // (a copy: doctest's message lambda cannot capture a structured binding)
+    INFO("flag " << flag);
     REQUIRE(values.contains(k));
     CHECK(values[k].get<std::int64_t>() >= v);
   }

@@ -44,8 +44,9 @@ TEST_CASE("an active client with good jobs has no risk") {
 }
 
 TEST_CASE("recency: 7, 14 and 30 days without a job") {
-  for (auto [days, points] : std::initializer_list<std::pair<int, int>>{
+  for (auto row : std::initializer_list<std::pair<int, int>>{
          {6, 0}, {7, 10}, {13, 10}, {14, 25}, {29, 25}, {30, 40}, {80, 40}}) {
+    int days = row.first, points = row.second; // (INFO cannot capture a structured binding)
     client_map c;
     add_job(c, job("a@example.com", days), now);
     auto& s = c["a@example.com"];

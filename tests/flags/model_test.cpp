@@ -88,7 +88,9 @@ TEST_CASE("the shipped defaults are exactly the flags the code reads, with the o
                                           {churn_ai, true},
                                           {slo_monitoring, true}};
   std::map<std::string, bool> shipped;
-  for (auto& [k, f] : out) {
+  for (auto& entry : out) {
+    auto& k = entry.first;
+    auto& f = entry.second;
     INFO(k);
     REQUIRE(f.value.is_boolean());
     CHECK_FALSE(f.description.empty());

@@ -74,7 +74,7 @@ struct bed {
     std::string problem;
     o.trusted_proxies = *echopilot::guard::parse_cidr_list(trusted, problem);
     o.exempt = *echopilot::guard::parse_cidr_list(exempt, problem);
-    gw = std::make_unique<gateway>(std::move(t), o, clock,
+    gw = std::make_unique<gateway>(std::move(t), o,
                                    [this](access_event e) { events.push_back(std::move(e)); });
   }
 
@@ -497,6 +497,6 @@ TEST_CASE("the longest route deadline") {
   t[1].deadline = 12s;
   t[2].path = "/c";
   t[2].deadline = 5s;
-  gateway gw{std::move(t), gateway_options{}, clock, nullptr};
+  gateway gw{std::move(t), gateway_options{}, nullptr};
   CHECK(gw.longest_deadline() == 12s);
 }

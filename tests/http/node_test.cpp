@@ -367,8 +367,9 @@ TEST_CASE("while the flags actor crashes and restarts, requests get 200 or 503 w
       CHECK(r.header("retry-after") == "1");
   }
   crasher.join();
-  for (auto& [status, count] : statuses) {
-    INFO("status " << status << " x" << count);
+  for (auto& entry : statuses) {
+    auto status = entry.first; // (INFO cannot capture a structured binding)
+    INFO("status " << status << " x" << entry.second);
     CHECK((status == 200 || status == 503));
   }
   CHECK(crashed >= 2);

@@ -20,7 +20,6 @@ using nlohmann::json;
 namespace {
 
 struct bed {
-  base::manual_clock clock;
   std::unique_ptr<gateway> gw;
   std::unique_ptr<server> srv;
   std::mutex mtx;
@@ -60,7 +59,7 @@ struct bed {
       std::lock_guard<std::mutex> lock{mtx};
       parked.push_back(std::move(respond));
     };
-    gw = std::make_unique<gateway>(std::move(t), gateway_options{}, clock, nullptr);
+    gw = std::make_unique<gateway>(std::move(t), gateway_options{}, nullptr);
     o.port = 0;
     srv = std::make_unique<server>(o, *gw);
   }

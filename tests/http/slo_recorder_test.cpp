@@ -125,7 +125,7 @@ TEST_CASE("the gateway records the routes marked slo and no others") {
   }
   gateway_options o;
   o.slo = rec;
-  gateway gw{std::move(routes), o, clock, nullptr};
+  gateway gw{std::move(routes), o, nullptr};
   auto call = [&](const char* path) {
     request q;
     q.verb = method::get;

@@ -15,7 +15,6 @@ namespace {
 const std::string key = "0123456789abcdef0123456789abcdef";
 
 struct bed {
-  base::manual_clock clock;
   std::vector<access_event> events;
   std::unique_ptr<gateway> gw;
   wire_limits limits;
@@ -31,7 +30,7 @@ struct bed {
     t[1].body_limit = 100;
     gateway_options o;
     o.dashboard_key = key;
-    gw = std::make_unique<gateway>(std::move(t), o, clock,
+    gw = std::make_unique<gateway>(std::move(t), o,
                                    [this](access_event e) { events.push_back(std::move(e)); });
     limits.max_url = 100;
     limits.max_header_bytes = 400;

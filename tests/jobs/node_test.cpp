@@ -373,8 +373,8 @@ TEST_CASE("kill -9 with jobs in flight: after the restart every accepted job is 
     if (e["event"] == "completed")
       ++completed[e["job"].get<std::string>()];
   CHECK(completed.size() == ids.size());
-  for (auto& [id, times] : completed)
-    CHECK_MESSAGE(times == 1, id);
+  for (auto& entry : completed)
+    CHECK_MESSAGE(entry.second == 1, entry.first);
   auto counts = n->get("/api/jobs?limit=1", {auth}).json()["data"]["counts"];
   CHECK(counts["completed"] == 30);
   CHECK(counts["queued"] == 0);
@@ -600,8 +600,8 @@ TEST_CASE("Idempotency-Key: a retry answers the first job, also after a restart 
     if (e["event"] == "created")
       ++created[e["job"].get<std::string>()];
   CHECK(created.size() == 3); // the first job, the burst's, the one before kill -9
-  for (auto& [job_id, times] : created)
-    CHECK_MESSAGE(times == 1, job_id);
+  for (auto& entry : created)
+    CHECK_MESSAGE(entry.second == 1, entry.first);
   CHECK(n->stop() == 0);
 }
 

@@ -69,7 +69,7 @@ TEST_CASE("parse_stripe_response: a 2xx object is ok, anything else a clear erro
     const char* type;
     const char* expected;
   };
-  for (auto [status, type, expected] : {row{402, "card_error", "stripe_card_error"},
+  for (const row& r : {row{402, "card_error", "stripe_card_error"},
                                         row{400, "card_error", "stripe_card_error"},
                                         row{400, "invalid_request_error", "stripe_invalid_request"},
                                         row{400, "idempotency_error", "stripe_idempotency_error"},
@@ -81,6 +81,10 @@ TEST_CASE("parse_stripe_response: a 2xx object is ok, anything else a clear erro
                                         row{500, "api_error", "stripe_unavailable"},
                                         row{503, "", "stripe_unavailable"},
                                         row{302, "", "stripe_bad_response"}}) {
+    // (Copies: a structured binding cannot be captured by doctest's lambdas.)
+    auto status = r.status;
+    auto type = r.type;
+    auto expected = r.expected;
     CAPTURE(status);
     CAPTURE(type);
     json body = {{"error", {{"type", type}, {"message", "m"}}}};
