@@ -31,11 +31,6 @@ public:
     }));
   }
 
-  std::int64_t jobs_cost_of_day(const std::string& date) override {
-    auto v = get(jobs::days_table, date);
-    return v ? jobs::day_totals_from_json(*v).cost : 0;
-  }
-
   std::int64_t pricing_cost_of_day(const std::string& date) override {
     auto v = get(pricing::spend_table, date);
     return v && v->is_object() ? v->value("cost_micros", std::int64_t{0}) : 0;

@@ -16,20 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-/// A JSON object body with no field but those of `known`, or the 400.
-std::optional<response> only_fields(const request& req, std::initializer_list<const char*> known) {
-  if (!req.json.is_object())
-    return fail(400, "invalid_body", "the body must be a JSON object");
-  for (auto& [k, v] : req.json.items()) {
-    bool ok = false;
-    for (auto* name : known)
-      ok = ok || k == name;
-    if (!ok)
-      return fail(400, "unknown_field", "the body has an unknown field '" + k.substr(0, 64) + "'");
-  }
-  return std::nullopt;
-}
-
 /// The optional "date" of a brief ("" : the previous UTC day).
 std::variant<std::string, response> date_field(const request& req) {
   if (auto bad = only_fields(req, {"date"}))

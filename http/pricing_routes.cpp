@@ -24,6 +24,8 @@ void add_pricing_routes(const route_context& ctx, std::vector<route>& t) {
     "is configured and the day's spend is under the cost cap (an invalid answer is ignored and said so). "
     "Nothing is applied: see POST /api/pricing/apply.",
     via_actor(slow, pricing::actor_id, [](request& req) -> std::variant<caf::message, response> {
+      if (auto bad = only_fields(req, {"who"}))
+        return std::move(*bad);
       auto who = optional_string_field(req, "who", "dashboard");
       if (auto* bad = std::get_if<response>(&who))
         return std::move(*bad);
@@ -41,6 +43,8 @@ void add_pricing_routes(const route_context& ctx, std::vector<route>& t) {
     "after it, in one write with an audit entry pricing.applied. 404 unknown id, 409 applied before, 422 no "
     "valid model rate.",
     via_actor(ctx, pricing::actor_id, [](request& req) -> std::variant<caf::message, response> {
+      if (auto bad = only_fields(req, {"id", "source", "who"}))
+        return std::move(*bad);
       auto id = string_field(req, "id");
       if (auto* bad = std::get_if<response>(&id))
         return std::move(*bad);

@@ -22,6 +22,19 @@ std::variant<std::string, response> string_field(const request& r, const char* n
   return i->get<std::string>();
 }
 
+std::optional<response> only_fields(const request& r, std::initializer_list<const char*> known) {
+  if (!r.json.is_object())
+    return fail(400, "invalid_body", "the body must be a JSON object");
+  for (auto& [k, v] : r.json.items()) {
+    bool ok = false;
+    for (auto* name : known)
+      ok = ok || k == name;
+    if (!ok)
+      return fail(400, "unknown_field", "the body has an unknown field '" + k.substr(0, 64) + "'");
+  }
+  return std::nullopt;
+}
+
 /// An optional string field of the JSON body (absent or null: `fallback`),
 /// or the 400 naming it.
 std::variant<std::string, response> optional_string_field(const request& r, const char* name,

@@ -4,12 +4,18 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <variant>
 
 #include "http/message.hpp"
 
 namespace echopilot::http {
+
+/// The 400 when the body is not a JSON object or has a field not in `known`
+/// ("unknown_field", naming it); nothing when it is fine.
+std::optional<response> only_fields(const request& r, std::initializer_list<const char*> known);
 
 /// A required, non-empty string field of the JSON body.
 std::variant<std::string, response> string_field(const request& r, const char* name);

@@ -36,6 +36,11 @@
 //       $/GB, a monthly projection from the process's age, and the daily
 //       cap ($25) with its level ("ok", "warning" from 90 %, "critical"
 //       from 100 %).                                  GET /api/costs/report
+//       The model's spend of the UTC day so far is asked of every model user
+//       (spend_atom below: the jobs queue, pricing, brain) and shown under
+//       "model"; the cap holds the projection and that spend together
+//       ("cap"."spent_usd"), so pricing and brain, which ask this report
+//       before each model call, run rules only from the critical level on.
 //   (report_atom) -> report + {"recorded", "alerts", "warnings"}: the same,
 //       recorded as an event of "costs" (the daily task, 01:10), with the
 //       cap's alert raised (rule costs.daily_cap, source "costs") or
@@ -63,5 +68,11 @@ inline constexpr const char* actor_id = "costs";
 inline constexpr const char* stream = "costs";
 
 using report_atom = caf::atom_constant<caf::atom("report")>;
+
+// Asked by the costs actor of every actor that calls the model (the jobs
+// queue, pricing, brain):
+//   (spend_atom, get_atom) -> {"date": "YYYY-MM-DD", "usd": x}: what its
+//       model calls of the UTC day so far cost, from what it stored.
+using spend_atom = caf::atom_constant<caf::atom("spend")>;
 
 } // namespace echopilot::costs

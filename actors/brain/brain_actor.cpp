@@ -15,6 +15,7 @@
 #include <caf/send.hpp>
 
 #include "actors/brain/answer.hpp"
+#include "actors/costs/guard.hpp"
 #include "connectors/openai.hpp"
 #include "protocol/alerts.hpp"
 #include "protocol/audit.hpp"
@@ -131,28 +132,28 @@ void ask(caf::event_based_actor* self, const state_ptr& st, const gather_ptr& g,
       });
 }
 
-/// The spend of the day against the cap of S18: the costs actor's
-/// projection of the running cost, the jobs' model spend of today (the
-/// same day totals as GET /api/metrics-summary) and the brain's own.
-json cost_guard(state& st, const json& costs, const json& summary) {
-  json cap = costs.is_object() ? costs.value("cap", json()) : json();
-  double cap_usd = number(cap, "daily_usd");
-  double running = costs.is_object() ? number(costs.value("projection", json()), "daily_usd") : 0;
-  double model = 0;
-  auto today = date_of(st.cfg.clock->now_ms());
-  if (summary.is_object() && summary.contains("revenue_cost_per_day") && summary["revenue_cost_per_day"].is_array())
-    for (auto& d : summary["revenue_cost_per_day"])
-      if (d.is_object() && d.value("date", json()) == today)
-        model = number(d, "cost");
-  double brain = spent_today(st);
-  double total = running + model + brain;
-  double pct = cap_usd > 0 ? 100.0 * total / cap_usd : 0;
-  double warn = cap.is_object() && cap.contains("warning_percent") ? number(cap, "warning_percent") : 90;
-  double crit = cap.is_object() && cap.contains("critical_percent") ? number(cap, "critical_percent") : 100;
-  std::string level = !costs.is_object() ? "unknown" : pct >= crit ? "critical" : pct >= warn ? "warning" : "ok";
-  return {{"daily_usd", running},   {"model_today_usd", model}, {"brain_today_usd", brain},
-          {"spent_today_usd", total}, {"cap_usd", cap_usd},       {"cap_percent", std::round(pct * 100) / 100},
-          {"level", level},          {"over", costs.is_object() && cap_usd > 0 && pct >= crit}};
+/// The cost cap of S18 as the costs actor reported it (the running cost and
+/// the model's spend of today of the jobs, pricing and this actor), with the
+/// figures the rules read ("costs" in actors/brain/rules.hpp).
+struct guarded {
+  costs::model_guard guard;
+  json figures; ///< null when the costs actor did not report
+};
+
+guarded cost_guard(const json& report) {
+  guarded g{costs::guard_of(report), nullptr};
+  if (!g.guard.known)
+    return g;
+  auto model = report.value("model", json::object());
+  auto by_source = model.is_object() ? model.value("by_source", json::object()) : json::object();
+  g.figures = {{"daily_usd", number(report.value("projection", json::object()), "daily_usd")},
+               {"model_today_usd", g.guard.model_usd},
+               {"brain_today_usd", number(by_source, "brain")},
+               {"spent_today_usd", g.guard.spent_usd},
+               {"cap_usd", g.guard.cap_usd},
+               {"cap_percent", g.guard.percent},
+               {"level", g.guard.level}};
+  return g;
 }
 
 /// Asks the model; `then` gets {"ok", "content", "tokens_in", "tokens_out",
@@ -287,9 +288,11 @@ void run_decision(caf::event_based_actor* self, const state_ptr& st, std::string
       figures["slo"] = slo;
     if (auto a = alerts_figures(got.get("alerts")); !a.is_null())
       figures["alerts"] = a;
-    auto guard = cost_guard(*st, got.get("costs"), got.get("summary"));
-    if (got.get("costs").is_object())
-      figures["costs"] = guard;
+    auto guard = cost_guard(got.get("costs"));
+    if (!guard.figures.is_null())
+      figures["costs"] = guard.figures;
+    else
+      warnings.push_back("costs: no report, so the cost cap (S18) could not be checked");
     auto jobs = got.get("jobs");
     if (jobs.is_object() && jobs.value("counts", json()).is_object())
       figures["queue"] = jobs["counts"];
@@ -308,8 +311,7 @@ void run_decision(caf::event_based_actor* self, const state_ptr& st, std::string
               {"figures", figures},
               {"model", nullptr},
               {"fallback", nullptr},
-              {"cost_guard", {{"spent_today_usd", guard["spent_today_usd"]}, {"cap_usd", guard["cap_usd"]},
-                              {"over", guard["over"]}}},
+              {"cost_guard", to_json(guard.guard)},
               {"warnings", warnings}};
     auto finish = [self, st, rp, trigger](json d) mutable {
       auto op = audit::entry("brain.decided", "decide", std::string{decisions_stream} + "/" + d["id"].get<std::string>(),
@@ -321,8 +323,8 @@ void run_decision(caf::event_based_actor* self, const state_ptr& st, std::string
       finish(std::move(d));
       return;
     }
-    if (guard["over"] == true) {
-      d["fallback"] = "the day's spend is at or over the cost cap (S18): the rules answered, the model was not asked";
+    if (!guard.guard.allows_model()) {
+      d["fallback"] = guard.guard.refusal() + ": the rules answered, the model was not asked";
       finish(std::move(d));
       return;
     }
@@ -349,7 +351,6 @@ void run_decision(caf::event_based_actor* self, const state_ptr& st, std::string
   ask(self, st, g, "slo", slo::actor_id, caf::make_message(slo::status_atom::value));
   ask(self, st, g, "alerts", alerts::actor_id, caf::make_message(alerts::list_atom::value, json::object()));
   ask(self, st, g, "costs", costs::actor_id, caf::make_message(costs::report_atom::value, get_atom::value));
-  ask(self, st, g, "summary", jobs::queue_id, caf::make_message(jobs::summary_atom::value));
   ask(self, st, g, "jobs", jobs::queue_id,
       caf::make_message(jobs::list_atom::value, json{{"since_ms", now - day_ms}, {"limit", 500}}));
   g->settle();
@@ -364,7 +365,7 @@ void run_brief(caf::event_based_actor* self, const state_ptr& st, std::string ki
     auto snapshot = st->cfg.dir ? st->cfg.dir->snapshot(st->cfg.root_id) : json();
     auto figures = day_figures(date, got.get("summary"), got.get("finance"), got.get("slo"), got.get("incidents"),
                                snapshot, got.get("costs"), warnings);
-    auto guard = cost_guard(*st, got.get("costs"), got.get("summary"));
+    auto guard = cost_guard(got.get("costs"));
     auto words = brief_by_rules(figures, date);
     json b = {{"id", kind.substr(0, 1) + "-" + date + "-" + std::to_string(now) + "-" + std::to_string(++st->seq)},
               {"kind", kind},
@@ -378,8 +379,7 @@ void run_brief(caf::event_based_actor* self, const state_ptr& st, std::string ki
               {"highlights", words["highlights"]},
               {"model", nullptr},
               {"fallback", nullptr},
-              {"cost_guard", {{"spent_today_usd", guard["spent_today_usd"]}, {"cap_usd", guard["cap_usd"]},
-                              {"over", guard["over"]}}},
+              {"cost_guard", to_json(guard.guard)},
               {"warnings", warnings}};
     auto finish = [self, st, rp, trigger](json b) mutable {
       auto kind = b["kind"].get<std::string>();
@@ -427,8 +427,8 @@ void run_brief(caf::event_based_actor* self, const state_ptr& st, std::string ki
       finish(std::move(b));
       return;
     }
-    if (guard["over"] == true) {
-      b["fallback"] = "the day's spend is at or over the cost cap (S18): the rules wrote the brief, the model was not asked";
+    if (!guard.guard.allows_model()) {
+      b["fallback"] = guard.guard.refusal() + ": the rules wrote the brief, the model was not asked";
       finish(std::move(b));
       return;
     }
@@ -485,6 +485,9 @@ caf::behavior brain_actor(caf::event_based_actor* self, brain_config cfg) {
       auto rp = self->make_response_promise<json>();
       run_decision(self, st, trigger.empty() ? "api" : trigger, rp);
       return rp;
+    },
+    [st](costs::spend_atom, get_atom) -> json {
+      return {{"date", date_of(st->cfg.clock->now_ms())}, {"usd", spent_today(*st)}};
     },
     [st](decisions_atom, std::uint64_t limit) -> caf::result<json> {
       return reply({{"decisions", st->cfg.store->latest(decisions_stream, std::clamp<std::uint64_t>(limit, 1, 200))}});

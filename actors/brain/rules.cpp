@@ -175,7 +175,7 @@ json decide(const json& figures, const thresholds& t) {
             level == "critical" ? "Over the cap: model calls of the brain run by rules only; cut model use "
                                   "(jobs.model, QA) or raise costs.daily_cap_usd knowingly."
                                 : "Near the cap: check the model spend of today and the projection.",
-            {"costs.cap_percent", "costs.daily_usd", "costs.model_today_usd", "costs.cap_usd"});
+            {"costs.cap_percent", "costs.spent_today_usd", "costs.daily_usd", "costs.model_today_usd", "costs.cap_usd"});
   }
 
   // The queue.

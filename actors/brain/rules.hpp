@@ -11,8 +11,10 @@
 //   "slo":       GET /api/slo/status  (pass, verdict, availability, budget,
 //                burn_rates, alerts [{"rule", "firing"}], targets)
 //   "alerts":    {"active", "critical", "warning", "rules": [...]}
-//   "costs":     {"daily_usd", "cap_usd", "cap_percent", "level",
-//                "model_today_usd", "brain_today_usd"}
+//   "costs":     {"daily_usd" (the running-cost projection),
+//                "model_today_usd" (the jobs, pricing and brain),
+//                "brain_today_usd", "spent_today_usd" (what the cap holds),
+//                "cap_usd", "cap_percent", "level"} from GET /api/costs/report
 //   "queue":     the job counts per status (GET /api/jobs "counts")
 //   "task_types":{"<type>": {"total", "failed", "dead"}} the jobs created
 //                in the last 24 hours (at most 500 read)

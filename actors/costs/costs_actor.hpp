@@ -1,8 +1,10 @@
 // The costs actor ("costs", S18): what the node costs to run, from measured
 // storage (the data dir and the backups dir on disk), the process's CPU
 // time and the HTTP server's bytes, with the unit prices of the config;
-// serves protocol/ops.hpp's report. Keeps only what it last told the alerts
-// actor about the daily cap.
+// serves protocol/ops.hpp's report. The model's spend of the day is asked of
+// the model users (the jobs queue, pricing, brain: costs::spend_atom) at each
+// report, each answering from what it stored. Keeps only what it last told
+// the alerts actor about the daily cap.
 #pragma once
 
 #include <chrono>
@@ -39,6 +41,9 @@ struct costs_config {
   std::function<std::optional<std::uint64_t>(const std::string&)> disk_usage;
   std::shared_ptr<health::events_port> events;
   std::chrono::milliseconds alert_timeout{5000};
+  /// How long a model user has to tell its spend (then it counts as 0,
+  /// with a warning).
+  std::chrono::milliseconds spend_timeout{2000};
 };
 
 caf::behavior costs_actor(caf::event_based_actor* self, costs_config cfg);

@@ -41,8 +41,9 @@ figures compute(const usage& u, const prices& p) noexcept {
   double per_day = (f.cpu_usd + f.bandwidth_usd) * day_s / std::max(u.age_s, 3600.0);
   f.daily_usd = per_day + f.storage_month_usd / month_days;
   f.monthly_usd = per_day * month_days + f.storage_month_usd;
-  f.cap_percent = p.daily_cap_usd > 0 ? 100.0 * f.daily_usd / p.daily_cap_usd : 0;
-  f.level = level_of(f.daily_usd, p);
+  f.spent_usd = f.daily_usd + u.model_usd;
+  f.cap_percent = p.daily_cap_usd > 0 ? 100.0 * f.spent_usd / p.daily_cap_usd : 0;
+  f.level = level_of(f.spent_usd, p);
   return f;
 }
 

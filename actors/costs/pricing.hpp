@@ -24,6 +24,9 @@ struct usage {
   double cpu_seconds = 0;          ///< the process's user + system time
   std::uint64_t bandwidth_bytes = 0; ///< sent + received by the HTTP server
   double age_s = 0;                ///< how long the process has run
+  /// What the model calls of the UTC day so far cost (the jobs, pricing,
+  /// brain), as the model users told it.
+  double model_usd = 0;
 };
 
 enum class cap_level { ok, warning, critical };
@@ -48,6 +51,9 @@ struct figures {
   /// burst of a young process is not multiplied out), plus storage.
   double daily_usd = 0;
   double monthly_usd = 0;
+  /// What the cap holds: the running cost of a day (daily_usd) and the
+  /// model's spend of today.
+  double spent_usd = 0;
   double cap_percent = 0;
   cap_level level = cap_level::ok;
 };

@@ -687,4 +687,10 @@ json metrics_summary(const day_map& days, std::int64_t now_ms) {
           {"revenue_cost_per_day", std::move(money)}};
 }
 
+json model_spend(const day_map& days, std::int64_t now_ms) {
+  auto date = utc_date(now_ms);
+  auto i = days.find(date);
+  return {{"date", date}, {"usd", usd(i != days.end() ? i->second.cost : 0)}};
+}
+
 } // namespace echopilot::jobs

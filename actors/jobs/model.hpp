@@ -332,4 +332,8 @@ nlohmann::json finance_metrics(const day_map& days, std::int64_t now_ms);
 /// (7 days), revenue and cost per day (14 days), oldest first.
 nlohmann::json metrics_summary(const day_map& days, std::int64_t now_ms);
 
+/// The jobs' model spend of the UTC day of `now_ms` (costs::spend_atom):
+/// {"date", "usd"}.
+nlohmann::json model_spend(const day_map& days, std::int64_t now_ms);
+
 } // namespace echopilot::jobs

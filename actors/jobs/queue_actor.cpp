@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "actors/jobs/queue_state.hpp"
+#include "protocol/ops.hpp"
 #include "supervision/directory.hpp"
 #include "supervision/protocol.hpp"
 
@@ -538,6 +539,7 @@ caf::behavior queue_actor(caf::event_based_actor* self, queue_config cfg) {
     [self, st](erase_atom, const std::string& id) { return erase_result(self, st, id); },
     [st](finance_atom) -> json { return finance_metrics(st->days, st->now()); },
     [st](summary_atom) -> json { return metrics_summary(st->days, st->now()); },
+    [st](costs::spend_atom, get_atom) -> json { return model_spend(st->days, st->now()); },
     [self, st](ready_atom, caf::actor& worker, std::uint32_t number) {
       auto& w = know_worker(self, st, worker, number);
       if (!w.holding.empty()) {

@@ -7,6 +7,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/costs/guard.hpp"
 #include "actors/jobs/model.hpp"
 #include "actors/pricing/rules.hpp"
 #include "persistence/errors.hpp"
@@ -121,15 +122,11 @@ json model_status(const char* status, const std::string& why) {
           {"cost_micros", 0}};
 }
 
-/// With the day's spend known: the model's call, or rules only.
-void ask_model(caf::event_based_actor* self, const state_ptr& st, pending p, spend s) {
-  p.run["spend"] = to_json(s);
-  if (s.over_cap()) {
-    char buf[200];
-    std::snprintf(buf, sizeof buf,
-                  "the day's spend %.6f USD has reached the cost cap of %.2f USD (costs.daily_cap_usd): rules only",
-                  s.total_usd(), s.cap_usd);
-    finish(self, st, std::move(p), model_status("skipped", buf), nullptr);
+/// With the cost cap checked: the model's call, or rules only.
+void ask_model(caf::event_based_actor* self, const state_ptr& st, pending p, const costs::model_guard& guard) {
+  p.run["spend"] = to_json(guard);
+  if (!guard.allows_model()) {
+    finish(self, st, std::move(p), model_status("skipped", guard.refusal() + ": rules only"), nullptr);
     return;
   }
   connectors::chat_request req;
@@ -205,34 +202,22 @@ caf::result<json> optimize(caf::event_based_actor* self, const state_ptr& st, co
            model_status("none", "no model is configured (AI_INTEGRATIONS_OPENAI_API_KEY): rules only"), nullptr);
     return rp;
   }
-  spend s;
-  s.cap_usd = st->cfg.daily_cap_usd;
-  auto date = jobs::utc_date(now);
-  s.jobs_model_usd = static_cast<double>(st->cfg.store->jobs_cost_of_day(date)) / 1e6;
-  s.pricing_model_usd =
-    static_cast<double>(st->cfg.store->pricing_cost_of_day(date) + st->spend_in_flight[date]) / 1e6;
   std::optional<caf::actor> costs_actor;
   if (st->cfg.dir)
     if (auto a = st->cfg.dir->resolve(costs::actor_id))
       costs_actor = *a;
   if (!costs_actor) {
-    p.run["warnings"] = json::array({"the costs actor is not running: the node's running costs count as 0"});
-    ask_model(self, st, std::move(p), s);
+    p.run["warnings"] = json::array({"the costs actor is not running"});
+    ask_model(self, st, std::move(p), costs::model_guard{});
     return rp;
   }
   auto shared = std::make_shared<pending>(std::move(p));
   self->request(*costs_actor, st->cfg.costs_timeout, costs::report_atom::value, get_atom::value)
     .then(
-      [self, st, shared, s](const json& report) {
-        auto with_infra = s;
-        auto d = report.find("projection");
-        if (d != report.end() && d->is_object() && d->value("daily_usd", json()).is_number())
-          with_infra.infra_usd = (*d)["daily_usd"].get<double>();
-        ask_model(self, st, std::move(*shared), with_infra);
-      },
-      [self, st, shared, s](const caf::error&) {
-        shared->run["warnings"] = json::array({"the costs actor did not report: the node's running costs count as 0"});
-        ask_model(self, st, std::move(*shared), s);
+      [self, st, shared](const json& report) { ask_model(self, st, std::move(*shared), costs::guard_of(report)); },
+      [self, st, shared](const caf::error& err) {
+        shared->run["warnings"] = json::array({"the costs actor did not report (" + self->system().render(err) + ")"});
+        ask_model(self, st, std::move(*shared), costs::model_guard{});
       });
   return rp;
 }
@@ -355,6 +340,13 @@ caf::behavior pricing_actor(caf::event_based_actor* self, pricing_config cfg) {
       return reply(list(st, limit, type));
     },
     [st](current_atom) -> caf::result<json> { return reply(current(st)); },
+    [st](costs::spend_atom, get_atom) -> json {
+      auto date = jobs::utc_date(st->cfg.clock->now_ms());
+      auto in_flight = st->spend_in_flight.find(date);
+      auto micros = st->cfg.store->pricing_cost_of_day(date)
+                    + (in_flight != st->spend_in_flight.end() ? in_flight->second : 0);
+      return {{"date", date}, {"usd", jobs::usd(micros)}};
+    },
     [self, st](apply_atom, const std::string& id, const std::string& source, const std::string& who) {
       return apply(self, st, id, source, who);
     },

@@ -32,8 +32,6 @@ public:
   /// Jobs (table "jobs") created at or after `from_ms`, oldest first; `fn`
   /// returns false to stop.
   virtual void jobs_since(std::int64_t from_ms, const std::function<bool(const nlohmann::json&)>& fn) = 0;
-  /// The jobs' model spend of a UTC day (table job_days), micro-dollars.
-  virtual std::int64_t jobs_cost_of_day(const std::string& date) = 0;
   /// The pricing's own model spend of a UTC day (table pricing_spend).
   virtual std::int64_t pricing_cost_of_day(const std::string& date) = 0;
   /// Every record of a pricing table, in key order.
@@ -60,9 +58,7 @@ struct pricing_config {
   std::string model_name = "gpt-4o";
   std::int64_t model_input_per_million = 2'500'000;
   std::int64_t model_output_per_million = 10'000'000;
-  /// The daily cost cap of S18 (costs.daily_cap_usd).
-  double daily_cap_usd = 25.0;
-  /// How long the costs actor is given to report.
+  /// How long the costs actor is given to report (the cost cap, S18).
   std::chrono::milliseconds costs_timeout{5000};
 };
 

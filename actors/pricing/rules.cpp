@@ -1,5 +1,5 @@
-// -- pricing (issue 18): the pricing AI's rules, prompt, answer check and
-// cost guard (actors/pricing/rules.hpp).
+// -- pricing (issue 18): the pricing AI's rules, prompt and answer check
+// (actors/pricing/rules.hpp).
 #include "actors/pricing/rules.hpp"
 
 #include <algorithm>
@@ -174,15 +174,6 @@ model_answer read_model_answer(const std::string& content, const std::map<std::s
     out.opinions[name] = {to_micros(micros), why->get<std::string>()};
   }
   return out;
-}
-
-json to_json(const spend& s) {
-  return {{"infra_usd", round_to(s.infra_usd, 6)},
-          {"jobs_model_usd", round_to(s.jobs_model_usd, 6)},
-          {"pricing_model_usd", round_to(s.pricing_model_usd, 6)},
-          {"total_usd", round_to(s.total_usd(), 6)},
-          {"cap_usd", s.cap_usd},
-          {"over_cap", s.over_cap()}};
 }
 
 } // namespace echopilot::pricing

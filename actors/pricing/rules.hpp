@@ -1,6 +1,6 @@
 // -- pricing (issue 18): the pricing AI's pure part (S27): the figures of a
 // task type from its jobs, the original's rules (original-domain.md, "Pricing
-// AI"), the model's prompt and the check of its answer, and the cost guard.
+// AI"), the model's prompt and the check of its answer.
 #pragma once
 
 #include <cstdint>
@@ -89,26 +89,5 @@ struct model_answer {
   std::string problem; ///< "" when valid
 };
 model_answer read_model_answer(const std::string& content, const std::map<std::string, recommendation>& recs);
-
-// -- the cost guard (S18) ------------------------------------------------------
-
-/// Today's spend against the daily cap: the node's running costs (the costs
-/// actor's projection), the jobs' model spend today and the pricing's own.
-struct spend {
-  double infra_usd = 0;
-  double jobs_model_usd = 0;
-  double pricing_model_usd = 0;
-  double cap_usd = 25.0;
-
-  double total_usd() const noexcept {
-    return infra_usd + jobs_model_usd + pricing_model_usd;
-  }
-  /// Whether a model call is refused: the total is at or above the cap.
-  bool over_cap() const noexcept {
-    return total_usd() >= cap_usd;
-  }
-};
-
-nlohmann::json to_json(const spend& s);
 
 } // namespace echopilot::pricing

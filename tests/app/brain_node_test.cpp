@@ -244,6 +244,14 @@ TEST_CASE("with the fake model: a valid answer is used, an invalid one falls bac
   // The spend counts: the decisions' cost is in the guard's figure.
   CHECK(b["cost_guard"]["spent_today_usd"].get<double>() >= d["model"]["cost_usd"].get<double>());
   CHECK(get_ok(n, "/api/brain/decisions")["decisions"].size() == 3);
+  // ... and in the S18 report: four calls of the brain (three decisions,
+  // one brief), each at the same price, all of the model's spend today.
+  auto costs = get_ok(n, "/api/costs/report");
+  CHECK(costs["model"]["by_source"]["brain"].get<double>()
+        == doctest::Approx(4 * d["model"]["cost_usd"].get<double>()));
+  CHECK(costs["model"]["usd"] == costs["model"]["by_source"]["brain"]); // no jobs, no pricing runs
+  CHECK(costs["cap"]["spent_usd"].get<double>()
+        == doctest::Approx(costs["projection"]["daily_usd"].get<double>() + costs["model"]["usd"].get<double>()));
 }
 
 TEST_CASE("over the cost cap: rules only, the model not asked") {

@@ -24,7 +24,7 @@ json quiet() {
                    {"alerts", json::array({{{"rule", "page_fast"}, {"firing", false}}})}}},
           {"alerts", {{"active", 0}, {"critical", 0}, {"warning", 0}, {"rules", json::array()}}},
           {"costs", {{"daily_usd", 1.2}, {"cap_usd", 25.0}, {"cap_percent", 4.8}, {"level", "ok"},
-                     {"model_today_usd", 0.0}}},
+                     {"model_today_usd", 0.0}, {"spent_today_usd", 1.2}}},
           {"queue", {{"queued", 2}, {"processing", 1}, {"dead", 0}, {"waiting_human", 0}}},
           {"task_types", {{"research", {{"total", 10}, {"failed", 1}, {"dead", 0}}}}}};
 }

@@ -185,6 +185,14 @@ TEST_CASE("rules without a model; approval required; audited; the next job price
   CHECK(bad.status == 400);
   CHECK(bad.body.find("malformed_json") != std::string::npos);
   CHECK(n.post("/api/pricing/optimize", R"({"who": 7})", admin()).status == 400);
+  // A field neither takes is named, not ignored (a typo of "who" or "source").
+  bad = n.post("/api/pricing/optimize", R"({"whom": "ops"})", admin());
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("unknown_field") != std::string::npos);
+  CHECK(bad.body.find("'whom'") != std::string::npos);
+  bad = n.post("/api/pricing/apply", json{{"id", other["id"]}, {"sorce", "model"}}.dump(), admin());
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("'sorce'") != std::string::npos);
   CHECK(n.get("/api/pricing/recommendations?limit=0", {auth}).status == 400);
   CHECK(n.get("/api/pricing/recommendations?task_type=poetry", {auth}).status == 400);
   CHECK(n.get("/api/pricing/current").status == 401);
@@ -288,7 +296,8 @@ TEST_CASE("the model's second opinion: valid shown and applicable, invalid ignor
   CHECK(run["model"]["status"] == "ok");
   CHECK(run["model"]["tokens_in"] == 100);
   CHECK(num(run["model"]["cost_usd"]) == doctest::Approx(0.00075)); // 100 x 2.5/1M + 50 x 10/1M
-  CHECK(run["spend"]["over_cap"] == false);
+  CHECK(run["spend"]["over"] == false);
+  CHECK(run["spend"]["level"] == "ok");
   auto other = rec_of(run, "other");
   CHECK(other["model"]["rate_usd_per_min"] == 5.2);
   CHECK(other["model"]["reasoning"] == "QA is strong, raise a little");
@@ -324,8 +333,15 @@ TEST_CASE("the model's second opinion: valid shown and applicable, invalid ignor
   CHECK(run["source"] == "rules");
   CHECK(run["model"]["status"] == "skipped");
   CHECK(run["model"]["reason"].get<std::string>().find("cost cap") != std::string::npos);
-  CHECK(run["spend"]["over_cap"] == true);
-  CHECK(num(run["spend"]["jobs_model_usd"]) > 25.0);
+  CHECK(run["spend"]["over"] == true);
+  CHECK(run["spend"]["level"] == "critical");
+  CHECK(num(run["spend"]["model_today_usd"]) > 25.0);
   CHECK(fake.stats()["requests"].get<int>() == calls);
+  // The S18 report counts the same spend: the jobs' and the pricing's own
+  // (three calls of 100 + 50 tokens above), and its cap is critical.
+  auto costs = n.get("/api/costs/report", {auth}).json()["data"];
+  CHECK(num(costs["model"]["by_source"]["jobs"]) > 25.0);
+  CHECK(num(costs["model"]["by_source"]["pricing"]) == doctest::Approx(3 * 0.00075));
+  CHECK(costs["cap"]["level"] == "critical");
   CHECK(n.stop() == 0);
 }

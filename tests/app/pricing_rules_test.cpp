@@ -1,7 +1,7 @@
 // -- pricing (issue 18): the pricing AI's rules (actors/pricing/rules.hpp)
 // against hand-computed fixtures: each clamp, each optimizer branch, no jobs
-// for a type; the figures from stored jobs; the model's answer checked; the
-// cost guard.
+// for a type; the figures from stored jobs; the model's answer checked.
+// (The cost guard is the costs report's: tests/ops/model_test.cpp.)
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -165,18 +165,4 @@ TEST_CASE("the model's answer: valid, or invalid as a whole with the problem nam
     R"({"recommendations": [{"task_type": "other", "rate_usd_per_min": 5, "reasoning": "a"}, 7]})", recs);
   CHECK(!mixed.problem.empty());
   CHECK(mixed.opinions.empty());
-}
-
-TEST_CASE("the cost guard: running costs, the jobs' and the pricing's model spend against the cap") {
-  spend s;
-  s.cap_usd = 25.0;
-  s.infra_usd = 1.0;
-  s.jobs_model_usd = 20.0;
-  s.pricing_model_usd = 3.0;
-  CHECK(!s.over_cap());
-  s.pricing_model_usd = 4.0;
-  CHECK(s.over_cap()); // 25 of 25
-  auto j = to_json(s);
-  CHECK(j["total_usd"] == 25.0);
-  CHECK(j["over_cap"] == true);
 }

@@ -212,6 +212,12 @@ TEST_CASE("finance figures from per-day totals equal the fixture computed by han
   CHECK(s["revenue_cost_per_day"][0]["date"] == "2026-11-10");
   CHECK(s["revenue_cost_per_day"][13]["revenue"] == json::parse("1.25"));
   CHECK(s["revenue_cost_per_day"][10]["cost"] == json::parse("0.015"));
+  // The model spend of today, for the costs report (S18); a day with none: 0.
+  auto today = model_spend(days, nov23_noon);
+  CHECK(today["date"] == "2026-11-23");
+  CHECK(today["usd"] == s["revenue_cost_per_day"][13]["cost"]);
+  CHECK(model_spend(days, nov23_noon - 3 * 86'400'000LL)["usd"] == json::parse("0.015")); // 2026-11-20
+  CHECK(model_spend({}, nov23_noon)["usd"] == 0);
   // Nothing at all: zeros and nulls, never made-up numbers.
   auto empty = finance_metrics({}, nov23_noon);
   CHECK(empty["revenue_30d"] == json::parse("0.0"));

@@ -38,6 +38,14 @@ caf::behavior fake_alerts(caf::event_based_actor*, std::shared_ptr<told_list> to
   };
 }
 
+/// A model user (the jobs queue, pricing, brain) telling its spend of today:
+/// `answer` as it is set when asked.
+caf::behavior fake_model_user(caf::event_based_actor*, std::shared_ptr<json> answer) {
+  return {
+    [answer](costs::spend_atom, get_atom) -> json { return *answer; },
+  };
+}
+
 /// Events appended, by stream; fails every append while `fail` is set.
 class fake_events : public health::events_port {
 public:
@@ -110,8 +118,23 @@ struct fixture {
     for (auto& a : {alerts_actor, health_actor, costs_actor})
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::kill);
+    for (auto& a : others)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
     ds.sched.run();
   }
+
+  /// Registers `a` under "root" as `id`.
+  void add_child(const std::string& id, caf::actor a) {
+    dir->update("root", [&](supervision::node_status& r) { r.children.push_back(id); });
+    supervision::node_status c;
+    c.id = id;
+    c.parent = "root";
+    c.state = supervision::child_state::running;
+    c.handle = a;
+    REQUIRE_FALSE(dir->add(c));
+    others.push_back(std::move(a));
+  }
+  std::vector<caf::actor> others;
 
   void start_health() {
     health::health_config c;
@@ -322,6 +345,42 @@ TEST_CASE("costs: the report from the readings, and the cap's warning and critic
   r = f.ask(f.costs_actor, costs::report_atom::value);
   CHECK(r["cap"]["level"] == "ok");
   CHECK(*f.told == told_list{"recover costs.daily_cap costs"});
+}
+
+TEST_CASE("costs: the model's spend of today, asked of its users, counts toward the cap") {
+  fixture f;
+  auto today = base::to_iso8601(f.wall.now()).substr(0, 10);
+  auto jobs_said = std::make_shared<json>(json{{"date", today}, {"usd", 20.0}});
+  auto pricing_said = std::make_shared<json>(json{{"date", today}, {"usd", 2.0}});
+  f.add_child("jobs.queue", f.ds.sys.spawn(fake_model_user, jobs_said));
+  f.add_child("pricing", f.ds.sys.spawn(fake_model_user, pricing_said));
+  f.start_costs(); // "brain" is not running
+  auto r = f.ask(f.costs_actor, costs::report_atom::value, get_atom::value);
+  CHECK(r["model"]["date"] == today);
+  CHECK(r["model"]["usd"] == 22.0);
+  CHECK(r["model"]["by_source"] == json{{"jobs", 20.0}, {"pricing", 2.0}, {"brain", nullptr}});
+  bool said = false;
+  for (auto& w : r["warnings"])
+    said = said || w.get<std::string>().find("brain (brain) is not running") != std::string::npos;
+  CHECK(said);
+  // The running cost (storage, as measured) and the model's spend together.
+  double running = r["projection"]["daily_usd"].get<double>();
+  CHECK(running < 0.01);
+  CHECK(r["cap"]["spent_usd"].get<double>() == doctest::Approx(22.0 + running));
+  CHECK(r["cap"]["level"] == "ok"); // 88 % of $25
+  // Pricing spent 50 cents more: over 90 %, the daily task raises the warning.
+  *pricing_said = {{"date", today}, {"usd", 2.5}};
+  r = f.ask(f.costs_actor, costs::report_atom::value);
+  CHECK(r["cap"]["level"] == "warning");
+  CHECK(*f.told == told_list{"raise costs.daily_cap warning"});
+  CHECK(r["alerts"][0]["action"] == "raise");
+  CHECK(f.events->events.back().second["report"]["model"]["usd"] == 22.5);
+  // A user that tells another day (or no figure) counts as 0, said so.
+  *jobs_said = {{"date", "2000-01-01"}, {"usd", 20.0}};
+  r = f.ask(f.costs_actor, costs::report_atom::value, get_atom::value);
+  CHECK(r["model"]["usd"] == 2.5);
+  CHECK(r["model"]["by_source"]["jobs"].is_null());
+  CHECK(r["cap"]["level"] == "ok");
 }
 
 TEST_CASE("costs: without an alerts actor the cap's alert is a warning in the report") {

@@ -5,6 +5,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "actors/costs/guard.hpp"
 #include "actors/costs/pricing.hpp"
 #include "actors/health/checks.hpp"
 #include "actors/health/proc.hpp"
@@ -280,6 +281,52 @@ TEST_CASE("costs: the original's unit prices applied to what was measured") {
   p.cpu_usd_per_hour = 1;
   u.age_s = 86400;
   CHECK(costs::compute(u, p).cpu_usd == doctest::Approx(2));
+}
+
+TEST_CASE("costs: the cap holds the running cost of a day and the model's spend of today") {
+  costs::prices p; // $25, warning from 90 %, critical from 100 %
+  costs::usage u;
+  u.cpu_seconds = 7200; // $0.10 a day at one day of age
+  u.age_s = 86400;
+  auto f = costs::compute(u, p);
+  CHECK(f.spent_usd == doctest::Approx(0.10));
+  CHECK(f.level == costs::cap_level::ok);
+  u.model_usd = 22.40; // 90 % of $25 with the running cost
+  f = costs::compute(u, p);
+  CHECK(f.daily_usd == doctest::Approx(0.10)); // the projection alone
+  CHECK(f.spent_usd == doctest::Approx(22.50));
+  CHECK(f.cap_percent == doctest::Approx(90));
+  CHECK(f.level == costs::cap_level::warning);
+  u.model_usd = 24.90;
+  CHECK(costs::compute(u, p).level == costs::cap_level::critical);
+}
+
+TEST_CASE("costs: the model users' guard reads the report's cap; no report, no model") {
+  costs::model_guard none = costs::guard_of(nullptr);
+  CHECK(!none.known);
+  CHECK(!none.allows_model());
+  CHECK(none.refusal().find("could not be checked") != std::string::npos);
+  CHECK(!costs::guard_of(nlohmann::json{{"cap", {{"percent", 3}}}}).known); // no level
+  nlohmann::json report = {{"projection", {{"daily_usd", 0.5}}},
+                           {"model", {{"usd", 20.0}, {"by_source", {{"jobs", 19.0}, {"brain", 1.0}}}}},
+                           {"cap", {{"daily_usd", 25.0}, {"spent_usd", 20.5}, {"percent", 82.0}, {"level", "ok"}}}};
+  auto g = costs::guard_of(report);
+  CHECK(g.known);
+  CHECK(g.allows_model());
+  CHECK(g.refusal().empty());
+  CHECK(g.model_usd == 20.0);
+  CHECK(g.spent_usd == 20.5);
+  report["cap"]["level"] = "warning";
+  CHECK(costs::guard_of(report).allows_model());
+  report["cap"]["level"] = "critical";
+  report["cap"]["percent"] = 101.0;
+  g = costs::guard_of(report);
+  CHECK(!g.allows_model());
+  CHECK(g.refusal().find("cost cap of 25.00 USD") != std::string::npos);
+  auto j = costs::to_json(g);
+  CHECK(j["over"] == true);
+  CHECK(j["level"] == "critical");
+  CHECK(j["cap_percent"] == 101.0);
 }
 
 TEST_CASE("costs: the daily cap's levels at 90 % and 100 %") {

@@ -156,6 +156,11 @@ TEST_CASE("costs: storage measured in the data and backups dirs, CPU time grows 
   CHECK(first["bandwidth"]["usd_per_gb"] == 0.09);
   CHECK(first["cap"]["daily_usd"] == 25.0);
   CHECK(first["cap"]["level"] == "ok");
+  // The model's spend of today, told by each model user of the real tree.
+  for (auto* user : {"jobs", "pricing", "brain"})
+    CHECK_MESSAGE(first["model"]["by_source"][user].is_number(), user << ": " << first["warnings"].dump());
+  CHECK(first["cap"]["spent_usd"].get<double>()
+        == doctest::Approx(first["projection"]["daily_usd"].get<double>() + first["model"]["usd"].get<double>()));
   CHECK(first["process_age_s"].get<double>() >= 0);
   CHECK(first["compute"]["cpu_seconds"].get<double>() > 0);
 
