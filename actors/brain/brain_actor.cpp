@@ -16,6 +16,7 @@
 
 #include "actors/brain/answer.hpp"
 #include "actors/costs/guard.hpp"
+#include "base/dates.hpp"
 #include "connectors/openai.hpp"
 #include "protocol/alerts.hpp"
 #include "protocol/audit.hpp"
@@ -48,10 +49,6 @@ struct state {
 
 using state_ptr = std::shared_ptr<state>;
 
-std::string date_of(std::int64_t ms) {
-  return base::to_iso8601(base::time_point{std::chrono::milliseconds{ms}}).substr(0, 10);
-}
-
 std::string iso(std::int64_t ms) {
   return base::to_iso8601(base::time_point{std::chrono::milliseconds{ms}});
 }
@@ -65,7 +62,7 @@ double number(const json& j, const char* key) {
 
 /// The brain's spend of today, reloaded from its streams at start.
 double& spent_today(state& st) {
-  auto today = date_of(st.cfg.clock->now_ms());
+  auto today = base::utc_date(st.cfg.clock->now_ms());
   if (st.spend_day != today) {
     st.spend_day = today;
     st.spent = 0;
@@ -74,7 +71,7 @@ double& spent_today(state& st) {
 }
 
 void reload_spend(state& st) {
-  auto today = date_of(st.cfg.clock->now_ms());
+  auto today = base::utc_date(st.cfg.clock->now_ms());
   st.spend_day = today;
   st.spent = 0;
   for (auto* stream : {decisions_stream, briefs_stream})
@@ -464,8 +461,8 @@ void run_brief(caf::event_based_actor* self, const state_ptr& st, std::string ki
 caf::error date_problem(const std::string& date, std::int64_t now_ms) {
   if (!valid_date(date))
     return make_error(errc::invalid_argument, "the field 'date' must be a UTC date YYYY-MM-DD, not '" + date.substr(0, 40) + "'");
-  auto today = date_of(now_ms);
-  auto first = date_of(now_ms - 6 * day_ms);
+  auto today = base::utc_date(now_ms);
+  auto first = base::utc_date(now_ms - 6 * day_ms);
   if (date > today || date < first)
     return make_error(errc::rule_violation, "the field 'date' must be within the last 7 days (" + first + " to " +
                                               today + "), the days the metrics summary holds");
@@ -487,7 +484,7 @@ caf::behavior brain_actor(caf::event_based_actor* self, brain_config cfg) {
       return rp;
     },
     [st](costs::spend_atom, get_atom) -> json {
-      return {{"date", date_of(st->cfg.clock->now_ms())}, {"usd", spent_today(*st)}};
+      return {{"date", base::utc_date(st->cfg.clock->now_ms())}, {"usd", spent_today(*st)}};
     },
     [st](decisions_atom, std::uint64_t limit) -> caf::result<json> {
       return reply({{"decisions", st->cfg.store->latest(decisions_stream, std::clamp<std::uint64_t>(limit, 1, 200))}});
@@ -497,7 +494,7 @@ caf::behavior brain_actor(caf::event_based_actor* self, brain_config cfg) {
         return make_error(errc::invalid_argument, "the kind must be 'brief' or 'report'");
       auto now = st->cfg.clock->now_ms();
       if (date.empty())
-        date = date_of(now - day_ms);
+        date = base::utc_date(now - day_ms);
       if (auto err = date_problem(date, now))
         return err;
       auto rp = self->make_response_promise<json>();

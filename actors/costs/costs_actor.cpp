@@ -5,6 +5,7 @@
 #include "actors/health/alerting.hpp"
 #include "actors/health/checks.hpp"
 #include "actors/health/system.hpp"
+#include "base/dates.hpp"
 #include "protocol/brain.hpp"
 #include "protocol/jobs.hpp"
 #include "protocol/ops.hpp"
@@ -52,7 +53,7 @@ struct model_spend {
 void ask_model_spend(caf::event_based_actor* self, const std::shared_ptr<state>& st,
                      std::function<void(model_spend&)> done) {
   auto round = std::make_shared<model_spend>();
-  auto today = base::to_iso8601(st->cfg.clock->now()).substr(0, 10);
+  auto today = base::utc_date(st->cfg.clock->now_ms());
   round->model = {{"date", today}, {"usd", 0.0}, {"by_source", json::object()}};
   round->done = std::move(done);
   auto timeout = st->cfg.spend_timeout;

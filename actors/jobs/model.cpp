@@ -1,5 +1,7 @@
 #include "actors/jobs/model.hpp"
 
+#include "base/dates.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -583,12 +585,7 @@ day_totals day_totals_from_json(const json& j) {
 }
 
 std::string utc_date(std::int64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>((unix_ms < 0 ? 0 : unix_ms) / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-  return buf;
+  return base::utc_date(unix_ms);
 }
 
 void add_final(day_map& days, const job& j) {

@@ -52,6 +52,12 @@ std::string hex12(std::int64_t ms) {
   return buf;
 }
 
+/// The model's spend of a UTC day: what is stored and what is being written.
+std::int64_t spent_micros(const state_ptr& st, const std::string& date) {
+  auto in_flight = st->spend_in_flight.find(date);
+  return st->cfg.store->pricing_cost_of_day(date) + (in_flight != st->spend_in_flight.end() ? in_flight->second : 0);
+}
+
 void publish(const state_ptr& st) {
   if (st->cfg.published)
     st->cfg.published->publish(std::make_shared<const rates::map>(st->applied));
@@ -94,7 +100,7 @@ void finish(caf::event_based_actor* self, const state_ptr& st, pending p, json m
   auto cost = model.value("cost_micros", std::int64_t{0});
   auto date = jobs::utc_date(now);
   if (cost > 0) {
-    auto before = st->cfg.store->pricing_cost_of_day(date) + st->spend_in_flight[date];
+    auto before = spent_micros(st, date);
     req.push_back(op::put(spend_table, date, json{{"cost_micros", before + cost}}));
     st->spend_in_flight[date] += cost;
   }
@@ -342,10 +348,7 @@ caf::behavior pricing_actor(caf::event_based_actor* self, pricing_config cfg) {
     [st](current_atom) -> caf::result<json> { return reply(current(st)); },
     [st](costs::spend_atom, get_atom) -> json {
       auto date = jobs::utc_date(st->cfg.clock->now_ms());
-      auto in_flight = st->spend_in_flight.find(date);
-      auto micros = st->cfg.store->pricing_cost_of_day(date)
-                    + (in_flight != st->spend_in_flight.end() ? in_flight->second : 0);
-      return {{"date", date}, {"usd", jobs::usd(micros)}};
+      return {{"date", date}, {"usd", jobs::usd(spent_micros(st, date))}};
     },
     [self, st](apply_atom, const std::string& id, const std::string& source, const std::string& who) {
       return apply(self, st, id, source, who);

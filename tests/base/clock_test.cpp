@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "base/clock.hpp"
+#include "base/dates.hpp"
 
 using namespace std::chrono;
 
@@ -19,6 +20,14 @@ TEST_CASE("ISO 8601 in UTC with milliseconds") {
   CHECK(base::to_iso8601(base::time_point{milliseconds{1'763'876'035'123}})
         == "2025-11-23T05:33:55.123Z");
   CHECK(base::to_iso8601(base::time_point{milliseconds{-1}}) == "1969-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("the UTC day of a time, the key of the per-day figures") {
+  CHECK(base::utc_date(1'763'876'035'123) == "2025-11-23");
+  CHECK(base::utc_date(1'763'855'999'999) == "2025-11-22"); // the last ms before midnight
+  CHECK(base::utc_date(1'763'856'000'000) == "2025-11-23");
+  CHECK(base::utc_date(0) == "1970-01-01");
+  CHECK(base::utc_date(-1) == "1970-01-01"); // before 1970: clamped
 }
 
 TEST_CASE("the offset clock starts at the given instant and runs on") {
