@@ -206,53 +206,58 @@ json to_json(const job& j, bool with_result) {
                   static_cast<int>(ms % 1000));
     return buf;
   };
-  json out = {{"id", j.id},
-          {"correlation_id", j.correlation_id},
-          {"email", j.email},
-          {"task_type", j.task_type},
-          {"title", j.title},
-          {"input", j.input},
-          {"status", j.status},
-          {"attempts", j.attempts},
-          {"attempts_base", j.attempts_base},
-          {"created_at", iso(j.created_ms)},
-          {"updated_at", iso(j.updated_ms)},
-          {"finished_at", iso(j.finished_ms)},
-          {"created_ms", j.created_ms},
-          {"updated_ms", j.updated_ms},
-          {"finished_ms", j.finished_ms},
-          {"not_before_ms", j.not_before_ms},
-          {"lease_until_ms", j.lease_until_ms},
-          {"qa_target", opt_int(j.qa_target)},
-          {"rate_usd_per_min", usd(j.rate_per_min)},
-          {"rate_micros_per_min", j.rate_per_min},
-          {"worker", j.worker},
-          {"processor", j.processor},
-          {"model", j.model},
-          {"tokens_in", j.tokens_in},
-          {"tokens_out", j.tokens_out},
-          {"qa_tokens_in", j.qa_tokens_in},
-          {"qa_tokens_out", j.qa_tokens_out},
-          {"duration_ms", j.duration_us / 1000},
-          {"duration_us", j.duration_us},
-          {"qa_score", opt_int(j.qa_score)},
-          {"qa_by", j.qa_by},
-          {"qa_passed", j.qa_passed},
-          {"needs_review", j.needs_review},
-          {"cost_usd", usd(j.cost)},
-          {"price_usd", usd(j.price)},
-          {"profit_usd", usd(j.price - j.cost)},
-          {"cost_micros", j.cost},
-          {"price_micros", j.price},
-          {"payment_status", j.payment_status},
-          {"payment", j.payment},
-          {"last_error", j.last_error},
-          {"warnings", j.warnings},
-          // -- dead letter (issue 15)
-          {"heals", j.heals},
-          {"dead_reason", j.dead_reason.empty() ? json(nullptr) : json(j.dead_reason)},
-          // -- flags (issue 15)
-          {"pricing_variant", j.pricing_variant.empty() ? json(nullptr) : json(j.pricing_variant)}};
+  // Built field by field: an initializer list of pairs would build (and
+  // allocate) a two-element array per field before the object; this is
+  // on every transition's path (bench/jobs, docs/BENCHMARKS.md).
+  json out = json::object();
+  auto& o = out.get_ref<json::object_t&>();
+  o.emplace("id", j.id);
+  o.emplace("correlation_id", j.correlation_id);
+  o.emplace("email", j.email);
+  o.emplace("task_type", j.task_type);
+  o.emplace("title", j.title);
+  o.emplace("input", j.input);
+  o.emplace("status", j.status);
+  o.emplace("attempts", j.attempts);
+  o.emplace("attempts_base", j.attempts_base);
+  o.emplace("created_at", iso(j.created_ms));
+  o.emplace("updated_at", iso(j.updated_ms));
+  o.emplace("finished_at", iso(j.finished_ms));
+  o.emplace("created_ms", j.created_ms);
+  o.emplace("updated_ms", j.updated_ms);
+  o.emplace("finished_ms", j.finished_ms);
+  o.emplace("not_before_ms", j.not_before_ms);
+  o.emplace("lease_until_ms", j.lease_until_ms);
+  o.emplace("qa_target", opt_int(j.qa_target));
+  o.emplace("rate_usd_per_min", usd(j.rate_per_min));
+  o.emplace("rate_micros_per_min", j.rate_per_min);
+  o.emplace("worker", j.worker);
+  o.emplace("processor", j.processor);
+  o.emplace("model", j.model);
+  o.emplace("tokens_in", j.tokens_in);
+  o.emplace("tokens_out", j.tokens_out);
+  o.emplace("qa_tokens_in", j.qa_tokens_in);
+  o.emplace("qa_tokens_out", j.qa_tokens_out);
+  o.emplace("duration_ms", j.duration_us / 1000);
+  o.emplace("duration_us", j.duration_us);
+  o.emplace("qa_score", opt_int(j.qa_score));
+  o.emplace("qa_by", j.qa_by);
+  o.emplace("qa_passed", j.qa_passed);
+  o.emplace("needs_review", j.needs_review);
+  o.emplace("cost_usd", usd(j.cost));
+  o.emplace("price_usd", usd(j.price));
+  o.emplace("profit_usd", usd(j.price - j.cost));
+  o.emplace("cost_micros", j.cost);
+  o.emplace("price_micros", j.price);
+  o.emplace("payment_status", j.payment_status);
+  o.emplace("payment", j.payment);
+  o.emplace("last_error", j.last_error);
+  o.emplace("warnings", j.warnings);
+  // -- dead letter (issue 15)
+  o.emplace("heals", j.heals);
+  o.emplace("dead_reason", j.dead_reason.empty() ? json(nullptr) : json(j.dead_reason));
+  // -- flags (issue 15)
+  o.emplace("pricing_variant", j.pricing_variant.empty() ? json(nullptr) : json(j.pricing_variant));
   if (with_result)
     out["result"] = j.result;
   add_flow_fields(j, out); // -- flow (issue 15)
