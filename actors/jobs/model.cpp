@@ -1,5 +1,6 @@
 #include "actors/jobs/model.hpp"
 
+#include "base/clock.hpp"
 #include "base/dates.hpp"
 
 #include <algorithm>
@@ -131,6 +132,12 @@ json usd(micros m) {
   return json::parse(buf);
 }
 
+json iso_or_null(std::int64_t ms) {
+  if (ms <= 0)
+    return nullptr;
+  return base::to_iso8601(base::time_point{std::chrono::milliseconds{ms}});
+}
+
 std::optional<micros> parse_usd(const json& v) {
   constexpr micros max = 1'000'000'000'000; // one million dollars
   std::string text;
@@ -194,18 +201,6 @@ bool is_final(std::string_view status) noexcept {
 }
 
 json to_json(const job& j, bool with_result) {
-  auto iso = [](std::int64_t ms) -> json {
-    if (ms <= 0)
-      return nullptr;
-    std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
-  };
   // Built field by field: an initializer list of pairs would build (and
   // allocate) a two-element array per field before the object; this is
   // on every transition's path (bench/jobs, docs/BENCHMARKS.md).
@@ -220,9 +215,9 @@ json to_json(const job& j, bool with_result) {
   o.emplace("status", j.status);
   o.emplace("attempts", j.attempts);
   o.emplace("attempts_base", j.attempts_base);
-  o.emplace("created_at", iso(j.created_ms));
-  o.emplace("updated_at", iso(j.updated_ms));
-  o.emplace("finished_at", iso(j.finished_ms));
+  o.emplace("created_at", iso_or_null(j.created_ms));
+  o.emplace("updated_at", iso_or_null(j.updated_ms));
+  o.emplace("finished_at", iso_or_null(j.finished_ms));
   o.emplace("created_ms", j.created_ms);
   o.emplace("updated_ms", j.updated_ms);
   o.emplace("finished_ms", j.finished_ms);

@@ -25,6 +25,10 @@ using micros = std::int64_t;
 /// The JSON number of an amount (at most six decimals).
 nlohmann::json usd(micros m);
 
+/// A Unix time in ms as "YYYY-MM-DDTHH:MM:SS.fffZ" (UTC); null when it is
+/// not set (0 or less).
+nlohmann::json iso_or_null(std::int64_t ms);
+
 /// Parses a non-negative amount in USD up to 1,000,000 (a JSON number or a
 /// decimal string, with at most six decimals) exactly; nothing if it is not
 /// one.

@@ -26,18 +26,6 @@ json rounded(double x, int decimals) {
   return std::round(x * f) / f;
 }
 
-json iso_or_null(std::int64_t ms) {
-  if (ms <= 0)
-    return nullptr;
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
-
 /// "YYYY-MM-DDTHH:MM:SS[.fff]Z" (or "+00:00") as Unix ms; nothing if it is
 /// not one.
 std::optional<std::int64_t> parse_iso_utc(const std::string& s) {
